@@ -3,6 +3,12 @@
 Module names mirror the PyTorch state dict (`resblock1.conv1` -> `resblock1/conv1`), so the
 converter's key table reads like a dictionary. Everything is NHWC; BatchNorm always uses its
 running statistics and there is no dropout, because we only ever explain a trained model.
+
+In eval mode the network is piecewise linear: its only nonlinearities are the ReLUs. Given
+the ReLU masks of one image (collection `relu_masks`, sown on a normal call), passing them
+back as `relu_masks=` replaces every ReLU by a multiplication with its mask. The backward
+pass of that masked network is the exact pullback of the real one at that image, yet it
+needs no activations: the weights can stay compile-time constants (see explainer.py).
 """
 
 from dataclasses import dataclass
@@ -37,6 +43,14 @@ class ModelConfig:
     """jax.lax precision of every conv; 'highest' keeps float32 on GPUs that default to TF32."""
 
 
+def _relu(module: nn.Module, h: Array, masks: dict | None, site: str) -> Array:
+    """ReLU that records its mask, or multiplication by a given mask."""
+    if masks is None:
+        module.sow("relu_masks", site, h > 0, reduce_fn=lambda _, new: new, init_fn=lambda: None)
+        return nn.relu(h)
+    return h * masks[site].astype(h.dtype)
+
+
 def _bn(eps: float, name: str) -> nn.BatchNorm:
     return nn.BatchNorm(use_running_average=True, epsilon=eps, momentum=0.9, name=name)
 
@@ -49,13 +63,13 @@ class ResBlock(nn.Module):
     precision: str
 
     @nn.compact
-    def __call__(self, x: Array) -> Array:
+    def __call__(self, x: Array, masks: dict | None = None) -> Array:
         conv = dict(kernel_size=(3, 3), padding=PAD_1, use_bias=False, precision=self.precision)
         h = nn.Conv(self.features, strides=(2, 2), name="conv1", **conv)(x)
-        h = nn.relu(_bn(self.eps, "bn1")(h))
+        h = _relu(self, _bn(self.eps, "bn1")(h), masks, "relu1")
         h = _bn(self.eps, "bn2")(nn.Conv(self.features, name="conv2", **conv)(h))
         skip = nn.Conv(self.features, strides=(2, 2), name="skip_conv", **conv)(x)
-        return nn.relu(h + _bn(self.eps, "skip_bn")(skip))
+        return _relu(self, h + _bn(self.eps, "skip_bn")(skip), masks, "relu2")
 
 
 class VesselCNN(nn.Module):
@@ -64,14 +78,17 @@ class VesselCNN(nn.Module):
     config: ModelConfig
 
     @nn.compact
-    def __call__(self, x: Float[Array, "B H W 1"]) -> Float[Array, "B H W C"]:
+    def __call__(
+        self, x: Float[Array, "B H W 1"], relu_masks: dict | None = None
+    ) -> Float[Array, "B H W C"]:
         cfg = self.config
         prec = cfg.precision
         x = nn.Conv(cfg.width, (3, 3), padding=PAD_1, use_bias=False, precision=prec, name="conv1")(x)
-        skips = [nn.relu(_bn(cfg.bn_eps, "bn1")(x))]
+        skips = [_relu(self, _bn(cfg.bn_eps, "bn1")(x), relu_masks, "relu")]
         for n in range(1, DEPTH + 1):
-            block = ResBlock(cfg.width * 2**n, cfg.bn_eps, prec, name=f"resblock{n}")
-            skips.append(block(skips[-1]))
+            name = f"resblock{n}"
+            block = ResBlock(cfg.width * 2**n, cfg.bn_eps, prec, name=name)
+            skips.append(block(skips[-1], None if relu_masks is None else relu_masks[name]))
         y = skips.pop()
         for k in range(1, DEPTH + 1):
             up = nn.ConvTranspose(
@@ -90,7 +107,8 @@ class VesselCNN(nn.Module):
 def init_variables(config: ModelConfig, seed: int = 0, size: int = 32) -> dict:
     """Random variables of the right structure (tests, shape templates for the converter)."""
     x = jnp.zeros((1, size, size, 1), jnp.float32)
-    return VesselCNN(config).init(jax.random.PRNGKey(seed), x)
+    variables = VesselCNN(config).init(jax.random.PRNGKey(seed), x)
+    return {k: v for k, v in variables.items() if k in ("params", "batch_stats")}
 
 
 def model_logits(
