@@ -1,0 +1,118 @@
+"""render.py without an App: colormaps, scales, outlines, fitting and half-block cells."""
+
+import numpy as np
+import pytest
+
+from cnninterp.tui import render
+
+
+def test_colormaps_are_256_rgb_and_diverging_maps_have_a_light_centre():
+    for name in (*render.DIVERGING, render.SEQUENTIAL, "gray"):
+        lut = render.colormap_lut(name)
+        assert lut.shape == (256, 3) and lut.dtype == np.uint8
+    for name in render.DIVERGING:
+        centre = render.colormap_lut(name)[128].astype(int)
+        ends = render.colormap_lut(name)[[0, 255]].astype(int)
+        assert centre.sum() > ends.sum(axis=1).max()
+
+
+def test_default_diverging_map_is_not_red_green():
+    assert render.DIVERGING[0] != "RdYlGn" and "RdYlGn" in render.DIVERGING
+
+
+def test_nan_is_drawn_as_missing():
+    rgb = render.sequential_rgb(np.array([np.nan, 0.0, 1.0]), 0.0, 1.0, "viridis")
+    assert tuple(rgb[0]) == render.MISSING_RGB
+    assert tuple(rgb[2]) == tuple(render.colormap_lut("viridis")[255])
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_signed_scale_is_symmetric_monotone_and_invertible(log):
+    scale = render.SignedScale(2e-3, log=log)
+    v = np.linspace(-2e-3, 2e-3, 101)
+    u = scale.forward(v)
+    assert u[0] == pytest.approx(-1) and u[-1] == pytest.approx(1) and u[50] == 0
+    assert np.all(np.diff(u) > 0)
+    np.testing.assert_allclose(scale.forward(-v), -u)
+    np.testing.assert_allclose(scale.inverse(u), v, atol=1e-12)
+
+
+def test_log_scale_shows_small_gradients_that_linear_hides():
+    lin, log = render.SignedScale(1.0), render.SignedScale(1.0, log=True, decades=4)
+    assert lin.forward(np.array(1e-3)) < 0.01
+    assert log.forward(np.array(1e-3)) > 0.2
+
+
+def test_zero_scale_draws_the_centre_colour():
+    rgb = render.signed_rgb(np.zeros((2, 2)), render.SignedScale(0.0), "RdBu")
+    assert (rgb == render.colormap_lut("RdBu")[128]).all()
+
+
+def test_outline_is_the_border_of_a_mask():
+    mask = np.zeros((6, 6), bool)
+    mask[1:5, 1:5] = True
+    edge = render.outline(mask)
+    assert edge.sum() == 12 and not edge[2:4, 2:4].any() and not edge[0].any()
+
+
+@pytest.mark.parametrize(
+    "shape,box,expected",
+    [
+        ((64, 64), (200, 60), (64, 32)),
+        ((16, 16), (70, 40), (64, 32)),
+        ((256, 256), (50, 20), (40, 20)),
+    ],
+)
+def test_fit_keeps_aspect_and_enlarges_by_whole_factors(shape, box, expected):
+    fit = render.Fit.into(*shape, *box)
+    assert (fit.cols, fit.rows) == expected
+    assert fit.cols <= box[0] and fit.rows <= box[1]
+
+
+def test_cells_and_pixels_round_trip_at_one_to_one_and_enlarged():
+    for shape, box in (((64, 64), (64, 32)), ((16, 32), (64, 16))):
+        fit = render.Fit.into(*shape, *box)
+        for y, x in ((0, 0), (shape[0] - 1, shape[1] - 1), (5, 9)):
+            row, col, lower = fit.cell_of(y, x)
+            # the picture pixel drawn in that half of that cell is (y, x)
+            ys, xs = fit.source_rows(), fit.source_columns().astype(int)
+            assert (ys[2 * row + lower], xs[col]) == (y, x)
+
+
+def test_half_block_cells_put_upper_pixel_in_fg_and_lower_in_bg():
+    picture = np.zeros((4, 3, 3), np.uint8)
+    picture[0, 1] = (255, 0, 0)
+    picture[1, 1] = (0, 0, 255)
+    cells = render.half_block_cells(picture)
+    assert len(cells) == 2 and all(len(row) == 3 for row in cells)
+    segment = cells[0][1]
+    assert segment.text == render.UPPER_HALF
+    assert segment.style.color.triplet == (255, 0, 0)
+    assert segment.style.bgcolor.triplet == (0, 0, 255)
+
+
+def test_cursor_segment_paints_only_its_half():
+    picture = np.full((2, 1, 3), 10, np.uint8)
+    seg = render.cursor_segment(picture, 0, 0, lower=True)
+    assert seg.style.bgcolor.triplet == render.CURSOR_RGB
+    assert seg.style.color.triplet == (10, 10, 10)
+
+
+def test_colorbar_labels_the_ends_and_zero():
+    ramp, labels = render.colorbar_text(render.SignedScale(3e-3), "RdBu", 40)
+    assert len(ramp) == 40 and len(labels) == 40
+    assert labels.startswith("-0.003") and labels.rstrip().endswith("0.003")
+    assert " 0 " in labels
+    _, log_labels = render.colorbar_text(render.SignedScale(3e-3, log=True), "RdBu", 40)
+    assert "e-5" in log_labels  # decades below the max get labels on the log scale
+
+
+def test_format_value():
+    assert [render.format_value(v) for v in (0, 1e-5, 0.0123, 412.0, None, np.nan)] == [
+        "0",
+        "1e-5",
+        "0.0123",
+        "412",
+        "-",
+        "-",
+    ]

@@ -1,0 +1,283 @@
+"""Arrays -> terminal pictures: colormaps, scales, outlines and half-block cells.
+
+Pure NumPy and Rich, no widgets and no App, so every picture the TUI shows can be tested on
+its own. The pipeline is: values -> [0, 1] or [-1, 1] (a scale) -> RGB uint8 (a colormap,
+outlines painted on top) -> nearest-neighbour resample to the cells available -> half-block
+segments, two picture rows per terminal row (upper half is the foreground of "▀", lower half
+the background). Nearest, never smoothing: one image pixel must stay one sharp block.
+"""
+
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import numpy as np
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+
+UPPER_HALF = "▀"
+LOWER_HALF = "▄"
+
+# ColorBrewer anchors, low -> high. RdBu and PuOr are rated colour-blind safe; RdYlGn (the
+# original app's map) is not, which is why it is an option rather than the default.
+_ANCHORS: dict[str, list[str]] = {
+    "RdBu": "053061 2166ac 4393c3 92c5de d1e5f0 f7f7f7 fddbc7 f4a582 d6604d b2182b 67001f",
+    "PuOr": "2d004b 542788 8073ac b2abd2 d8daeb f7f7f7 fee0b6 fdb863 e08214 b35806 7f3b08",
+    "RdYlGn": "a50026 d73027 f46d43 fdae61 fee08b ffffbf d9ef8b a6d96a 66bd63 1a9850 006837",
+    "viridis": "440154 482878 3e4989 31688e 26828e 1f9e89 35b779 6ece58 b5de2b fde725",
+    "gray": "000000 ffffff",
+}
+DIVERGING = ("RdBu", "PuOr", "RdYlGn")
+"""Diverging maps in the order `c` cycles them; the first is the default."""
+SEQUENTIAL = "viridis"
+MISSING_RGB = (48, 48, 48)
+"""Colour of a value that is not computed yet (NaN)."""
+CURSOR_RGB = (255, 0, 255)
+PREDICTED_OUTLINE_RGB = (255, 140, 0)
+LABEL_OUTLINE_RGB = (0, 255, 255)
+
+
+@cache
+def colormap_lut(name: str) -> np.ndarray:
+    """A 256-entry RGB uint8 table interpolated linearly between the map's anchors."""
+    anchors = np.array([[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in _ANCHORS[name].split()])
+    positions = np.linspace(0.0, 1.0, len(anchors))
+    t = np.linspace(0.0, 1.0, 256)
+    lut = np.stack([np.interp(t, positions, anchors[:, c]) for c in range(3)], axis=-1)
+    lut = np.round(lut).astype(np.uint8)  # (256, 3)
+    lut.flags.writeable = False
+    return lut
+
+
+def apply_colormap(unit: np.ndarray, name: str) -> np.ndarray:
+    """Values in [0, 1] (NaN allowed) -> RGB uint8 [..., 3]; NaN becomes MISSING_RGB."""
+    unit = np.asarray(unit, np.float64)
+    missing = ~np.isfinite(unit)
+    index = np.round(np.clip(np.nan_to_num(unit), 0.0, 1.0) * 255).astype(np.intp)
+    rgb = colormap_lut(name)[index]
+    rgb[missing] = MISSING_RGB
+    return rgb
+
+
+# ---- scales -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedScale:
+    """Maps a signed value to [-1, 1], symmetric around zero.
+
+    Linear divides by `vmax`. Signed-log keeps `decades` orders of magnitude below `vmax`
+    visible: gradients of a trained model fall off by orders of magnitude within a few pixels,
+    and on a linear scale only the nearest handful would show.
+    """
+
+    vmax: float
+    """Largest |value| (maps to +-1); 0 means all values are zero."""
+    log: bool = False
+    """Signed-log instead of linear."""
+    decades: float = 4.0
+    """Orders of magnitude shown by the log scale; smaller values map to 0."""
+
+    @property
+    def linthresh(self) -> float:
+        return self.vmax * 10.0**-self.decades
+
+    def forward(self, values: np.ndarray) -> np.ndarray:
+        v = np.asarray(values, np.float64)
+        if self.vmax <= 0:
+            return np.zeros_like(v)
+        if not self.log:
+            return np.clip(v / self.vmax, -1.0, 1.0)
+        lt = self.linthresh
+        out = np.sign(v) * np.log10(1.0 + np.abs(v) / lt) / np.log10(1.0 + self.vmax / lt)
+        return np.clip(out, -1.0, 1.0)
+
+    def inverse(self, unit: np.ndarray) -> np.ndarray:
+        u = np.asarray(unit, np.float64)
+        if not self.log:
+            return u * self.vmax
+        lt = self.linthresh
+        return np.sign(u) * lt * (10.0 ** (np.abs(u) * np.log10(1.0 + self.vmax / lt)) - 1.0)
+
+    def ticks(self) -> list[float]:
+        """Values worth a label: the ends, zero, and (log) the decades in between."""
+        if self.vmax <= 0:
+            return [0.0]
+        if not self.log:
+            return [-self.vmax, -self.vmax / 2, 0.0, self.vmax / 2, self.vmax]
+        decades = [self.vmax * 10.0**-k for k in range(1, int(self.decades))]
+        return [-self.vmax, *[-d for d in decades[:2]], 0.0, *decades[:2][::-1], self.vmax]
+
+
+def signed_rgb(values: np.ndarray, scale: SignedScale, cmap: str) -> np.ndarray:
+    """Signed values -> RGB with a diverging map, zero at the map's centre."""
+    return apply_colormap((scale.forward(values) + 1.0) / 2.0, cmap)
+
+
+def sequential_rgb(values: np.ndarray, vmin: float, vmax: float, cmap: str) -> np.ndarray:
+    """Values in [vmin, vmax] -> RGB with a sequential map; NaN stays MISSING_RGB."""
+    span = vmax - vmin if vmax > vmin else 1.0
+    with np.errstate(invalid="ignore"):
+        return apply_colormap((np.asarray(values, np.float64) - vmin) / span, cmap)
+
+
+def gray_rgb(pixels: np.ndarray) -> np.ndarray:
+    """An image in [0, 1] as gray RGB."""
+    g = np.round(np.clip(pixels, 0.0, 1.0) * 255).astype(np.uint8)
+    return np.repeat(g[..., None], 3, axis=-1)
+
+
+def outline(mask: np.ndarray) -> np.ndarray:
+    """The pixels of `mask` that touch a pixel outside it (4-neighbourhood, edges count)."""
+    m = np.asarray(mask, bool)
+    padded = np.pad(m, 1, constant_values=False)
+    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return m & ~interior
+
+
+def paint(rgb: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """A copy of rgb with the pixels of mask set to colour."""
+    out = rgb.copy()
+    out[np.asarray(mask, bool)] = colour
+    return out
+
+
+# ---- geometry and half blocks ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How an H x W picture is shown in a box of cells: nearest-neighbour, aspect kept.
+
+    The picture is drawn `cols` cells wide and `rows` cells high, i.e. cols x 2*rows picture
+    pixels, each terminal cell showing two vertically stacked picture pixels.
+    """
+
+    height: int
+    width: int
+    cols: int
+    rows: int
+
+    @classmethod
+    def into(cls, height: int, width: int, box_cols: int, box_rows: int) -> "Fit":
+        """The largest size that fits; integer enlargement when the picture is smaller."""
+        if height <= 0 or width <= 0 or box_cols <= 0 or box_rows <= 0:
+            return cls(height, width, 0, 0)
+        scale = min(box_cols / width, 2 * box_rows / height)
+        if scale >= 1:
+            scale = float(int(scale))
+        cols = max(1, min(box_cols, int(round(width * scale))))
+        rows = max(1, min(box_rows, int(np.ceil(height * scale / 2))))
+        return cls(height, width, cols, rows)
+
+    def source_columns(self) -> np.ndarray:
+        """Image column shown in each display column."""
+        return np.minimum((np.arange(self.cols) + 0.5) * self.width / self.cols, self.width - 1)
+
+    def source_rows(self) -> np.ndarray:
+        """Image row shown in each display half-row (2 * rows of them); -1 past the bottom."""
+        n = 2 * self.rows
+        shown = self._shown_half_rows()
+        y = ((np.arange(n) + 0.5) * self.height / shown).astype(np.intp)
+        return np.where(np.arange(n) < shown, np.minimum(y, self.height - 1), -1)
+
+    def _shown_half_rows(self) -> int:
+        # Keep aspect: the picture is height * cols / width half-rows tall, at most 2 * rows.
+        return max(1, min(2 * self.rows, int(round(self.height * self.cols / self.width))))
+
+    def cell_of(self, y: int, x: int) -> tuple[int, int, bool]:
+        """(row, col, lower_half) of the cell showing image pixel (y, x)."""
+        cols = self.source_columns().astype(np.intp)
+        rows = self.source_rows()
+        col_hits = np.flatnonzero(cols == x)
+        half_hits = np.flatnonzero(rows == y)
+        col = (
+            int(col_hits[len(col_hits) // 2]) if len(col_hits) else int(x * self.cols / self.width)
+        )
+        half = (
+            int(half_hits[len(half_hits) // 2])
+            if len(half_hits)
+            else int(y * 2 * self.rows / self.height)
+        )
+        return half // 2, col, bool(half % 2)
+
+    def pixel_at(self, row: int, col: int) -> tuple[int, int] | None:
+        """The image pixel (y, x) under a cell (its lower half when it shows two); None outside."""
+        if not (0 <= row < self.rows and 0 <= col < self.cols):
+            return None
+        rows = self.source_rows()
+        y = int(rows[2 * row + 1]) if rows[2 * row + 1] >= 0 else int(rows[2 * row])
+        if y < 0:
+            return None
+        return y, int(self.source_columns()[col])
+
+
+def resample(rgb: np.ndarray, fit: Fit) -> np.ndarray:
+    """Nearest-neighbour RGB picture of (2 * rows, cols, 3); rows past the picture are black."""
+    ys = fit.source_rows()
+    xs = fit.source_columns().astype(np.intp)
+    out = rgb[np.maximum(ys, 0)][:, xs]  # (2*rows, cols, 3)
+    out[ys < 0] = 0
+    return out
+
+
+@lru_cache(maxsize=65536)
+def half_block_style(top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Style:
+    return Style.from_color(Color.from_rgb(*top), Color.from_rgb(*bottom))
+
+
+def half_block_cells(picture: np.ndarray) -> list[list[Segment]]:
+    """(2R, C, 3) uint8 -> R lists of C one-cell segments (kept per cell so one can be swapped)."""
+    tops = picture[0::2].tolist()
+    bottoms = picture[1::2].tolist()
+    cells = []
+    for trow, brow in zip(tops, bottoms, strict=True):
+        pairs = zip(trow, brow, strict=True)
+        cells.append([Segment(UPPER_HALF, half_block_style(tuple(t), tuple(b))) for t, b in pairs])
+    return cells
+
+
+def cursor_segment(
+    picture: np.ndarray, row: int, col: int, lower: bool, colour=CURSOR_RGB
+) -> Segment:
+    """The cell at (row, col) with the cursor's half painted in `colour`."""
+    top = tuple(int(v) for v in picture[2 * row, col])
+    bottom = tuple(int(v) for v in picture[2 * row + 1, col])
+    if lower:
+        bottom = colour
+    else:
+        top = colour
+    return Segment(UPPER_HALF, half_block_style(top, bottom))
+
+
+# ---- numbers --------------------------------------------------------------------------------
+
+
+def format_value(value: float | None, digits: int = 3) -> str:
+    """Short number: 0, 0.0123, 1.2e-5, 412 (compact exponents, `digits` significant)."""
+    if value is None or not np.isfinite(value):
+        return "-"
+    text = f"{value:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def colorbar_text(scale: SignedScale, cmap: str, width: int) -> tuple[list[Segment], str]:
+    """A `width`-cell colour ramp and a label line with the scale's ticks under their cells."""
+    width = max(width, 1)
+    unit = np.linspace(-1.0, 1.0, width)
+    rgb = apply_colormap((unit + 1.0) / 2.0, cmap).tolist()
+    ramp = [Segment(" ", Style.from_color(None, Color.from_rgb(*c))) for c in rgb]
+    labels = [" "] * width
+    ticks = scale.ticks()
+    # The ends and zero first, so they win when labels would collide.
+    for tick in sorted(ticks, key=lambda t: (abs(t) not in (0.0, scale.vmax), -abs(t))):
+        u = float(scale.forward(np.array(tick)))
+        pos = int(round((u + 1.0) / 2.0 * (width - 1)))
+        text = format_value(tick, 2)
+        start = min(max(0, pos - len(text) // 2), max(0, width - len(text)))
+        if all(c == " " for c in labels[max(0, start - 1) : start + len(text) + 1]):
+            labels[start : start + len(text)] = text
+    return ramp, "".join(labels)[:width]
