@@ -10,7 +10,6 @@ convert_checkpoint, and the TUI or a notebook can call it the same way.
 
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from importlib import metadata
@@ -89,7 +88,7 @@ def convert_checkpoint(
         notes += [f"check image: {n}" for n in image_notes]
 
     say(f"Reading {source} ...")
-    warn = (lambda m: console.print(m, style="bold red", markup=False)) if console else _stderr
+    warn = (lambda m: console.print(m, style="bold red", markup=False)) if console else None
     checkpoint = read_checkpoint(source, allow_pickled_module=allow_pickled_module, warn=warn)
     notes = checkpoint.notes + notes
     config = infer_config(checkpoint.state, source.name)
@@ -180,7 +179,3 @@ def _printer(console):
     if console is None:
         return lambda message: None
     return lambda message: console.print(message, style="dim", markup=False)
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)

@@ -11,6 +11,7 @@ safe remedy, or arbitrary code. Loading a pickled module anyway is the explicit 
 
 import pickle
 import pickletools
+import sys
 import warnings
 import zipfile
 from collections.abc import Callable, Mapping
@@ -44,7 +45,7 @@ class SourceCheckpoint:
 
 
 def read_checkpoint(
-    path: Path, *, allow_pickled_module: bool = False, warn: Callable[[str], None] = print
+    path: Path, *, allow_pickled_module: bool = False, warn: Callable[[str], None] | None = None
 ) -> SourceCheckpoint:
     """Load `path` and find the CustomResNet state dict in it; raises ConversionError."""
     path = Path(path)
@@ -53,7 +54,7 @@ def read_checkpoint(
     eps = None
     obj = _torch_load(path, weights_only=True, allow_pickled_module=allow_pickled_module)
     if obj is _REFUSED_MODULE:
-        warn(
+        (warn or _print_to_stderr)(
             f"WARNING: loading {path.name} with weights_only=False because of "
             "--allow-pickled-module. This runs whatever code the file contains: do it only "
             "for a file you made yourself or fully trust."
@@ -76,6 +77,10 @@ def read_checkpoint(
 
 
 _REFUSED_MODULE = object()
+
+
+def _print_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _check_readable(path: Path) -> None:
@@ -160,7 +165,7 @@ _SAFE_GLOBALS_SEEN = {
 }
 
 
-_LIBRARY = ("torch.", "builtins.", "__builtin__.", "collections.", "_codecs.")
+_LIBRARY = ("torch.", "builtins.", "collections.", "_codecs.")
 
 
 def _is_module_class(name: str) -> bool:
@@ -195,8 +200,8 @@ def pickle_globals(path: Path) -> set[str]:
             elif name in ("GET", "BINGET", "LONG_BINGET"):
                 last = memo.get(arg)
                 strings.append(last)
-            elif name in ("GLOBAL", "INST"):
-                found.add(arg.replace(" ", "."))
+            elif name in ("GLOBAL", "INST"):  # protocol <= 2 spells builtins as __builtin__
+                found.add(arg.replace(" ", ".").replace("__builtin__.", "builtins.", 1))
                 last = None
             elif name == "STACK_GLOBAL" and len(strings) >= 2:
                 found.add(f"{strings[-2]}.{strings[-1]}")
