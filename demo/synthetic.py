@@ -61,17 +61,19 @@ def _walk(rng: np.random.Generator, start, angle, radius, length, brightness) ->
 
 def _vessel_tree(rng: np.random.Generator, h: int, w: int) -> list[Vessel]:
     """Vessels crossing the field, each with a few thinner side branches (one level deep)."""
-    margin = 20
-    area = (h + 2 * margin) * (w + 2 * margin)
-    n_trunks = max(1, rng.poisson(area / 256**2 * rng.uniform(10, 24)))
+    n_trunks = max(1, rng.poisson(h * w / 256**2 * rng.uniform(13, 32)))
     vessels = []
     for _ in range(n_trunks):
-        start = rng.uniform([-margin, -margin], [h + margin, w + margin])
         radius = rng.choice([rng.uniform(1.0, 1.8), rng.uniform(1.8, 4.5)], p=[0.6, 0.4])
         trunk = _walk(
-            rng, start, rng.uniform(0, 2 * np.pi), radius,
+            rng, (0.0, 0.0), rng.uniform(0, 2 * np.pi), radius,
             rng.uniform(60, 260), rng.uniform(0.5, 1.0),
         )  # fmt: skip
+        # Centre the trunk on a point of the field, so every trunk is seen in the image.
+        centre = rng.uniform([0, 0], [h, w])
+        trunk = Vessel(
+            trunk.yx - trunk.yx[len(trunk.yx) // 2] + centre, trunk.radius, trunk.brightness
+        )
         vessels.append(trunk)
         for _ in range(rng.poisson(len(trunk.yx) * STEP / 35)):
             i = rng.integers(0, len(trunk.yx) - 1)
@@ -89,7 +91,9 @@ def _render(vessels: list[Vessel], h: int, w: int, labelled: bool):
     mask = np.zeros((h, w), bool)
     for v in vessels:
         inside = (v.yx[:, 0] > -6) & (v.yx[:, 0] < h + 6) & (v.yx[:, 1] > -6) & (v.yx[:, 1] < w + 6)
-        for (cy, cx), r, b in zip(v.yx[inside], v.radius[inside], v.brightness[inside], strict=True):
+        for (cy, cx), r, b in zip(
+            v.yx[inside], v.radius[inside], v.brightness[inside], strict=True
+        ):
             reach = int(np.ceil(r + 1))
             y0, y1 = max(int(cy) - reach, 0), min(int(cy) + reach + 2, h)
             x0, x1 = max(int(cx) - reach, 0), min(int(cx) + reach + 2, w)
@@ -108,6 +112,7 @@ def _render(vessels: list[Vessel], h: int, w: int, labelled: bool):
 def _haze(rng: np.random.Generator, h: int, w: int, sigma: float) -> np.ndarray:
     """Smooth random field in about [-1, 1]: uneven illumination and out-of-focus glow."""
     field = ndimage.gaussian_filter(rng.normal(size=(h, w)), sigma, mode="wrap")
+    field -= field.mean()
     return field / (field.std() * 3 + 1e-12)
 
 
@@ -130,7 +135,8 @@ def synthetic_vessels(seed: int, size: int | tuple[int, int] = 64) -> tuple[np.n
         cells[ys[k], xs[k]] = rng.uniform(3, 8)
     cells = ndimage.gaussian_filter(cells, 1.2)
 
-    gain = rng.uniform(0.08, 0.45)  # vessel contrast: many VessMAP images are dark and flat
+    # Vessel contrast, log-uniform: many VessMAP images are dark and flat, a few are bright.
+    gain = np.exp(rng.uniform(np.log(0.06), np.log(0.45)))
     background = rng.uniform(0.02, 0.25)
     haze = background * (1 + 0.3 * _haze(rng, h, w, rng.uniform(15, 40)))
     # Vessel walls are not uniform: a fine multiplicative texture along the lumen.
