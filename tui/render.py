@@ -213,27 +213,35 @@ class Fit:
 
 
 def resample(rgb: np.ndarray, fit: Fit) -> np.ndarray:
-    """Nearest-neighbour RGB picture of (2 * rows, cols, 3); rows past the picture are black."""
+    """Nearest-neighbour RGB picture of (shown half-rows, cols, 3): at most 2 * rows high."""
     ys = fit.source_rows()
     xs = fit.source_columns().astype(np.intp)
-    out = rgb[np.maximum(ys, 0)][:, xs]  # (2*rows, cols, 3)
-    out[ys < 0] = 0
-    return out
+    return rgb[ys[ys >= 0]][:, xs]
 
 
 @lru_cache(maxsize=65536)
-def half_block_style(top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Style:
-    return Style.from_color(Color.from_rgb(*top), Color.from_rgb(*bottom))
+def half_block_style(top: tuple[int, int, int], bottom: tuple[int, int, int] | None) -> Style:
+    """Upper pixel as foreground, lower as background (None: the terminal's background)."""
+    return Style.from_color(
+        Color.from_rgb(*top), None if bottom is None else Color.from_rgb(*bottom)
+    )
 
 
 def half_block_cells(picture: np.ndarray) -> list[list[Segment]]:
-    """(2R, C, 3) uint8 -> R lists of C one-cell segments (kept per cell so one can be swapped)."""
+    """(N, C, 3) uint8 -> ceil(N / 2) lists of C one-cell segments (one per cell, so a single
+    cell can be swapped); with N odd the last row's lower halves are left to the background."""
     tops = picture[0::2].tolist()
     bottoms = picture[1::2].tolist()
+    bottoms += [[None] * picture.shape[1]] * (len(tops) - len(bottoms))
     cells = []
     for trow, brow in zip(tops, bottoms, strict=True):
         pairs = zip(trow, brow, strict=True)
-        cells.append([Segment(UPPER_HALF, half_block_style(tuple(t), tuple(b))) for t, b in pairs])
+        cells.append(
+            [
+                Segment(UPPER_HALF, half_block_style(tuple(t), b if b is None else tuple(b)))
+                for t, b in pairs
+            ]
+        )
     return cells
 
 
@@ -242,7 +250,9 @@ def cursor_segment(
 ) -> Segment:
     """The cell at (row, col) with the cursor's half painted in `colour`."""
     top = tuple(int(v) for v in picture[2 * row, col])
-    bottom = tuple(int(v) for v in picture[2 * row + 1, col])
+    bottom = None
+    if 2 * row + 1 < picture.shape[0]:
+        bottom = tuple(int(v) for v in picture[2 * row + 1, col])
     if lower:
         bottom = colour
     else:

@@ -1,0 +1,55 @@
+"""The default keys. Each binding has an id, so a user keymap ({id: "keys"}) can remap it
+through Textual's App.set_keymap without touching the code; the help screen reads this table.
+"""
+
+from textual.binding import Binding
+
+# (id, keys, action, footer label, shown in footer)
+DEFAULT_KEYS: list[tuple[str, str, str, str, bool]] = [
+    ("up", "up,k", "move(-1, 0)", "up", False),
+    ("down", "down,j", "move(1, 0)", "down", False),
+    ("left", "left,h", "move(0, -1)", "left", False),
+    ("right", "right,l", "move(0, 1)", "right", False),
+    ("up8", "shift+up,K", "move(-8, 0)", "up 8", False),
+    ("down8", "shift+down,J", "move(8, 0)", "down 8", False),
+    ("left8", "shift+left,H", "move(0, -8)", "left 8", False),
+    ("right8", "shift+right,L", "move(0, 8)", "right 8", False),
+    ("raise", "right_square_bracket,plus", "threshold_step(1)", "thr+", True),
+    ("lower", "left_square_bracket,minus", "threshold_step(-1)", "thr-", True),
+    ("type-threshold", "t", "type_threshold", "threshold", True),
+    ("mode", "T", "cycle_mode", "mode", True),
+    ("next", "n", "switch_image(1)", "next", True),
+    ("previous", "p", "switch_image(-1)", "prev", True),
+    ("max", "m", "jump_to_max", "max", True),
+    ("goto", "g", "goto", "go to", True),
+    ("overlays", "o", "toggle_overlays", "overlays", True),
+    ("colormap", "c", "cycle_colormap", "colours", True),
+    ("scale", "v", "toggle_log_scale", "lin/log", True),
+    ("save", "s", "save", "save", True),
+    ("help", "question_mark,f1", "help", "help", True),
+    ("quit", "q", "quit", "quit", True),
+]
+
+HELP_TEXT: dict[str, str] = {
+    "up": "move the cursor one pixel (arrows or hjkl)",
+    "up8": "move eight pixels (shift+arrows or HJKL)",
+    "raise": "raise / lower the threshold in even log steps (] + / [ -)",
+    "type-threshold": "type an exact threshold value",
+    "mode": "cycle the threshold mode: global %, row %, absolute, legacy",
+    "next": "next / previous image (n / p, or click the list)",
+    "max": "jump to the pixel of largest significance",
+    "goto": "go to a typed pixel: y x",
+    "overlays": "toggle the predicted-mask and label outlines",
+    "colormap": "cycle diverging colormaps (RdBu, PuOr, RdYlGn)",
+    "scale": "linear or signed-log gradient scale",
+    "save": "save the view: PNG + .npz + .json",
+    "help": "this help (? or F1)",
+    "quit": "quit",
+}
+
+
+def default_bindings() -> list[Binding]:
+    return [
+        Binding(keys, action, label, show=show, id=key_id)
+        for key_id, keys, action, label, show in DEFAULT_KEYS
+    ]

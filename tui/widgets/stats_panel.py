@@ -1,0 +1,37 @@
+"""The statistics of the cursor pixel: threshold, footprint of its gradient row, p and label."""
+
+from rich.text import Text
+from textual.widgets import Static
+
+LABEL_WIDTH = 10
+
+
+def stats_text(rows: list[tuple[str, str]]) -> Text:
+    """One line per row: a dim fixed-width label, then the value (cropped, never wrapped)."""
+    lines = []
+    for label, value in rows:
+        line = Text(f"{label:<{LABEL_WIDTH}}", style="dim")
+        line.append(f" {value}")
+        lines.append(line)
+    text = Text("\n").join(lines)
+    text.no_wrap = True
+    text.overflow = "crop"
+    return text
+
+
+class StatsPanel(Static):
+    """Rows of (label, value) strings computed by the app from jaxcore results."""
+
+    DEFAULT_CSS = """
+    StatsPanel { width: 1fr; height: 1fr; }
+    """
+
+    rows: list[tuple[str, str]] = []
+
+    def show_rows(self, rows: list[tuple[str, str]]) -> None:
+        self.rows = rows
+        self.update(stats_text(rows))
+
+    def text(self) -> str:
+        """The rows as plain 'label: value' lines (tests and saves)."""
+        return "\n".join(f"{label}: {value}" for label, value in self.rows)
