@@ -1,0 +1,65 @@
+"""A tiny real model (width 4) and a few small PNGs in tmp_path: the TUI tests use the real
+jaxcore on them, never a fake compute core."""
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from cnninterp.jaxcore.model import ModelConfig, init_variables
+from cnninterp.jaxcore.model_file import save_model
+from PIL import Image
+
+SIZE = 32
+
+
+def write_images(folder: Path, count: int = 3, size: int = SIZE, seed: int = 0) -> list[Path]:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    yy, xx = np.indices((size, size))
+    for i in range(count):
+        # a bright diagonal "vessel" on noise, so p varies over the image
+        vessel = np.exp(-(((yy - xx - 4 * i) / 3.0) ** 2))
+        pixels = np.clip(0.2 + 0.6 * vessel + 0.1 * rng.standard_normal((size, size)), 0, 1)
+        path = folder / f"image_{i}.png"
+        Image.fromarray((pixels * 255).astype(np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def random_variables(config: ModelConfig, seed: int) -> dict:
+    """init_variables' structure, filled with NumPy: He-scaled kernels, unit BatchNorm.
+
+    Only the shapes are traced (jax.eval_shape): running init_variables itself compiles a
+    random generator per parameter shape, 25 s on this 2-core machine.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = jax.eval_shape(lambda: init_variables(config, seed))
+
+    def fill(path, leaf):
+        name = path[-1].key
+        if name == "kernel":
+            fan_in = int(np.prod(leaf.shape[:-1]))
+            return rng.standard_normal(leaf.shape).astype(np.float32) * np.sqrt(2.0 / fan_in)
+        if name in ("scale", "var"):
+            return np.ones(leaf.shape, np.float32)
+        return np.zeros(leaf.shape, np.float32)  # bias, mean
+
+    return jax.tree_util.tree_map_with_path(fill, shapes)
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    config = ModelConfig(width=4)
+    save_model(path, config, random_variables(config, seed=3), {"purpose": "tui tests"})
+    return path
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    """Three 32x32 PNGs; the model comes from --model (the shared file keeps one compile)."""
+    folder = tmp_path / "data"
+    write_images(folder)
+    return folder

@@ -1,0 +1,70 @@
+"""`cnninterp-tui [DIR] [--model FILE] ...`: check the arguments, pick the graphics, run the app."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from cnninterp.tui.graphics import MODES, resolve_graphics, truecolor_reported
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="cnninterp-tui",
+        description="Explain a vessel-segmentation CNN pixel by pixel through input gradients.",
+    )
+    parser.add_argument(
+        "folder", nargs="?", type=Path, help="images (flat, or images/ + labels/); default: demo"
+    )
+    parser.add_argument("--model", type=Path, help="model file (.safetensors) or checkpoint (.pth)")
+    parser.add_argument("--graphics", choices=MODES, default="auto", help="how to draw pictures")
+    parser.add_argument(
+        "--truecolor", action="store_true", help="the terminal has 24-bit colour (SSH hides it)"
+    )
+    parser.add_argument("--class", dest="vessel_class", type=int, help="output class to explain")
+    parser.add_argument(
+        "--save-dir", type=Path, default=Path("cnninterp-saves"), help="where `s` saves the view"
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="open the bundled demo (the default with no DIR)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.demo:
+        args.folder = None
+    for path, what in ((args.folder, "folder"), (args.model, "model file")):
+        if path is not None and not path.exists():
+            print(f"cnninterp-tui: no such {what}: {path}", file=sys.stderr)
+            return 2
+    if args.folder is not None and not args.folder.is_dir():
+        print(f"cnninterp-tui: {args.folder} is not a folder", file=sys.stderr)
+        return 2
+    if args.truecolor:
+        # Rich (and so Textual) reads COLORTERM to decide on 24-bit colour.
+        os.environ["COLORTERM"] = "truecolor"
+    graphics, note = resolve_graphics(args.graphics)
+    if note:
+        print(f"cnninterp-tui: {note}", file=sys.stderr)
+
+    from cnninterp.tui.app import create_app
+    from cnninterp.tui.options import AppOptions
+
+    options = AppOptions(
+        folder=args.folder,
+        model=args.model,
+        graphics=graphics,
+        vessel_class=args.vessel_class,
+        save_dir=args.save_dir,
+    )
+    app = create_app(options)
+    app.run()
+    if not truecolor_reported() and not args.truecolor:
+        print("tip: if pictures looked banded, your terminal may support --truecolor")
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

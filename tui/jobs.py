@@ -1,0 +1,81 @@
+"""The bodies of the thread workers: call jaxcore, post messages, never touch a widget.
+
+Each takes `post` (the app's thread-safe post_message) so it can be read, and tested, as a
+plain function of its inputs.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+
+from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
+from cnninterp.jaxcore.significance import significance_counts
+from cnninterp.tui import messages
+from cnninterp.tui.model_source import OpenError, open_data
+from cnninterp.tui.options import AppOptions
+
+Post = Callable[[object], object]
+
+
+def open_everything(post: Post, options: AppOptions) -> None:
+    post(messages.Status("loading the model and listing images"))
+    try:
+        explainer, images, notes = open_data(options)
+    except OpenError as exc:
+        post(messages.WorkFailed(str(exc), fatal=True))
+        return
+    post(messages.ModelReady(explainer, images, notes))
+
+
+def analyse_image(
+    post: Post,
+    explainer,
+    token: int,
+    source: ImageSource,
+    cancel: threading.Event,
+    warmed: set,
+) -> None:
+    """Load, p map, then the full significance pass (progressively, until cancelled)."""
+    post(messages.Status(f"loading {source.name}"))
+    try:
+        loaded = load_image(source)
+    except ImageError as exc:
+        post(messages.ImageFailed(token, str(exc)))
+        return
+    shape = loaded.pixels.shape
+    if shape not in warmed:
+        post(messages.Status(f"compiling the model for {shape[0]}x{shape[1]} (once per size)"))
+        explainer.warm_up(*shape)
+        warmed.add(shape)
+    probability = explainer.probability(loaded.pixels)
+    post(messages.ImageReady(token, loaded, probability))
+    if cancel.is_set():
+        return
+    total = shape[0] * shape[1]
+    start = time.perf_counter()
+
+    def progress(stats) -> None:
+        done = int(stats.done.sum())
+        post(messages.StatsProgress(token, stats, done, total, time.perf_counter() - start))
+
+    stats = explainer.jacobian_stats(loaded.pixels, on_progress=progress, cancel=cancel)
+    progress(stats)
+
+
+def gradient_row(post: Post, explainer, request: tuple) -> None:
+    """request = (token, y, x, pixels, stats): answered from the stats when that row is kept."""
+    token, y, x, pixels, stats = request
+    start = time.perf_counter()
+    row = None
+    if stats is not None and stats.done[y, x]:
+        row = stats.row(y, x)
+    if row is None:
+        row = explainer.gradient_row(pixels, y, x)
+    post(messages.RowReady(token, y, x, row, time.perf_counter() - start))
+
+
+def significance(post: Post, request: tuple) -> None:
+    """request = (token, key, stats, mode, t_value, predicted_mask)."""
+    token, key, stats, mode, t_value, predicted_mask = request
+    result = significance_counts(stats, mode, t_value, predicted_mask=predicted_mask)
+    post(messages.SignificanceReady(token, key, result))

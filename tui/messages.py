@@ -1,0 +1,92 @@
+"""App-wide result messages, posted by thread workers and handled on the UI thread.
+
+Workers never touch widgets; they post one of these and the app routes it. Every result that
+belongs to an image carries the image's `token` (a counter bumped on every image switch) so a
+late answer for an image the user has left is dropped instead of painted.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from textual.message import Message
+
+
+@dataclass
+class ModelReady(Message):
+    """The explainer is built; `images` are the sources found in the folder."""
+
+    explainer: Any
+    images: list
+    notes: list[str]
+
+
+@dataclass
+class ImageReady(Message):
+    """An image is loaded and its probability map computed."""
+
+    token: int
+    loaded: Any
+    probability: np.ndarray
+
+
+@dataclass
+class ImageFailed(Message):
+    """The image `token` cannot be read; `message` says why."""
+
+    token: int
+    message: str
+
+
+@dataclass
+class Notice(Message):
+    """Tell the user something (a saved file, a note about the data)."""
+
+    text: str
+    severity: str = "information"
+
+
+@dataclass
+class RowReady(Message):
+    """The gradient row of pixel (y, x) of the image `token`."""
+
+    token: int
+    y: int
+    x: int
+    row: np.ndarray
+    seconds: float
+
+
+@dataclass
+class StatsProgress(Message):
+    """Jacobian statistics so far (`stats.complete` tells whether they are final)."""
+
+    token: int
+    stats: Any
+    rows_done: int
+    rows_total: int
+    seconds: float
+
+
+@dataclass
+class SignificanceReady(Message):
+    """Significance counts for the settings in `key` (mode, t_value, stats version)."""
+
+    token: int
+    key: tuple
+    significance: Any
+
+
+@dataclass
+class Status(Message):
+    """Free text for the status line (what is being computed)."""
+
+    text: str
+
+
+@dataclass
+class WorkFailed(Message):
+    """A worker failed; `message` is fit for the user, `fatal` means nothing can be shown."""
+
+    message: str
+    fatal: bool = False

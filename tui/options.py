@@ -1,0 +1,20 @@
+"""What the command line decided, handed to the app factory (the CLI and the tests share it)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class AppOptions:
+    folder: Path | None = None
+    """Folder of images (flat, or images/ + labels/); None opens the bundled demo."""
+    model: Path | None = None
+    """Model file (.safetensors) or PyTorch checkpoint (.pth); None looks in the folder."""
+    graphics: str = "halfblock"
+    """'halfblock', 'kitty' or 'sixel' (already resolved from 'auto' by the CLI)."""
+    vessel_class: int | None = None
+    """Which output class to explain when the model has more than two."""
+    save_dir: Path = Path("cnninterp-saves")
+    """Where `s` writes the current view."""
+    chunk_size: int | None = None
+    """Rows per batch of the significance pass (None: the explainer decides)."""

@@ -1,0 +1,147 @@
+"""What the app knows about the current image, and the numbers it shows for the cursor pixel.
+
+Pure: the statistics panel and the `s` save both read `cursor_statistics`, so what is saved is
+what was on screen.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from cnninterp.jaxcore.footprint import Footprint, footprint
+from cnninterp.jaxcore.significance import ThresholdMode, threshold_value
+from cnninterp.tui.render import format_value
+from cnninterp.tui.threshold import Threshold
+
+
+@dataclass
+class ImageView:
+    """Results for one image, filled in as workers report. `token` identifies the image."""
+
+    token: int
+    index: int
+    loaded: object | None = None
+    probability: np.ndarray | None = None
+    stats: object | None = None
+    rows_done: int = 0
+    rows_total: int = 0
+    stats_seconds: float = 0.0
+    significance: object | None = None
+    significance_key: tuple | None = None
+    row: np.ndarray | None = None
+    row_yx: tuple[int, int] | None = None
+    row_seconds: float = 0.0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        return None if self.loaded is None else self.loaded.pixels.shape
+
+    @property
+    def predicted_mask(self) -> np.ndarray | None:
+        # argmax == vessel for two classes; for more classes p > 0.5 is a sufficient stand-in.
+        return None if self.probability is None else self.probability > 0.5
+
+    def row_for(self, y: int, x: int) -> np.ndarray | None:
+        return self.row if self.row_yx == (y, x) else None
+
+
+def current_threshold(view: ImageView, threshold: Threshold, y: int, x: int) -> float | None:
+    """The threshold in force at (y, x), or None while it depends on rows not computed yet."""
+    stats, mode = view.stats, threshold.mode
+    if mode is ThresholdMode.ABSOLUTE:
+        return threshold.t_value
+    if mode is ThresholdMode.ROW:
+        row = view.row_for(y, x)
+        if row is not None:
+            return threshold.percent / 100.0 * float(np.max(np.abs(row)))
+    if stats is None or not view.rows_done:
+        return None
+    return float(threshold_value(stats, mode, threshold.t_value, y, x))
+
+
+def cursor_footprint(view: ImageView, threshold: Threshold, y: int, x: int) -> Footprint | None:
+    row, value = view.row_for(y, x), current_threshold(view, threshold, y, x)
+    if row is None or value is None:
+        return None
+    return footprint(row, value, y, x)
+
+
+def cursor_statistics(view: ImageView, threshold: Threshold, y: int, x: int) -> dict:
+    """Every number the statistics panel shows, as plain Python values (JSON-ready)."""
+    out: dict = {"image": None, "y": y, "x": x, "mode": threshold.mode.value}
+    out["t_value"] = threshold.t_value
+    if view.loaded is None:
+        return out
+    out["image"] = view.loaded.source.name
+    out["threshold"] = current_threshold(view, threshold, y, x)
+    if view.probability is not None:
+        out["p"] = float(view.probability[y, x])
+    if view.loaded.label is not None:
+        out["label"] = bool(view.loaded.label[y, x])
+    row = view.row_for(y, x)
+    if row is not None:
+        out["gradient_at_cursor"] = float(row[y, x])
+        out["row_max_abs"] = float(np.max(np.abs(row)))
+    fp = cursor_footprint(view, threshold, y, x)
+    if fp is not None:
+        for name in ("above", "y_min", "y_max", "x_min", "x_max", "area", "fulfillment"):
+            value = getattr(fp, name)
+            out[name] = None if value is None else value.item() if hasattr(value, "item") else value
+    sig = view.significance
+    if sig is not None:
+        count = float(sig.counts[y, x])
+        out["significance"] = None if np.isnan(count) else count
+        if sig.error is not None:
+            out["count_error"] = int(sig.error[y, x])
+    if view.stats is not None:
+        out["stats_exact"] = bool(view.stats.exact)
+        out["stats_complete"] = bool(view.stats.complete)
+        out["max_abs_J"] = float(view.stats.max_abs)
+    out["rows_done"], out["rows_total"] = view.rows_done, view.rows_total
+    return out
+
+
+def _range(lo, hi) -> str:
+    return "-" if lo is None else f"{lo}..{hi}"
+
+
+def statistics_rows(s: dict, threshold: Threshold) -> list[tuple[str, str]]:
+    """The panel's (label, text) lines for cursor_statistics output."""
+    rows = [("pixel", f"y {s['y']}  x {s['x']}")]
+    if s.get("image") is None:
+        return rows
+    thr = s.get("threshold")
+    partial = "" if s.get("stats_complete", False) else " (so far)"
+    rows.append(("p(y,x)", format_value(s.get("p"))))
+    if "label" in s:
+        rows.append(("label", "vessel" if s["label"] else "background"))
+    rows += [
+        ("G(y,x)", format_value(s.get("gradient_at_cursor"))),
+        ("row max", format_value(s.get("row_max_abs"))),
+        ("threshold", f"{format_value(thr)}{partial if thr is not None else ' (pending)'}"),
+        ("mode", threshold.describe()),
+        ("above", "-" if s.get("above") is None else str(s["above"])),
+        ("y min..max", _range(s.get("y_min"), s.get("y_max"))),
+        ("x min..max", _range(s.get("x_min"), s.get("x_max"))),
+        ("area", "-" if s.get("area") is None else str(s["area"])),
+        ("fulfilment", format_value(s.get("fulfillment"))),
+    ]
+    sig = s.get("significance")
+    if sig is not None:
+        error = s.get("count_error")
+        bound = f" ± {error}" if error and not s.get("stats_exact", True) else ""
+        rows.append(("signific.", f"{format_value(sig)}{bound}"))
+    return rows
+
+
+def compact_rows(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Two short pairs per line where they fit, for the 80x24 layout."""
+    pairs = {"p(y,x)": "pixel", "row max": "G(y,x)", "x min..max": "y min..max", "area": "above"}
+    out: list[tuple[str, str]] = []
+    for label, value in rows:
+        if pairs.get(label) and out and out[-1][0] == pairs[label]:
+            out[-1] = (out[-1][0], f"{out[-1][1]}  {label.split()[0]} {value}")
+        else:
+            out.append((label, value))
+    return out
