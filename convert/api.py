@@ -88,7 +88,11 @@ def convert_checkpoint(
         notes += [f"check image: {n}" for n in image_notes]
 
     say(f"Reading {source} ...")
-    warn = (lambda m: console.print(m, style="bold red", markup=False)) if console else None
+    warn = (
+        (lambda m: console.print(m, style="bold red", markup=False, soft_wrap=True))
+        if console
+        else None
+    )
     checkpoint = read_checkpoint(source, allow_pickled_module=allow_pickled_module, warn=warn)
     notes = checkpoint.notes + notes
     config = infer_config(checkpoint.state, source.name)

@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ParityError as exc:
         out.print(parity_table(exc.parity))
-        err.print(f"error: {exc}", style="bold red", markup=False)
+        err.print(f"error: {exc}", style="bold red", markup=False, soft_wrap=True)
         return EXIT_PARITY
     except (ConversionError, ModelFileError) as exc:
-        err.print(f"error: {exc}", style="bold red", markup=False)
+        err.print(f"error: {exc}", style="bold red", markup=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         err.print("interrupted; nothing was written", style="red")
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             "in cnninterp; rerun with --debug for the traceback and report it.",
             style="bold red",
             markup=False,
+            soft_wrap=True,
         )
         return EXIT_BUG
     print_summary(out, report)

@@ -19,7 +19,7 @@ from cnninterp.jaxcore.model import ModelConfig, model_logits, vessel_probabilit
 
 PROBABILITY_TOLERANCE = 1e-4
 RANDOM_SIZE = 64
-GRADIENT_ROWS = 4
+GRADIENT_ROWS = 3  # each costs about two forward passes per framework
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,11 @@ def reference_model(state: dict[str, np.ndarray], config: ModelConfig) -> Custom
 
 
 def sample_pixels(height: int, width: int, seed: int = 0) -> np.ndarray:
-    """GRADIENT_ROWS (y, x): the centre, two corners and one random pixel; int32 [N, 2]."""
+    """GRADIENT_ROWS (y, x): the centre, a corner (padding paths), then random; int32 [N, 2]."""
     rng = np.random.default_rng(seed)
-    pixels = [(height // 2, width // 2), (0, 0), (height - 1, width - 1)]
-    pixels.append((int(rng.integers(height)), int(rng.integers(width))))
+    pixels = [(height // 2, width // 2), (0, 0)]
+    while len(pixels) < GRADIENT_ROWS:
+        pixels.append((int(rng.integers(height)), int(rng.integers(width))))
     return np.array(pixels[:GRADIENT_ROWS], np.int32)
 
 

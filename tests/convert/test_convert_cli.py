@@ -21,8 +21,9 @@ def run_main(capsys, *args) -> tuple[int, str, str]:
 
 
 def test_converts_and_writes_a_self_describing_model_file(small_checkpoint, tmp_path, capsys):
-    image = tmp_path / "check.png"  # 8-bit gray, not a multiple of 16: cropped for the check
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (70, 50), np.uint8)).save(image)
+    # 8-bit gray, not a multiple of 16: cropped for the check (to 64x64, reusing the compile)
+    image = tmp_path / "check.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (70, 79), np.uint8)).save(image)
     code, out, err = run_main(capsys, small_checkpoint, "--check-image", image)
     assert code == 0, err
     assert "Traceback" not in out + err
@@ -38,8 +39,8 @@ def test_converts_and_writes_a_self_describing_model_file(small_checkpoint, tmp_
     parity = info["parity"]
     assert parity["passed"] and not parity["forced"]
     sizes = [(r["height"], r["width"]) for r in parity["inputs"]]
-    assert sizes == [(64, 64), (64, 64), (64, 48)]
-    assert any("centre-cropped 70x50 -> 64x48" in n for n in info["conversion_notes"])
+    assert sizes == [(64, 64)] * 3
+    assert any("centre-cropped 70x79 -> 64x64" in n for n in info["conversion_notes"])
 
 
 def test_refuses_to_replace_an_existing_output(small_checkpoint, capsys):
