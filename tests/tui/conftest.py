@@ -58,6 +58,12 @@ def model_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def make_images():
+    """write_images, for tests that need their own folder."""
+    return write_images
+
+
+@pytest.fixture
 def data_dir(tmp_path) -> Path:
     """Three 32x32 PNGs; the model comes from --model (the shared file keeps one compile)."""
     folder = tmp_path / "data"

@@ -6,6 +6,7 @@ tinted modal background.
 
 from cnninterp.tui.keymap import DEFAULT_KEYS, HELP_TEXT
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,6 +19,26 @@ PANELS = (
     "gradient row d p[y,x] / d image of the cursor pixel | detail: the thresholded row cropped "
     "to its bounding box | statistics"
 )
+
+
+KEY_NAMES = {
+    "right_square_bracket": "]",
+    "left_square_bracket": "[",
+    "plus": "+",
+    "minus": "-",
+    "question_mark": "?",
+    "up": "↑",
+    "down": "↓",
+    "left": "←",
+    "right": "→",
+    "shift+up": "shift+↑",
+    "f1": "F1",
+}
+
+
+def key_label(keys: str) -> str:
+    """'right_square_bracket,plus' -> '] +'."""
+    return " ".join(KEY_NAMES.get(k, k) for k in keys.split(","))
 
 
 def help_table(keys: dict[str, str] | None = None) -> Table:
@@ -36,13 +57,13 @@ def help_table(keys: dict[str, str] | None = None) -> Table:
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; background: $background; }
-    HelpScreen > Vertical { width: auto; max-width: 100; height: auto; max-height: 100%;
+    HelpScreen > Vertical { width: 90; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; padding: 0 1; background: $surface; }
     """
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("[b]cnninterp keys[/b]  (esc closes)")
+            yield Static(Text.assemble(("cnninterp keys", "bold"), "   esc closes\n"))
             yield Static(help_table(), id="help-keys")
-            yield Static(PANELS, id="help-panels", classes="dim")
+            yield Static("\n" + PANELS, id="help-panels")
