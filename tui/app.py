@@ -9,6 +9,11 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from textual import events, work
+from textual.app import App, ComposeResult
+from textual.containers import Grid, Horizontal, Vertical
+from textual.widgets import Footer, Static
+
 from cnninterp.jaxcore.footprint import crop_to_footprint
 from cnninterp.jaxcore.significance import ThresholdMode, fill_coarse
 from cnninterp.tui import jobs, messages, render, saving
@@ -31,10 +36,6 @@ from cnninterp.tui.widgets.pixel_view import PixelView
 from cnninterp.tui.widgets.prompt_screen import PromptScreen
 from cnninterp.tui.widgets.stats_panel import StatsPanel
 from cnninterp.tui.widgets.status_line import StatusLine
-from textual import events, work
-from textual.app import App, ComposeResult
-from textual.containers import Grid, Horizontal, Vertical
-from textual.widgets import Footer, Static
 
 MIN_SIZE = (60, 20)
 """Below this many columns x rows the panels are replaced by a message (state is kept)."""
@@ -104,6 +105,12 @@ class CnnInterpApp(App):
                 "terminal supports 24-bit colour.",
                 severity="warning",
                 timeout=10,
+            )
+        if self.options.graphics != "halfblock":
+            self.notify(
+                f"{self.options.graphics} graphics are not wired into the panels yet: "
+                "drawing with half blocks.",
+                severity="warning",
             )
         self.open_everything()
 
@@ -336,6 +343,13 @@ class CnnInterpApp(App):
         self.paint_detail(row, scale)
         self.paint_statistics()
 
+    def paint_detail_only(self) -> None:
+        y, x = self.cursor
+        row = self.view.row_for(y, x) if self.view else None
+        if row is not None:
+            scale = render.SignedScale(float(np.max(np.abs(row))), log=self.log_scale)
+            self.paint_detail(row, scale)
+
     def paint_detail(self, row: np.ndarray, scale: render.SignedScale) -> None:
         y, x = self.cursor
         detail = self.query_one("#detail", PixelView)
@@ -387,9 +401,10 @@ class CnnInterpApp(App):
             self.select_image(self.view.index + step)
 
     def set_threshold(self, threshold: Threshold) -> None:
+        """Counts in a worker; the detail view and statistics at once (the row is unchanged)."""
         self.threshold = threshold
         self.request_significance()
-        self.paint_row()
+        self.paint_detail_only()
         self.paint_statistics()
 
     def action_threshold_step(self, steps: int) -> None:

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
 from cnninterp.jaxcore.model_file import write_atomically
 from cnninterp.tui import render
-from PIL import Image
 
 PANEL_PIXELS = 256
 """Each panel is enlarged (nearest) to about this many pixels on its longer side."""

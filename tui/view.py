@@ -7,6 +7,7 @@ what was on screen.
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from cnninterp.jaxcore.footprint import Footprint, footprint
 from cnninterp.jaxcore.significance import ThresholdMode, threshold_value
 from cnninterp.tui.render import format_value

@@ -6,9 +6,10 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from PIL import Image
+
 from cnninterp.jaxcore.model import ModelConfig, init_variables
 from cnninterp.jaxcore.model_file import save_model
-from PIL import Image
 
 SIZE = 32
 

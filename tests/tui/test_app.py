@@ -6,13 +6,14 @@ import time
 
 import numpy as np
 import pytest
+from rich.console import Console
+
 from cnninterp.jaxcore.significance import ThresholdMode, significance_counts
 from cnninterp.tui.app import create_app
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF, format_value
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.pixel_view import PixelView
-from rich.console import Console
 
 
 async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:

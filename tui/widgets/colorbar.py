@@ -1,9 +1,10 @@
 """A one-line colour ramp with the scale's numbers under it (linear or signed-log)."""
 
-from cnninterp.tui import render
 from rich.segment import Segment
 from textual.strip import Strip
 from textual.widget import Widget
+
+from cnninterp.tui import render
 
 
 class Colorbar(Widget):

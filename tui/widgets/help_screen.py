@@ -4,7 +4,6 @@ Opaque background on purpose: Kitty placeholder images are garbled under Textual
 tinted modal background.
 """
 
-from cnninterp.tui.keymap import DEFAULT_KEYS, HELP_TEXT
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,6 +11,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from cnninterp.tui.keymap import DEFAULT_KEYS, HELP_TEXT
 
 PANELS = (
     "image | vessel probability p (outlines: orange = predicted mask, cyan = label) | "

@@ -9,13 +9,14 @@ difference between instant and laggy).
 from dataclasses import dataclass
 
 import numpy as np
-from cnninterp.tui import render
 from rich.segment import Segment
 from textual import events
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
+
+from cnninterp.tui import render
 
 
 class PixelView(Widget):
