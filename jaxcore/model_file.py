@@ -67,7 +67,9 @@ def save_model(path: Path, config: ModelConfig, variables: dict, info: dict | No
     """Write variables and config (plus free-form provenance `info`) atomically."""
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": asdict(config)}
     header["info"] = info or {}
-    tensors = {k: np.ascontiguousarray(v, np.float32) for k, v in flatten_variables(variables).items()}
+    tensors = {
+        k: np.ascontiguousarray(v, np.float32) for k, v in flatten_variables(variables).items()
+    }
     metadata = {"cnninterp": json.dumps(header, indent=1, sort_keys=True)}
     write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 

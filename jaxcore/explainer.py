@@ -1,0 +1,300 @@
+"""Explainer: one model, compiled once, answering probability maps, gradient rows and
+full-Jacobian statistics for any number of images.
+
+The jitted functions close over the model's variables (compile-time constants) and take the
+image's forward results and the pixel as traced arguments. The full pass streams fixed-size
+chunks of rows through the device and keeps only summaries on the host (significance.py), so
+it never holds J unless the image is small enough for exact summaries.
+"""
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnninterp.jaxcore import gradients
+from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
+from cnninterp.jaxcore.model_file import file_sha256, load_model
+from cnninterp.jaxcore.significance import (
+    BINS_PER_DECADE,
+    EDGES,
+    EXACT_MAX_PIXELS,
+    JacobianStats,
+)
+
+MAX_CHUNK = 128
+CPU_CHUNK_BUDGET = 1.5 * 2**30  # bytes of working memory one chunk may take on the CPU
+GPU_CHUNK_FRACTION = 0.4  # share of free device memory one chunk may take
+
+
+def check_image(pixels) -> np.ndarray:
+    """float32 [H, W] with finite values and sizes that are multiples of 16, or ValueError."""
+    pixels = np.asarray(pixels, np.float32)
+    if pixels.ndim != 2:
+        raise ValueError(f"expected a grayscale image [H, W], got shape {pixels.shape}")
+    if any(s % SIZE_MULTIPLE or s == 0 for s in pixels.shape):
+        raise ValueError(
+            f"image size {pixels.shape[0]}x{pixels.shape[1]} is not a multiple of "
+            f"{SIZE_MULTIPLE}: pad or crop it (cnninterp.jaxcore.images.load_image does)"
+        )
+    if not np.isfinite(pixels).all():
+        raise ValueError("image has non-finite pixels (NaN or inf)")
+    return pixels
+
+
+def coarse_to_fine(height: int, width: int) -> np.ndarray:
+    """All (y, x) of a grid, every 8th first, then every 4th, 2nd and the rest: int [H*W, 2]."""
+    ys, xs = np.indices((height, width))
+    level = np.full((height, width), 0)
+    for rank, stride in enumerate((8, 4, 2), start=1):
+        level[(ys % stride == 0) & (xs % stride == 0) & (level == 0)] = 4 - rank
+    order = np.argsort(-level.ravel(), kind="stable")
+    return np.stack([ys.ravel()[order], xs.ravel()[order]], axis=1)
+
+
+class Explainer:
+    def __init__(
+        self,
+        config: ModelConfig,
+        variables: dict,
+        *,
+        chunk_size: int | None = None,
+        weights_as_constants: bool = True,
+        model_sha256: str | None = None,
+    ):
+        self.config = config
+        self.model_sha256 = model_sha256
+        self.chunk_size = chunk_size
+        device = jax.devices()[0]
+        self.device = device
+        self.device_name = "CPU" if device.platform == "cpu" else device.device_kind
+        variables = jax.device_put(variables, device)
+        bind = (
+            (lambda f: jax.jit(partial(f, config, variables)))
+            if weights_as_constants
+            else (lambda f: partial(jax.jit(f, static_argnums=0), config, variables))
+        )
+        self._forward = bind(gradients.forward)
+        self._row = bind(gradients.gradient_row)
+        self._exact_summaries = bind(_exact_summaries)
+        self._histogram_summaries = bind(_histogram_summaries)
+        self._recount = bind(_chunk_counts)
+        self._linearised: OrderedDict[str, tuple] = OrderedDict()
+
+    @classmethod
+    def from_file(cls, path: Path, **kwargs) -> "Explainer":
+        config, variables, _ = load_model(path)
+        return cls(config, variables, model_sha256=file_sha256(path), **kwargs)
+
+    def _linearise(self, pixels: np.ndarray):
+        """The image's forward results (probabilities, ReLU masks), for the last few images."""
+        key = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest() + str(pixels.shape)
+        if key not in self._linearised:
+            self._linearised[key] = self._forward(jnp.asarray(pixels))
+            while len(self._linearised) > 2:
+                self._linearised.popitem(last=False)
+        self._linearised.move_to_end(key)
+        return self._linearised[key]
+
+    def warm_up(self, height: int, width: int) -> None:
+        """Compile everything for this image size (a few seconds for the full-size model)."""
+        pixels = np.zeros((height, width), np.float32)
+        self.gradient_row(pixels, 0, 0)
+        probs, masks = self._linearise(pixels)
+        offsets = jnp.zeros((self._chunk_for(height, width),), jnp.int32)
+        summaries = self._exact_summaries if _is_exact(height, width) else self._histogram_summaries
+        jax.block_until_ready(summaries(probs, masks, offsets, offsets))
+
+    def probability(self, pixels) -> np.ndarray:
+        """float32 [H, W]: p(vessel) of every pixel."""
+        probs, _ = self._linearise(check_image(pixels))
+        return np.asarray(probs[..., self.config.vessel_class])
+
+    def gradient_row(self, pixels, y: int, x: int) -> np.ndarray:
+        """float32 [H, W]: d p[y, x] / d image, exactly."""
+        pixels = check_image(pixels)
+        _check_pixel(pixels.shape, y, x)
+        probs, masks = self._linearise(pixels)
+        return np.asarray(self._row(probs, masks, jnp.int32(y), jnp.int32(x)))
+
+    def gradient_rows(self, pixels, pixels_yx) -> np.ndarray:
+        """float32 [N, H, W]: the rows of the given (y, x) pairs, in order."""
+        pixels = check_image(pixels)
+        pixels_yx = np.asarray(pixels_yx, int).reshape(-1, 2)
+        for y, x in pixels_yx:
+            _check_pixel(pixels.shape, y, x)
+        rows = np.zeros((len(pixels_yx), *pixels.shape), np.float32)
+        for i, (y, x) in enumerate(pixels_yx):
+            rows[i] = self.gradient_row(pixels, int(y), int(x))
+        return rows
+
+    def _chunk_for(self, height: int, width: int) -> int:
+        """Colours per chunk: the override, else what fits the memory budget."""
+        if self.chunk_size:
+            return self.chunk_size
+        per_colour = 4 * height * width * self.config.width * 24  # bytes, measured order
+        if self.device.platform == "cpu":
+            budget = CPU_CHUNK_BUDGET
+        else:
+            stats = self.device.memory_stats() or {}
+            free = stats.get("bytes_limit", 16 * 2**30) - stats.get("bytes_in_use", 0)
+            budget = GPU_CHUNK_FRACTION * free
+        chunk = int(np.clip(budget // per_colour, 1, MAX_CHUNK))
+        return 1 << (chunk.bit_length() - 1)  # a power of two: few distinct compilations
+
+    def _run_pass(self, pixels, consume, on_progress, cancel) -> bool:
+        """Stream every colour through `consume(offsets_y, offsets_x, result)`; True if all."""
+        height, width = pixels.shape
+        probs, masks = self._linearise(pixels)
+        order = coarse_to_fine(
+            min(height, gradients.COLOUR_SPACING), min(width, gradients.COLOUR_SPACING)
+        )
+        chunk = self._chunk_for(height, width)
+        start = 0
+        while start < len(order):
+            if cancel is not None and cancel.is_set():
+                return False
+            part = order[start : start + chunk]
+            padded = np.concatenate([part, np.repeat(part[-1:], chunk - len(part), axis=0)])
+            try:
+                result = self._compute_chunk(probs, masks, padded)
+            except jax.errors.JaxRuntimeError as exc:
+                if "RESOURCE_EXHAUSTED" not in str(exc) or chunk == 1:
+                    raise
+                chunk //= 2  # out of device memory: smaller chunks, same results
+                self.chunk_size = chunk
+                continue
+            consume(part[:, 0], part[:, 1], {k: v[: len(part)] for k, v in result.items()})
+            start += len(part)
+            if on_progress is not None:
+                on_progress()
+        return True
+
+    def jacobian_stats(
+        self,
+        pixels,
+        *,
+        on_progress: Callable[[JacobianStats], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> JacobianStats:
+        """Summaries of every row of J, streamed coarse-to-fine (partial if cancelled)."""
+        pixels = check_image(pixels)
+        height, width = pixels.shape
+        stats = JacobianStats.empty(height, width)
+        started = time.perf_counter()
+
+        def consume(oy, ox, result):
+            ys, xs, valid = _members(oy, ox, height, width)
+            ys, xs = ys[valid], xs[valid]
+            flat = ys * width + xs
+            for name in ("rows", "sorted_abs", "edges", "above_edges"):
+                target = getattr(stats, name)
+                if target is not None:
+                    data = result[name][valid]
+                    target[flat] = data.reshape(len(flat), *target.shape[1:])
+            stats.row_max_abs[ys, xs] = result["row_max_abs"][valid]
+            stats.row_max_signed[ys, xs] = result["row_max_signed"][valid]
+            stats.done[ys, xs] = True  # last: readers trust rows marked done
+
+        summaries = self._exact_summaries if stats.exact else self._histogram_summaries
+        self._compute_chunk = lambda probs, masks, offsets: jax.tree.map(
+            np.asarray,
+            summaries(probs, masks, jnp.asarray(offsets[:, 0]), jnp.asarray(offsets[:, 1])),
+        )
+        progress = None if on_progress is None else (lambda: on_progress(stats))
+        stats.complete = self._run_pass(pixels, consume, progress, cancel)
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def exact_counts(
+        self, pixels, thresholds, *, on_progress=None, cancel=None
+    ) -> np.ndarray | None:
+        """float32 [H, W]: exact #(|G| > thresholds[y, x]) of every row, by a second pass.
+
+        For images whose statistics are histograms; None if cancelled."""
+        pixels = check_image(pixels)
+        height, width = pixels.shape
+        thresholds = jnp.asarray(np.broadcast_to(np.asarray(thresholds, np.float32), pixels.shape))
+        counts = np.full(pixels.shape, np.nan, np.float32)
+
+        def consume(oy, ox, result):
+            ys, xs, valid = _members(oy, ox, height, width)
+            counts[ys[valid], xs[valid]] = result["counts"][valid]
+
+        self._compute_chunk = lambda probs, masks, offsets: jax.tree.map(
+            np.asarray,
+            self._recount(
+                probs, masks, jnp.asarray(offsets[:, 0]), jnp.asarray(offsets[:, 1]), thresholds
+            ),
+        )
+        progress = None if on_progress is None else (lambda: on_progress(counts))
+        return counts if self._run_pass(pixels, consume, progress, cancel) else None
+
+
+def _is_exact(height: int, width: int) -> bool:
+    return height * width <= EXACT_MAX_PIXELS
+
+
+def _members(offsets_y, offsets_x, height, width):
+    """Host twin of gradients.colour_members for a chunk: ys, xs, valid, each (N, G)."""
+    ys, xs, valid = jax.vmap(gradients.colour_members, (0, 0, None, None))(
+        jnp.asarray(offsets_y), jnp.asarray(offsets_x), height, width
+    )
+    return np.asarray(ys), np.asarray(xs), np.asarray(valid)
+
+
+def _check_pixel(shape, y, x) -> None:
+    if not (0 <= y < shape[0] and 0 <= x < shape[1]):
+        raise ValueError(f"pixel ({y}, {x}) is outside the {shape[0]}x{shape[1]} image")
+
+
+def _colour_chunk(config, variables, probs, masks, offsets_y, offsets_x):
+    """Rows of a chunk of colours: (N, G, H, W) and validity (N, G)."""
+    colour = partial(gradients.colour_rows, config, variables, probs, masks)
+    return jax.vmap(colour)(offsets_y, offsets_x)
+
+
+def _sorted_rows(config, variables, probs, masks, offsets_y, offsets_x):
+    rows, _ = _colour_chunk(config, variables, probs, masks, offsets_y, offsets_x)
+    n_colours, members, height, width = rows.shape
+    flat = rows.reshape(n_colours, members, height * width)  # (N, G, H*W)
+    ascending = jnp.sort(jnp.abs(flat), axis=-1)
+    maxima = {"row_max_abs": ascending[..., -1], "row_max_signed": flat.max(axis=-1)}
+    return rows, ascending, maxima
+
+
+def _exact_summaries(config, variables, probs, masks, offsets_y, offsets_x):
+    """The rows and their sorted magnitudes (small images)."""
+    rows, ascending, out = _sorted_rows(config, variables, probs, masks, offsets_y, offsets_x)
+    return out | {"rows": rows, "sorted_abs": ascending}
+
+
+def _histogram_summaries(config, variables, probs, masks, offsets_y, offsets_x):
+    """Counts above log-spaced edges below each row's max (see significance.py)."""
+    rows, ascending, out = _sorted_rows(config, variables, probs, masks, offsets_y, offsets_x)
+    height, width = rows.shape[-2:]
+    steps = jnp.arange(EDGES, dtype=jnp.float32) / BINS_PER_DECADE
+    edges = ascending[..., -1:] * jnp.power(10.0, -steps)  # (N, G, E)
+    search = jax.vmap(jax.vmap(partial(jnp.searchsorted, side="right")))
+    above = height * width - search(ascending, edges)
+    nonzero = height * width - search(ascending, jnp.zeros_like(edges[..., :1]))
+    out["edges"] = edges
+    out["above_edges"] = jnp.concatenate([above, nonzero], axis=-1).astype(jnp.int32)
+    return out
+
+
+def _chunk_counts(config, variables, probs, masks, offsets_y, offsets_x, thresholds):
+    """Exact #(|G| > threshold of its pixel) for every row of a chunk."""
+    rows, _ = _colour_chunk(config, variables, probs, masks, offsets_y, offsets_x)
+    height, width = rows.shape[-2:]
+    members = jax.vmap(gradients.colour_members, (0, 0, None, None))
+    ys, xs, _ = members(offsets_y, offsets_x, height, width)
+    t = thresholds[jnp.clip(ys, 0, height - 1), jnp.clip(xs, 0, width - 1)]  # (N, G)
+    return {"counts": (jnp.abs(rows) > t[..., None, None]).sum(axis=(-2, -1)).astype(jnp.float32)}
