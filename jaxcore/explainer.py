@@ -12,6 +12,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -87,21 +89,49 @@ class Explainer:
         self._histogram_summaries = bind(_histogram_summaries)
         self._recount = bind(_chunk_counts)
         self._linearised: OrderedDict[str, tuple] = OrderedDict()
+        self._lock = threading.Lock()  # guards _linearised; callers may use several threads
+        # Interactive requests (rows, probabilities) overtake the streamed pass: it waits for
+        # them between chunks, so a cursor move never queues behind the whole pass.
+        self._interactive = threading.Condition()
+        self._interactive_pending = 0
 
     @classmethod
-    def from_file(cls, path: Path, **kwargs) -> "Explainer":
+    def from_file(cls, path: Path, *, vessel_class: int | None = None, **kwargs) -> "Explainer":
+        """Load a model file; `vessel_class` picks the explained output channel."""
         config, variables, _ = load_model(path)
+        if vessel_class is not None:
+            if not 0 <= vessel_class < config.classes:
+                raise ValueError(
+                    f"class {vessel_class} does not exist: the model has {config.classes} classes"
+                )
+            config = replace(config, vessel_class=vessel_class)
         return cls(config, variables, model_sha256=file_sha256(path), **kwargs)
 
     def _linearise(self, pixels: np.ndarray):
         """The image's forward results (probabilities, ReLU masks), for the last few images."""
         key = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest() + str(pixels.shape)
-        if key not in self._linearised:
-            self._linearised[key] = self._forward(jnp.asarray(pixels))
-            while len(self._linearised) > 2:
-                self._linearised.popitem(last=False)
-        self._linearised.move_to_end(key)
-        return self._linearised[key]
+        with self._lock:
+            if key not in self._linearised:
+                self._linearised[key] = self._forward(jnp.asarray(pixels))
+                while len(self._linearised) > 2:
+                    self._linearised.popitem(last=False)
+            self._linearised.move_to_end(key)
+            return self._linearised[key]
+
+    @contextmanager
+    def _priority(self):
+        with self._interactive:
+            self._interactive_pending += 1
+        try:
+            yield
+        finally:
+            with self._interactive:
+                self._interactive_pending -= 1
+                self._interactive.notify_all()
+
+    def _yield_to_interactive(self) -> None:
+        with self._interactive:
+            self._interactive.wait_for(lambda: self._interactive_pending == 0)
 
     def warm_up(self, height: int, width: int) -> None:
         """Compile everything for this image size (a few seconds for the full-size model)."""
@@ -114,15 +144,17 @@ class Explainer:
 
     def probability(self, pixels) -> np.ndarray:
         """float32 [H, W]: p(vessel) of every pixel."""
-        probs, _ = self._linearise(check_image(pixels))
-        return np.asarray(probs[..., self.config.vessel_class])
+        with self._priority():
+            probs, _ = self._linearise(check_image(pixels))
+            return np.asarray(probs[..., self.config.vessel_class])
 
     def gradient_row(self, pixels, y: int, x: int) -> np.ndarray:
         """float32 [H, W]: d p[y, x] / d image, exactly."""
         pixels = check_image(pixels)
         _check_pixel(pixels.shape, y, x)
-        probs, masks = self._linearise(pixels)
-        return np.asarray(self._row(probs, masks, jnp.int32(y), jnp.int32(x)))
+        with self._priority():
+            probs, masks = self._linearise(pixels)
+            return np.asarray(self._row(probs, masks, jnp.int32(y), jnp.int32(x)))
 
     def gradient_rows(self, pixels, pixels_yx) -> np.ndarray:
         """float32 [N, H, W]: the rows of the given (y, x) pairs, in order."""
@@ -149,8 +181,9 @@ class Explainer:
         chunk = int(np.clip(budget // per_colour, 1, MAX_CHUNK))
         return 1 << (chunk.bit_length() - 1)  # a power of two: few distinct compilations
 
-    def _run_pass(self, pixels, consume, on_progress, cancel) -> bool:
-        """Stream every colour through `consume(offsets_y, offsets_x, result)`; True if all."""
+    def _run_pass(self, pixels, compute, consume, on_progress, cancel) -> bool:
+        """Stream every colour through compute(probs, masks, offsets_y, offsets_x) on the device
+        and consume(offsets_y, offsets_x, host_result); True if all were done."""
         height, width = pixels.shape
         probs, masks = self._linearise(pixels)
         order = coarse_to_fine(
@@ -159,12 +192,14 @@ class Explainer:
         chunk = self._chunk_for(height, width)
         start = 0
         while start < len(order):
+            self._yield_to_interactive()
             if cancel is not None and cancel.is_set():
                 return False
             part = order[start : start + chunk]
             padded = np.concatenate([part, np.repeat(part[-1:], chunk - len(part), axis=0)])
             try:
-                result = self._compute_chunk(probs, masks, padded)
+                offsets = jnp.asarray(padded[:, 0]), jnp.asarray(padded[:, 1])
+                result = jax.tree.map(np.asarray, compute(probs, masks, *offsets))
             except jax.errors.JaxRuntimeError as exc:
                 if "RESOURCE_EXHAUSTED" not in str(exc) or chunk == 1:
                     raise
@@ -204,12 +239,8 @@ class Explainer:
             stats.done[ys, xs] = True  # last: readers trust rows marked done
 
         summaries = self._exact_summaries if stats.exact else self._histogram_summaries
-        self._compute_chunk = lambda probs, masks, offsets: jax.tree.map(
-            np.asarray,
-            summaries(probs, masks, jnp.asarray(offsets[:, 0]), jnp.asarray(offsets[:, 1])),
-        )
         progress = None if on_progress is None else (lambda: on_progress(stats))
-        stats.complete = self._run_pass(pixels, consume, progress, cancel)
+        stats.complete = self._run_pass(pixels, summaries, consume, progress, cancel)
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -228,14 +259,11 @@ class Explainer:
             ys, xs, valid = _members(oy, ox, height, width)
             counts[ys[valid], xs[valid]] = result["counts"][valid]
 
-        self._compute_chunk = lambda probs, masks, offsets: jax.tree.map(
-            np.asarray,
-            self._recount(
-                probs, masks, jnp.asarray(offsets[:, 0]), jnp.asarray(offsets[:, 1]), thresholds
-            ),
-        )
+        def recount(probs, masks, offsets_y, offsets_x):
+            return self._recount(probs, masks, offsets_y, offsets_x, thresholds)
+
         progress = None if on_progress is None else (lambda: on_progress(counts))
-        return counts if self._run_pass(pixels, consume, progress, cancel) else None
+        return counts if self._run_pass(pixels, recount, consume, progress, cancel) else None
 
 
 def _is_exact(height: int, width: int) -> bool:
