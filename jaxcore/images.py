@@ -19,8 +19,9 @@ from typing import Literal
 
 import numpy as np
 import tifffile
-from cnninterp.jaxcore.model import SIZE_MULTIPLE
 from PIL import Image
+
+from cnninterp.jaxcore.model import SIZE_MULTIPLE
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 TIFF_SUFFIXES = (".tif", ".tiff")

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
 from PIL import Image
+
+from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
