@@ -309,7 +309,7 @@ def _histogram_summaries(config, variables, probs, masks, offsets_y, offsets_x):
     rows, ascending, out = _sorted_rows(config, variables, probs, masks, offsets_y, offsets_x)
     height, width = rows.shape[-2:]
     steps = jnp.arange(EDGES, dtype=jnp.float32) / BINS_PER_DECADE
-    edges = ascending[..., -1:] * jnp.power(10.0, -steps)  # (N, G, E)
+    edges = ascending[..., -1:] * jnp.power(10.0, -steps)[None, None, :]  # (N, G, E)
     search = jax.vmap(jax.vmap(partial(jnp.searchsorted, side="right")))
     above = height * width - search(ascending, edges)
     nonzero = height * width - search(ascending, jnp.zeros_like(edges[..., :1]))

@@ -1,0 +1,28 @@
+"""Shared fixtures: a small random model in both frameworks and its Jacobian."""
+
+import jax
+import numpy as np
+import pytest
+from torch_reference import Pair
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture(scope="session")
+def small_pair() -> Pair:
+    return Pair(width=4, seed=3)
+
+
+@pytest.fixture(scope="session")
+def image32() -> np.ndarray:
+    return np.random.default_rng(7).random((32, 32), dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def jacobian32(small_pair, image32) -> np.ndarray:
+    return small_pair.torch_jacobian(image32)
+
+
+@pytest.fixture(scope="session")
+def stats32(small_pair, image32):
+    return small_pair.explainer.jacobian_stats(image32)

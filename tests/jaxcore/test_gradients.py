@@ -1,0 +1,128 @@
+"""Gradient rows against PyTorch autograd, the receptive field, colouring and bad input."""
+
+import threading
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from torch_reference import Pair, relative_error
+
+from cnninterp.jaxcore import gradients
+from cnninterp.jaxcore.explainer import check_image, coarse_to_fine
+from cnninterp.jaxcore.model import ModelConfig, init_variables, model_logits
+
+PIXELS_64 = [(0, 0), (0, 63), (63, 0), (63, 63), (31, 32), (17, 5), (62, 40)]
+
+
+def test_probability_matches_torch(small_pair, image32):
+    import torch
+
+    expected = torch.softmax(small_pair.torch_model(torch.tensor(image32)[None, None]), 1)[0, 1]
+    actual = small_pair.explainer.probability(image32)
+    assert np.abs(actual - expected.numpy()).max() < 1e-5
+
+
+@pytest.mark.parametrize("width", [4, 8])
+def test_rows_match_torch_autograd_at_corners_borders_and_inside(width):
+    pair = Pair(width, seed=width)
+    image = np.random.default_rng(width).random((64, 64), dtype=np.float32)
+    for y, x in PIXELS_64:
+        expected = pair.torch_row(image, y, x)
+        assert relative_error(pair.explainer.gradient_row(image, y, x), expected) < 1e-4
+
+
+def test_gradient_rows_keep_the_requested_order(small_pair, image32):
+    pixels = [(5, 6), (0, 0), (31, 2)]
+    rows = small_pair.explainer.gradient_rows(image32, pixels)
+    for row, (y, x) in zip(rows, pixels, strict=True):
+        np.testing.assert_array_equal(row, small_pair.explainer.gradient_row(image32, y, x))
+
+
+@pytest.mark.slow
+def test_full_size_model_rows_match_torch():
+    pair = Pair(width=64, seed=1)
+    image = np.random.default_rng(1).random((64, 64), dtype=np.float32)
+    for y, x in [(0, 0), (40, 21)]:
+        assert (
+            relative_error(pair.explainer.gradient_row(image, y, x), pair.torch_row(image, y, x))
+            < 1e-4
+        )
+
+
+def _positive_variables(config: ModelConfig) -> dict:
+    """Every weight positive and every ReLU open: no gradient can cancel to zero by chance."""
+    shapes = jax.eval_shape(lambda: init_variables(config))
+    rng = np.random.default_rng(0)
+    variables = jax.tree.map(lambda s: rng.uniform(0.5, 1.0, s.shape).astype(np.float32), shapes)
+    variables["batch_stats"] = jax.tree.map(np.zeros_like, variables["batch_stats"])  # means
+    return variables
+
+
+def test_receptive_field_radius():
+    config = ModelConfig(width=2)
+    variables = _positive_variables(config)
+    image = np.ones((192, 192), np.float32)
+    y = x = 96
+    # The logit, not p: with all-positive weights p saturates and its gradient underflows.
+    row = jax.grad(lambda im: model_logits(config, variables, im)[y, x, 1])(jnp.asarray(image))
+    ys, xs = np.nonzero(np.asarray(row))
+    reach = max(y - ys.min(), ys.max() - y, x - xs.min(), xs.max() - x)
+    assert reach == gradients.RF_RADIUS  # reached exactly: the bound is tight, not guessed
+    assert 2 * gradients.RF_RADIUS + 1 < gradients.COLOUR_SPACING
+
+
+def test_one_colour_gives_the_rows_of_all_its_pixels(small_pair):
+    image = np.random.default_rng(2).random((256, 256), dtype=np.float32)
+    explainer = small_pair.explainer
+    probs, masks = explainer._linearise(image)
+    rows, valid = jax.jit(
+        lambda oy, ox: gradients.colour_rows(
+            explainer.config, small_pair.variables, probs, masks, oy, ox
+        )
+    )(jnp.int32(100), jnp.int32(7))
+    assert np.asarray(valid).all()
+    members = [(100, 7), (100, 135), (228, 7), (228, 135)]
+    for row, (y, x) in zip(np.asarray(rows), members, strict=True):
+        expected = explainer.gradient_row(image, y, x)
+        assert relative_error(row, expected) < 1e-5
+
+
+def test_coarse_to_fine_order_visits_every_pixel_once_coarse_grid_first():
+    order = coarse_to_fine(32, 48)
+    assert len({tuple(p) for p in order}) == 32 * 48 == len(order)
+    first = order[: (32 // 8) * (48 // 8)]
+    assert (first % 8 == 0).all()
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((30, 32), np.float32), "multiple of 16"),
+        (np.full((32, 32), np.nan, np.float32), "non-finite"),
+        (np.zeros((2, 32, 32), np.float32), "grayscale"),
+    ],
+)
+def test_bad_images_are_named(image, message):
+    with pytest.raises(ValueError, match=message):
+        check_image(image)
+
+
+def test_pixel_outside_the_image_is_refused(small_pair, image32):
+    with pytest.raises(ValueError, match="outside"):
+        small_pair.explainer.gradient_row(image32, 32, 0)
+
+
+def test_rows_from_another_thread_during_a_pass(small_pair):
+    image = np.random.default_rng(4).random((32, 32), dtype=np.float32)
+    explainer = small_pair.explainer
+    expected = explainer.gradient_row(image, 3, 4)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(explainer.jacobian_stats(image)))
+    worker.start()
+    rows = [explainer.gradient_row(image, 3, 4) for _ in range(5)]
+    worker.join()
+    for row in rows:
+        np.testing.assert_array_equal(row, expected)
+    assert results[0].complete
+    np.testing.assert_allclose(results[0].row(3, 4), expected, rtol=1e-5, atol=1e-9)
