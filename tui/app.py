@@ -15,7 +15,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Footer, Static
 
 from cnninterp.jaxcore.footprint import crop_to_footprint
-from cnninterp.jaxcore.significance import ThresholdMode, fill_coarse
+from cnninterp.jaxcore.significance import ThresholdMode, fill_coarse, row_thresholds
 from cnninterp.tui import jobs, messages, render, saving
 from cnninterp.tui.keymap import default_bindings
 from cnninterp.tui.latest import LatestOnly
@@ -30,6 +30,7 @@ from cnninterp.tui.view import (
     statistics_rows,
 )
 from cnninterp.tui.widgets.colorbar import Colorbar
+from cnninterp.tui.widgets.graphics_view import GraphicsView
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.image_list import ImageEntry, ImageList
 from cnninterp.tui.widgets.pixel_view import PixelView
@@ -53,6 +54,12 @@ class CnnInterpApp(App):
     def __init__(self, options: AppOptions):
         super().__init__()
         self.options = options
+        self._image_widget, self._cell = None, None
+        if options.graphics != "halfblock":
+            from cnninterp.tui.widgets.terminal_image import image_widget_class, terminal_cell_size
+
+            self._image_widget = options.image_widget or image_widget_class(options.graphics)
+            self._cell = options.cell_size or terminal_cell_size()
         self.explainer = None
         self.sources: list = []
         self.view: ImageView | None = None
@@ -69,18 +76,26 @@ class CnnInterpApp(App):
 
     # ---- layout ---------------------------------------------------------------------------
 
+    def picture_panel(self, id: str, classes: str = "", show_cursor: bool = True):
+        """A half-block PixelView, or a GraphicsView when kitty/sixel graphics are on."""
+        if self._image_widget is None:
+            return PixelView(id=id, classes=classes, show_cursor=show_cursor)
+        return GraphicsView(
+            self._image_widget, self._cell, id=id, classes=classes, show_cursor=show_cursor
+        )
+
     def compose(self) -> ComposeResult:
         yield Static("", id="too-small")
         with Horizontal(id="main"):
             yield ImageList(id="images")
             with Grid(id="panels"):
-                yield PixelView(id="image", classes="panel")
-                yield PixelView(id="probability", classes="panel")
-                yield PixelView(id="significance", classes="panel")
+                yield self.picture_panel("image", "panel")
+                yield self.picture_panel("probability", "panel")
+                yield self.picture_panel("significance", "panel")
                 with Vertical(id="gradient-box", classes="panel"):
-                    yield PixelView(id="gradient")
+                    yield self.picture_panel("gradient")
                     yield Colorbar(id="colorbar")
-                yield PixelView(id="detail", classes="panel", show_cursor=False)
+                yield self.picture_panel("detail", "panel", show_cursor=False)
                 yield StatsPanel(id="stats", classes="panel")
         yield StatusLine(id="status")
         yield Footer()
@@ -97,7 +112,7 @@ class CnnInterpApp(App):
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         for name in ("image", "probability", "significance", "gradient"):
-            self.query_one(f"#{name}", PixelView).set_picture(None, "loading…")
+            self.query_one(f"#{name}").set_picture(None, "loading…")
         if self.console.color_system != "truecolor":
             self.notify(
                 f"This terminal reports {self.console.color_system} colours (COLORTERM is not "
@@ -105,12 +120,6 @@ class CnnInterpApp(App):
                 "terminal supports 24-bit colour.",
                 severity="warning",
                 timeout=10,
-            )
-        if self.options.graphics != "halfblock":
-            self.notify(
-                f"{self.options.graphics} graphics are not wired into the panels yet: "
-                "drawing with half blocks.",
-                severity="warning",
             )
         self.open_everything()
 
@@ -134,6 +143,10 @@ class CnnInterpApp(App):
     @work(thread=True, exclusive=True, group="image")
     def analyse_image(self, token: int, source, cancel: threading.Event) -> None:
         jobs.analyse_image(self.post_message, self.explainer, token, source, cancel, self._warmed)
+
+    @work(thread=True, exclusive=True, group="exact")
+    def count_exactly(self, request: tuple, cancel: threading.Event) -> None:
+        jobs.exact_counts(self.post_message, self.explainer, request, cancel)
 
     def _start_rows(self, drain) -> None:
         self.run_worker(drain, thread=True, group="rows")
@@ -166,7 +179,7 @@ class CnnInterpApp(App):
         self.query_one(StatusLine).show(message.message)
         if message.fatal:
             for name in ("image", "probability", "significance", "gradient"):
-                self.query_one(f"#{name}", PixelView).set_picture(None, "nothing to show")
+                self.query_one(f"#{name}").set_picture(None, "nothing to show")
             self.query_one(StatsPanel).update(message.message)
 
     def on_model_ready(self, message: messages.ModelReady) -> None:
@@ -183,7 +196,7 @@ class CnnInterpApp(App):
         self.view.error = message.message
         self.query_one(ImageList).update_entry(self.view.index, state="error")
         for name in ("image", "probability", "significance", "gradient", "detail"):
-            self.query_one(f"#{name}", PixelView).set_picture(None, "cannot read this image")
+            self.query_one(f"#{name}").set_picture(None, "cannot read this image")
         self.query_one(StatsPanel).update(message.message)
         self.query_one(StatusLine).show(f"skipped {self.sources[self.view.index].name}")
         self.notify(message.message, severity="warning", timeout=10)
@@ -199,10 +212,15 @@ class CnnInterpApp(App):
         self.query_one(ImageList).update_entry(view.index, size=f"{ow}x{oh}")
         for note in message.loaded.notes:
             self.notify(f"{message.loaded.source.name}: {note}", timeout=8)
-        self.query_one("#image", PixelView).set_picture(render.gray_rgb(message.loaded.pixels))
-        name = message.loaded.source.name
-        self.query_one("#image").border_title = f"{name} ({view.index + 1}/{len(self.sources)})"
-        self.query_one("#significance", PixelView).set_picture(None, "computing…")
+        stretched = render.contrast_stretch(message.loaded.pixels)
+        self.query_one("#image").set_picture(render.gray_rgb(stretched))
+        name, (low, high) = message.loaded.source.name, render.STRETCH_PERCENTILES
+        self.query_one(
+            "#image"
+        ).border_title = (
+            f"{name} ({view.index + 1}/{len(self.sources)}) · stretch p{low:g}-p{high:g}"
+        )
+        self.query_one("#significance").set_picture(None, "computing…")
         self.paint_probability()
         self.query_one(StatusLine).show(f"{message.loaded.source.name}: significance pass starting")
         self.place_cursor()
@@ -253,6 +271,15 @@ class CnnInterpApp(App):
         self.paint_significance()
         self.paint_statistics()
 
+    def on_exact_counts_ready(self, message: messages.ExactCountsReady) -> None:
+        view = self.view
+        if view is None or message.token != view.token:
+            return
+        view.exact_counts, view.exact_key = message.counts, message.key
+        self.query_one(StatusLine).show(f"exact counts done in {message.seconds:.1f} s")
+        self.paint_significance()
+        self.paint_statistics()
+
     # ---- requests --------------------------------------------------------------------------
 
     def select_image(self, index: int) -> None:
@@ -265,7 +292,7 @@ class CnnInterpApp(App):
         self.view = ImageView(self._token, index)
         self.query_one(ImageList).set_current(index)
         for name in ("image", "probability", "significance", "gradient", "detail"):
-            self.query_one(f"#{name}", PixelView).set_picture(None, "loading…")
+            self.query_one(f"#{name}").set_picture(None, "loading…")
         self.query_one(Colorbar).set_scale(None, self.cmap)
         self.analyse_image(self._token, self.sources[index], self._cancel)
 
@@ -289,7 +316,7 @@ class CnnInterpApp(App):
         """Show the cursor everywhere, then ask for what depends on it."""
         y, x = self.cursor
         for name in CURSOR_VIEWS:
-            self.query_one(f"#{name}", PixelView).set_cursor(y, x)
+            self.query_one(f"#{name}").set_cursor(y, x)
         self.query_one("#gradient-box").border_title = f"gradient ({y}, {x})"
         if self.view is not None and self.view.row_for(y, x) is None:
             self.query_one("#gradient-box").border_subtitle = "computing…"
@@ -313,20 +340,23 @@ class CnnInterpApp(App):
             )
             if view.loaded.label is not None:
                 rgb = render.paint(rgb, render.outline(view.loaded.label), render.LABEL_OUTLINE_RGB)
-        self.query_one("#probability", PixelView).set_picture(rgb)
+        self.query_one("#probability").set_picture(rgb)
 
     def paint_significance(self) -> None:
         sig = self.view.significance if self.view else None
         if sig is None:
             return
-        counts = sig.counts
+        exact = self.view.exact_for(self.threshold)
+        counts = sig.counts if exact is None else exact
         if self.view.stats is not None and not self.view.stats.complete:
             # While the pass runs, undone pixels borrow their coarse-grid neighbour's value.
             counts = fill_coarse(counts, self.view.stats.done)
         top = float(np.nanmax(counts)) if np.isfinite(counts).any() else 0.0
         rgb = render.sequential_rgb(counts, 0.0, top, render.SEQUENTIAL)
-        self.query_one("#significance", PixelView).set_picture(rgb)
-        self.query_one("#significance").border_subtitle = f"0…{render.format_value(top)}"
+        self.query_one("#significance").set_picture(rgb)
+        estimate = "≈ " if exact is None and sig.error is not None else ""
+        subtitle = f"{estimate}0…{render.format_value(top)}"
+        self.query_one("#significance").border_subtitle = subtitle
 
     def paint_row(self) -> None:
         view = self.view
@@ -336,7 +366,7 @@ class CnnInterpApp(App):
             return
         vmax = float(np.max(np.abs(row)))
         scale = render.SignedScale(vmax, log=self.log_scale)
-        self.query_one("#gradient", PixelView).set_picture(render.signed_rgb(row, scale, self.cmap))
+        self.query_one("#gradient").set_picture(render.signed_rgb(row, scale, self.cmap))
         self.query_one(Colorbar).set_scale(scale, self.cmap)
         box = self.query_one("#gradient-box")
         box.border_subtitle = f"{'log' if self.log_scale else 'linear'} {self.cmap}"
@@ -352,7 +382,7 @@ class CnnInterpApp(App):
 
     def paint_detail(self, row: np.ndarray, scale: render.SignedScale) -> None:
         y, x = self.cursor
-        detail = self.query_one("#detail", PixelView)
+        detail = self.query_one("#detail")
         fp = cursor_footprint(self.view, self.threshold, y, x)
         if fp is None:
             detail.set_picture(None, "threshold pending")
@@ -461,6 +491,22 @@ class CnnInterpApp(App):
         y, x = np.unravel_index(int(np.nanargmax(sig.counts)), sig.counts.shape)
         self.cursor = (int(y), int(x))
         self.place_cursor()
+
+    def action_exact_counts(self) -> None:
+        view = self.view
+        stats = view.stats if view else None
+        if stats is None or self.explainer is None:
+            self.notify("no significance computed yet", severity="warning")
+        elif stats.exact:
+            self.notify("the counts of this image are exact already", timeout=4)
+        elif not stats.complete:
+            self.notify("exact counts need the significance pass to finish first", timeout=4)
+        elif view.exact_for(self.threshold) is None:
+            mode, t = self.threshold.mode, self.threshold.t_value
+            thresholds = row_thresholds(stats, mode, t)
+            request = (view.token, (mode, t), view.loaded.pixels, thresholds, view.predicted_mask)
+            self.query_one(StatusLine).show("exact counts: starting a second pass")
+            self.count_exactly(request, self._cancel)
 
     def action_toggle_overlays(self) -> None:
         self.overlays = not self.overlays

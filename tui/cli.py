@@ -31,6 +31,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def force_truecolor(environ=os.environ) -> None:
+    """Make Textual draw 24-bit colour: over SSH COLORTERM is not forwarded, and without it
+    Textual falls back to 256 colours. Must run before the App is created (its console
+    reads the environment then; Textual reads TEXTUAL_COLOR_SYSTEM when first imported)."""
+    environ["COLORTERM"] = "truecolor"
+    environ.setdefault("TEXTUAL_COLOR_SYSTEM", "truecolor")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.demo:
@@ -43,11 +51,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cnninterp-tui: {args.folder} is not a folder", file=sys.stderr)
         return 2
     if args.truecolor:
-        # Rich (and so Textual) reads COLORTERM to decide on 24-bit colour.
-        os.environ["COLORTERM"] = "truecolor"
+        force_truecolor()
     graphics, note = resolve_graphics(args.graphics)
     if note:
         print(f"cnninterp-tui: {note}", file=sys.stderr)
+    if graphics == "kitty":
+        # Kitty placeholders carry the image id in their 24-bit foreground colour, and every
+        # Kitty-protocol terminal has true colour, so kitty implies it.
+        force_truecolor()
+    if graphics != "halfblock":
+        # Import (and so measure the cells) before Textual owns the terminal.
+        import cnninterp.tui.widgets.terminal_image  # noqa: F401
 
     from cnninterp.tui.app import create_app
     from cnninterp.tui.options import AppOptions

@@ -8,8 +8,10 @@ import threading
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
-from cnninterp.jaxcore.significance import significance_counts
+from cnninterp.jaxcore.significance import ThresholdMode, legacy_normalise, significance_counts
 from cnninterp.tui import messages
 from cnninterp.tui.model_source import OpenError, open_data
 from cnninterp.tui.options import AppOptions
@@ -79,3 +81,24 @@ def significance(post: Post, request: tuple) -> None:
     token, key, stats, mode, t_value, predicted_mask = request
     result = significance_counts(stats, mode, t_value, predicted_mask=predicted_mask)
     post(messages.SignificanceReady(token, key, result))
+
+
+def exact_counts(post: Post, explainer, request: tuple, cancel: threading.Event) -> None:
+    """request = (token, key, pixels, thresholds, predicted_mask): a second pass over every
+    row counting exactly, for images whose first pass kept only histograms."""
+    token, key, pixels, thresholds, predicted_mask = request
+    start = last = time.perf_counter()
+
+    def progress(counts) -> None:
+        nonlocal last
+        if time.perf_counter() - last > 0.25:
+            last = time.perf_counter()
+            done = 100.0 * float(np.isfinite(counts).mean())
+            post(messages.Status(f"exact counts {done:.0f} %, {last - start:.1f} s"))
+
+    counts = explainer.exact_counts(pixels, thresholds, on_progress=progress, cancel=cancel)
+    if counts is None:  # cancelled: the user left the image
+        return
+    if key[0] is ThresholdMode.LEGACY:
+        counts = legacy_normalise(counts, predicted_mask)
+    post(messages.ExactCountsReady(token, key, counts, time.perf_counter() - start))

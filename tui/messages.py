@@ -78,6 +78,16 @@ class SignificanceReady(Message):
 
 
 @dataclass
+class ExactCountsReady(Message):
+    """Exact significance counts of image `token` for `key` = (mode, t_value)."""
+
+    token: int
+    key: tuple
+    counts: np.ndarray
+    seconds: float
+
+
+@dataclass
 class Status(Message):
     """Free text for the status line (what is being computed)."""
 

@@ -18,3 +18,8 @@ class AppOptions:
     """Where `s` writes the current view."""
     chunk_size: int | None = None
     """Rows per batch of the significance pass (None: the explainer decides)."""
+    image_widget: type | None = None
+    """textual-image widget class for kitty/sixel panels (None: chosen from `graphics`);
+    tests substitute a stand-in."""
+    cell_size: tuple[int, int] | None = None
+    """Terminal cell size in screen pixels (None: as textual-image measured it)."""

@@ -127,6 +127,19 @@ def gray_rgb(pixels: np.ndarray) -> np.ndarray:
     return np.repeat(g[..., None], 3, axis=-1)
 
 
+STRETCH_PERCENTILES = (1.0, 99.0)
+"""The image panel maps these percentiles of the image to black and white."""
+
+
+def contrast_stretch(pixels: np.ndarray, percentiles=STRETCH_PERCENTILES) -> np.ndarray:
+    """Pixels rescaled so the low percentile is 0 and the high one 1 (clipped): dark
+    microscopy images are otherwise nearly black. A flat image is left as it is."""
+    lo, hi = np.percentile(pixels, percentiles)
+    if not hi > lo:
+        return np.clip(pixels, 0.0, 1.0)
+    return np.clip((pixels - lo) / (hi - lo), 0.0, 1.0)
+
+
 def outline(mask: np.ndarray) -> np.ndarray:
     """The pixels of `mask` that touch a pixel outside it (4-neighbourhood, edges count)."""
     m = np.asarray(mask, bool)

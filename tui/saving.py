@@ -42,7 +42,7 @@ def view_panels(view, cursor, log_scale: bool, cmap: str) -> tuple[list[np.ndarr
     """RGB panels (image, p, significance, gradient row) and the arrays behind them."""
     y, x = cursor
     arrays: dict = {"image": view.loaded.pixels, "cursor_yx": np.array(cursor)}
-    panels = [render.gray_rgb(view.loaded.pixels)]
+    panels = [render.gray_rgb(render.contrast_stretch(view.loaded.pixels))]
     if view.probability is not None:
         arrays["probability"] = view.probability
         panels.append(render.gray_rgb(view.probability))

@@ -31,6 +31,10 @@ class ImageView:
     row: np.ndarray | None = None
     row_yx: tuple[int, int] | None = None
     row_seconds: float = 0.0
+    exact_counts: np.ndarray | None = None
+    """Exact counts from a second pass (`E`), for large images whose counts are estimates."""
+    exact_key: tuple | None = None
+    """(mode, t_value) the exact counts were computed for."""
     error: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -45,6 +49,11 @@ class ImageView:
 
     def row_for(self, y: int, x: int) -> np.ndarray | None:
         return self.row if self.row_yx == (y, x) else None
+
+    def exact_for(self, threshold: Threshold) -> np.ndarray | None:
+        """Exact counts when they were computed for this threshold, else None."""
+        key = (threshold.mode, threshold.t_value)
+        return self.exact_counts if self.exact_key == key else None
 
 
 def current_threshold(view: ImageView, threshold: Threshold, y: int, x: int) -> float | None:
@@ -89,10 +98,13 @@ def cursor_statistics(view: ImageView, threshold: Threshold, y: int, x: int) -> 
         for name in ("above", "y_min", "y_max", "x_min", "x_max", "area", "fulfillment"):
             value = getattr(fp, name)
             out[name] = None if value is None else value.item() if hasattr(value, "item") else value
-    sig = view.significance
-    if sig is not None:
+    sig, exact = view.significance, view.exact_for(threshold)
+    if exact is not None:
+        out["significance"], out["count_exact"] = float(exact[y, x]), True
+    elif sig is not None:
         count = float(sig.counts[y, x])
         out["significance"] = None if np.isnan(count) else count
+        out["count_exact"] = sig.error is None
         if sig.error is not None:
             out["count_error"] = int(sig.error[y, x])
     if view.stats is not None:
@@ -129,10 +141,10 @@ def statistics_rows(s: dict, threshold: Threshold) -> list[tuple[str, str]]:
         ("fulfilment", format_value(s.get("fulfillment"))),
     ]
     sig = s.get("significance")
-    if sig is not None:
-        error = s.get("count_error")
-        bound = f" ± {error}" if error and not s.get("stats_exact", True) else ""
-        rows.append(("signific.", f"{format_value(sig)}{bound}"))
+    if sig is not None and s.get("count_exact", True):
+        rows.append(("signific.", format_value(sig)))
+    elif sig is not None:  # a histogram estimate (large images): say so, and how far off
+        rows.append(("signific.", f"≈ {format_value(sig)} ± {s.get('count_error', 0)} (E: exact)"))
     return rows
 
 

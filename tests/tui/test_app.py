@@ -91,7 +91,7 @@ async def test_switching_images_cancels_the_pass_and_shows_the_next(data_dir, mo
         assert first_cancel.is_set()
         await wait_for(pilot, lambda: app.view.loaded is not None and row_shown(app))
         assert app.view.loaded.source.name == "image_1"
-        assert app.query_one("#image").border_title == "image_1 (2/3)"
+        assert app.query_one("#image").border_title.startswith("image_1 (2/3) · stretch p1-p99")
         await pilot.press("p", "p")
         await wait_for(pilot, lambda: app.view.loaded is not None)
         assert app.view.loaded.source.name == "image_2"
@@ -103,7 +103,7 @@ async def test_click_on_an_image_panel_moves_the_cursor(data_dir, model_file, tm
         await wait_for(pilot, lambda: row_shown(app))
         view = app.query_one("#probability", PixelView)
         fit = view.fit
-        left = (view.size.width - fit.cols) // 2
+        left = view.picture_left
         await pilot.click("#probability", offset=(1 + left + 10, 1 + 4))  # +1: the border
         assert app.cursor == fit.pixel_at(4, 10)
         await wait_for(pilot, lambda: row_shown(app))

@@ -3,13 +3,16 @@
 The picture is resampled and turned into per-cell segments once per picture or size; a
 cursor move then marks only the cell the cursor leaves and the cell it enters as dirty, so a
 key press costs a couple of cells of terminal output instead of a whole image (over SSH the
-difference between instant and laggy).
+difference between instant and laggy). A one-pixel cursor is easy to lose in a large picture,
+so a tick in the margin left of its row and one below its column point at it (four more
+cells per move).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -17,6 +20,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from cnninterp.tui import render
+
+TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, render.CURSOR_RGB))})")
 
 
 class PixelView(Widget):
@@ -49,7 +54,10 @@ class PixelView(Widget):
     # ---- state --------------------------------------------------------------------------
 
     def set_picture(self, rgb: np.ndarray | None, message: str = "") -> None:
-        """Show rgb (or, when None, `message` centred); keeps the cursor."""
+        """Show rgb (or, when None, `message` centred); keeps the cursor. An identical
+        picture is not redrawn (progress updates repaint the same gradient row)."""
+        if rgb is not None and self._rgb is not None and np.array_equal(rgb, self._rgb):
+            return
         self._rgb = rgb
         self._message = message
         self._fit = None
@@ -58,6 +66,12 @@ class PixelView(Widget):
     @property
     def picture_shape(self) -> tuple[int, int] | None:
         return None if self._rgb is None else self._rgb.shape[:2]
+
+    @property
+    def picture_left(self) -> int:
+        """Column of the picture's first cell inside the panel."""
+        self._ensure_cells()
+        return self._left
 
     @property
     def fit(self) -> render.Fit | None:
@@ -72,7 +86,12 @@ class PixelView(Widget):
             return
         self._cursor_cell = self._fit.cell_of(y, x) if self._fit.cols else None
         for cell in {old, self._cursor_cell} - {None}:
-            self.refresh(Region(self._left + cell[1], cell[0], 1, 1))
+            row, col = cell[0], self._left + cell[1]
+            self.refresh(
+                Region(col, row, 1, 1),
+                Region(self._left - 1, row, 1, 1),  # the row's tick
+                Region(col, self._fit.rows, 1, 1),  # the column's tick
+            )
 
     # ---- drawing ------------------------------------------------------------------------
 
@@ -86,10 +105,11 @@ class PixelView(Widget):
             self._cells = []
             return
         h, w = self._rgb.shape[:2]
-        self._fit = render.Fit.into(h, w, size.width, size.height)
+        margin = 1 if self.show_cursor else 0  # room for the ticks, left and below
+        self._fit = render.Fit.into(h, w, size.width - margin, size.height - margin)
         self._picture = render.resample(self._rgb, self._fit)
         self._cells = render.half_block_cells(self._picture)
-        self._left = max(0, (size.width - self._fit.cols) // 2)
+        self._left = margin + max(0, (size.width - margin - self._fit.cols) // 2)
         self._cursor_cell = None
         if self._cursor is not None and self.show_cursor and self._fit.cols:
             self._cursor_cell = self._fit.cell_of(*self._cursor)
@@ -98,18 +118,25 @@ class PixelView(Widget):
 
     def render_line(self, y: int) -> Strip:
         self._ensure_cells()
-        width = self.size.width
+        width, style = self.size.width, self.rich_style
+        cc = self._cursor_cell
         if y >= len(self._cells):
             if self._rgb is None and self._message and y == self.size.height // 2:
                 text = self._message[:width].center(width)
-                return Strip([Segment(text, self.rich_style)], width)
-            return Strip.blank(width, self.rich_style)
+                return Strip([Segment(text, style)], width)
+            if cc is not None and y == len(self._cells):
+                left = self._left + cc[1]
+                segments = [Segment(" " * left, style), Segment("▲", TICK_STYLE)]
+                return Strip(segments, left + 1).extend_cell_length(width, style)
+            return Strip.blank(width, style)
         cells = self._cells[y]
-        cc = self._cursor_cell
+        margin = [Segment(" " * self._left, style)]
         if cc is not None and cc[0] == y:
             cells = list(cells)
             cells[cc[1]] = render.cursor_segment(self._picture, cc[0], cc[1], cc[2])
-        segments = [Segment(" " * self._left, self.rich_style), *cells]
+            if self._left:
+                margin = [Segment(" " * (self._left - 1), style), Segment("▶", TICK_STYLE)]
+        segments = [*margin, *cells]
         return Strip(segments, self._left + len(cells)).extend_cell_length(width, self.rich_style)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
