@@ -78,6 +78,7 @@ class Explainer:
         self.device = device
         self.device_name = "CPU" if device.platform == "cpu" else device.device_kind
         variables = jax.device_put(variables, device)
+        self.variables = variables
         bind = (
             (lambda f: jax.jit(partial(f, config, variables)))
             if weights_as_constants
