@@ -1,0 +1,303 @@
+"""Result cache on disk: complete JacobianStats, so reopening an image costs a file read.
+
+An entry is keyed by everything its numbers depend on: the model (its file's sha256, or a
+sha256 over its variables), the image (sha256 of pixel bytes, shape and dtype) and the
+computation (cache format, model config including its precision, the summary kind and its
+constants). A changed model, image or algorithm therefore gives a new key and can never be
+answered by an old entry.
+
+Entries are uncompressed .npz files (no pickles: loading never runs code), written atomically.
+Every load is checked — the zip CRCs, the stored key, every array's presence, shape, dtype and
+finiteness — and an entry that fails any check is deleted and recomputed, never trusted.
+Exact summaries store the rows only: their sorted magnitudes are re-derived on load (sorting
+|G| is exact, so bit for bit the same), which halves the entry (64 MiB at 64x64).
+
+Location: the `root` argument, else $CNNINTERP_CACHE_DIR, else the platform's user cache
+folder (platformdirs, e.g. ~/.cache/cnninterp). Stats live under `<root>/stats/`.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import weakref
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+
+import jax
+import numpy as np
+import platformdirs
+
+from cnninterp.jaxcore.model_file import write_atomically
+from cnninterp.jaxcore.significance import (
+    BINS_PER_DECADE,
+    DECADES,
+    EDGES,
+    EXACT_MAX_PIXELS,
+    JacobianStats,
+)
+
+CACHE_FORMAT = 1
+"""Bump when the stored layout or the meaning of JacobianStats' fields changes."""
+ENV_VAR = "CNNINTERP_CACHE_DIR"
+SORT_CHUNK_ROWS = 1024  # rows re-sorted at a time on load: bounds the |G| temporary
+
+log = logging.getLogger(__name__)
+_model_ids: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
+
+
+def cache_root(root: Path | str | None = None) -> Path:
+    """The cache folder: `root`, else $CNNINTERP_CACHE_DIR, else the user cache dir."""
+    if root is not None:
+        return Path(root)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return Path(platformdirs.user_cache_dir("cnninterp"))
+
+
+def _model_variables(explainer):
+    variables = getattr(explainer, "variables", None)
+    if variables is not None:
+        return variables
+    # Until Explainer keeps its variables as an attribute: they are the second bound argument
+    # of its jitted forward function, partial(f, config, variables).
+    bound = getattr(explainer._forward, "__wrapped__", explainer._forward)
+    if isinstance(bound, partial) and len(bound.args) >= 2:
+        return bound.args[1]
+    raise TypeError("the explainer has neither model_sha256 nor reachable variables")
+
+
+def variables_sha256(variables) -> str:
+    """sha256 over every leaf's path, dtype, shape and bytes, in path order."""
+    digest = hashlib.sha256()
+    leaves = jax.tree_util.tree_flatten_with_path(variables)[0]
+    for path, leaf in sorted(leaves, key=lambda item: jax.tree_util.keystr(item[0])):
+        array = np.ascontiguousarray(np.asarray(leaf))
+        digest.update(f"{jax.tree_util.keystr(path)}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def model_identity(explainer) -> str:
+    """The model file's sha256, else a sha256 over the variables (computed once per explainer)."""
+    if explainer.model_sha256:
+        return explainer.model_sha256
+    if explainer not in _model_ids:
+        _model_ids[explainer] = "variables:" + variables_sha256(_model_variables(explainer))
+    return _model_ids[explainer]
+
+
+def image_sha256(pixels) -> str:
+    array = np.ascontiguousarray(pixels)
+    digest = hashlib.sha256(f"{array.dtype.str}|{array.shape}|".encode())
+    digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def summary_kind(height: int, width: int) -> str:
+    """'exact' (sorted rows) or 'histogram', as JacobianStats.empty decides."""
+    return "exact" if height * width <= EXACT_MAX_PIXELS else "histogram"
+
+
+def stats_key(explainer, pixels) -> str:
+    """64 hex digits naming the JacobianStats of this model, image and computation."""
+    shape = np.shape(pixels)
+    kind = summary_kind(*shape) if len(shape) == 2 else "invalid"
+    identity = {
+        "model": model_identity(explainer),
+        "image": image_sha256(pixels),
+        "computation": {
+            "cache_format": CACHE_FORMAT,
+            "precision": explainer.config.precision,
+            "config": asdict(explainer.config),
+            "summary": kind,
+            "exact_max_pixels": EXACT_MAX_PIXELS,
+            "bins_per_decade": BINS_PER_DECADE,
+            "decades": DECADES,
+        },
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+class CacheEntryError(Exception):
+    """A cache entry that must not be trusted (reason in the message)."""
+
+
+def _expected(kind: str, height: int, width: int) -> dict[str, tuple[tuple[int, ...], str]]:
+    """name -> (shape, dtype) of every array an entry of this kind holds besides key/meta."""
+    n = height * width
+    arrays = {
+        "done": ((height, width), "bool"),
+        "row_max_abs": ((height, width), "float32"),
+        "row_max_signed": ((height, width), "float32"),
+    }
+    if kind == "exact":
+        arrays["rows"] = ((n, height, width), "float32")
+    else:
+        arrays["edges"] = ((n, EDGES), "float32")
+        arrays["above_edges"] = ((n, EDGES + 1), "int32")
+    return arrays
+
+
+def _sorted_magnitudes(rows: np.ndarray) -> np.ndarray:
+    """float32 [n, n]: each row's |G| ascending, as the full pass computes it."""
+    flat = rows.reshape(len(rows), -1)  # (H*W, H*W)
+    out = np.empty(flat.shape, np.float32)
+    for start in range(0, len(flat), SORT_CHUNK_ROWS):
+        part = np.abs(flat[start : start + SORT_CHUNK_ROWS])
+        part.sort(axis=-1)
+        out[start : start + SORT_CHUNK_ROWS] = part
+    return out
+
+
+def _check_values(arrays: dict, kind: str, height: int, width: int) -> None:
+    if not arrays["done"].all():
+        raise CacheEntryError("not every row is marked done")
+    maxima = arrays["row_max_abs"]
+    if not (np.isfinite(maxima).all() and (maxima >= 0).all()):
+        raise CacheEntryError("row maxima are not finite and non-negative")
+    if not np.isfinite(arrays["row_max_signed"]).all():
+        raise CacheEntryError("signed row maxima are not finite")
+    if kind == "exact":
+        if not np.isfinite(arrays["rows"]).all():
+            raise CacheEntryError("rows hold non-finite values")
+    else:
+        above = arrays["above_edges"]
+        if not np.isfinite(arrays["edges"]).all() or above.min() < 0:
+            raise CacheEntryError("histogram holds invalid values")
+        if above.max() > height * width:
+            raise CacheEntryError("histogram counts exceed the row length")
+
+
+class StatsCache:
+    """Complete JacobianStats on disk, one .npz per key under `<root>/stats/`."""
+
+    def __init__(self, root: Path | str | None = None, enabled: bool = True):
+        self.root = cache_root(root)
+        """The cache folder (converted models may live beside `stats/`)."""
+        self.enabled = enabled
+        """False: load always misses and store writes nothing."""
+
+    @property
+    def folder(self) -> Path:
+        return self.root / "stats"
+
+    def path_for(self, key: str) -> Path:
+        if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+            raise ValueError(f"not a cache key: {key!r}")
+        return self.folder / f"{key}.npz"
+
+    def load(self, key: str) -> JacobianStats | None:
+        """The stored stats, or None on a miss; an untrustworthy entry is deleted first.
+
+        Stats from the cache carry their file in extras["cache_path"]."""
+        if not self.enabled:
+            return None
+        path = self.path_for(key)
+        if not path.is_file():
+            return None
+        try:
+            return self._read(path, key)
+        except Exception as exc:  # zip, numpy and JSON fail in many ways: all mean corrupt
+            log.warning("cache entry %s discarded: %s", path.name, exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    def _read(self, path: Path, key: str) -> JacobianStats:
+        # Our own file object: np.load leaks the one it opens when the zip is unreadable.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
+            names = set(npz.files)
+            if not {"key", "meta"} <= names:
+                raise CacheEntryError("key or meta missing")
+            if str(npz["key"]) != key:
+                raise CacheEntryError("stored key differs from its file name")
+            meta = json.loads(str(npz["meta"]))
+            if meta.get("cache_format") != CACHE_FORMAT:
+                raise CacheEntryError(f"cache format {meta.get('cache_format')}")
+            height, width = (int(s) for s in meta["shape"])
+            kind = meta["summary"]
+            if height <= 0 or width <= 0 or kind != summary_kind(height, width):
+                raise CacheEntryError(f"shape {height}x{width} with summary {kind!r}")
+            expected = _expected(kind, height, width)
+            if names != {"key", "meta", *expected}:
+                raise CacheEntryError(f"arrays {sorted(names)}")
+            arrays = {}
+            for name, (shape, dtype) in expected.items():
+                array = npz[name]  # reading to the end checks the member's CRC-32
+                if array.shape != shape or array.dtype != np.dtype(dtype):
+                    raise CacheEntryError(f"{name} is {array.dtype} {array.shape}")
+                arrays[name] = array
+        _check_values(arrays, kind, height, width)
+        rows = arrays.get("rows")
+        sorted_abs = None if rows is None else _sorted_magnitudes(rows)
+        if sorted_abs is not None and not np.array_equal(
+            sorted_abs[:, -1].reshape(height, width), arrays["row_max_abs"]
+        ):
+            raise CacheEntryError("row maxima disagree with the rows")
+        return JacobianStats(
+            shape=(height, width),
+            done=arrays["done"],
+            row_max_abs=arrays["row_max_abs"],
+            row_max_signed=arrays["row_max_signed"],
+            sorted_abs=sorted_abs,
+            rows=rows,
+            edges=arrays.get("edges"),
+            above_edges=arrays.get("above_edges"),
+            complete=True,
+            seconds=float(meta.get("seconds", 0.0)),
+            extras={"cache_path": str(path)},
+        )
+
+    def store(self, key: str, stats: JacobianStats) -> bool:
+        """Write complete stats atomically; partial stats are never stored. True if written.
+
+        A cache that cannot be written (read-only, disk full) is logged, not raised: the
+        caller already has its result."""
+        if not self.enabled or not stats.complete:
+            return False
+        path = self.path_for(key)
+        height, width = stats.shape
+        kind = summary_kind(height, width)
+        if kind != ("exact" if stats.exact else "histogram"):
+            raise ValueError(f"stats of a {height}x{width} image with the wrong summary kind")
+        meta = {
+            "cache_format": CACHE_FORMAT,
+            "shape": [height, width],
+            "summary": kind,
+            "seconds": stats.seconds,
+        }
+        arrays = {"key": np.array(key), "meta": np.array(json.dumps(meta))}
+        for name, (shape, dtype) in _expected(kind, height, width).items():
+            arrays[name] = np.ascontiguousarray(getattr(stats, name), dtype).reshape(shape)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+                np.savez(f, **arrays)
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, write)
+        except OSError as exc:
+            log.warning("cannot write cache entry %s: %s", path, exc)
+            return False
+        return True
+
+
+def cached_jacobian_stats(explainer, pixels, cache: StatsCache | None, **kwargs) -> JacobianStats:
+    """explainer.jacobian_stats(pixels, **kwargs), answered from `cache` when it holds them.
+
+    A hit calls on_progress (if given) once with the complete stats, as the last chunk of a
+    pass would. Only complete results are stored: a cancelled pass is returned, not kept."""
+    if cache is None or not cache.enabled:
+        return explainer.jacobian_stats(pixels, **kwargs)
+    key = stats_key(explainer, pixels)
+    stats = cache.load(key)
+    if stats is not None:
+        if kwargs.get("on_progress") is not None:
+            kwargs["on_progress"](stats)
+        return stats
+    stats = explainer.jacobian_stats(pixels, **kwargs)
+    if stats.complete:
+        cache.store(key, stats)
+    return stats

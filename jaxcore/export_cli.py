@@ -1,0 +1,439 @@
+"""cnninterp-export: the headless front end for scripts and clusters.
+
+For every image it runs the full-Jacobian pass (answered from the result cache when the
+same model and image were seen before), the requested gradient rows and their footprints,
+and writes two files named after the image: arrays in OUTDIR/<stem>.npz, numbers and
+provenance in OUTDIR/<stem>.json, each written atomically.
+
+Everything a script could get wrong (model, images, pixels, threshold, names) is checked
+before the first image is computed, so a bad call fails in a second with exit 2 instead of
+after an hour. rich is imported only for a terminal; torch only when a .pth must be converted.
+"""
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
+from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.footprint import footprint
+from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
+from cnninterp.jaxcore.model_file import (
+    ModelFileError,
+    file_sha256,
+    read_header,
+    write_atomically,
+)
+from cnninterp.jaxcore.significance import (
+    DEFAULT_THRESHOLD_PERCENT,
+    ThresholdMode,
+    significance_counts,
+    threshold_value,
+)
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_SOME_FAILED = 4
+CHECKPOINT_SUFFIXES = (".pth", ".pt")
+
+EPILOG = f"""\
+outputs, per image (stem = file name without extension):
+  OUTDIR/<stem>.npz   probability [H, W] float32, pixels [N, 2] int (y, x as given),
+                      gradients [N, H, W] float32 (d p[y, x] / d image, in --pixel order),
+                      significance [H, W] float32 (counts for --threshold and --mode;
+                      legacy: the original's normalised map)
+  OUTDIR/<stem>.json  footprint statistics of each pixel, threshold, count accuracy,
+                      image notes (padding to a multiple of 16) and provenance
+  H, W are the image's size padded (bottom/right) to multiples of 16. stdout lists each
+  .npz written; progress and errors go to stderr.
+
+threshold modes (default global, T = {DEFAULT_THRESHOLD_PERCENT}):
+  global    T percent of max |J| over the whole Jacobian of the image
+  row       T percent of each row's own max |G|
+  absolute  |G| > T (--threshold required)
+  legacy    the original tool: 1 % of signed max J, min-max normalised, times p > 0.5
+
+exit codes:
+  0  every image written
+  2  bad usage or input: unreadable model, no images, bad --pixel or --threshold, pixel
+     outside an image, two images with the same stem (nothing computed)
+  4  some images failed (each reported on stderr); the others were written
+
+The result cache ($CNNINTERP_CACHE_DIR, else the user cache folder) makes a rerun on the same
+model and images cost a file read; --no-cache neither reads nor writes it.
+"""
+
+
+class UsageError(Exception):
+    """Bad input found before any image was computed: exit 2."""
+
+
+def parse_pixel(text: str) -> tuple[int, int]:
+    try:
+        y, x = (int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected Y,X (two integers), got {text!r}") from None
+    if y < 0 or x < 0:
+        raise argparse.ArgumentTypeError(f"pixel {text!r} has a negative coordinate")
+    return y, x
+
+
+def parse_threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnninterp-export",
+        description="Write probability maps, gradient rows, significance maps and footprint "
+        "statistics of images, for scripts.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        help="model file (.safetensors from cnninterp-convert) or a .pth "
+        "checkpoint (converted once into the cache folder)",
+    )
+    parser.add_argument(
+        "--pixel",
+        type=parse_pixel,
+        action="append",
+        default=[],
+        metavar="Y,X",
+        help="explain this output pixel (repeatable)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=parse_threshold,
+        metavar="T",
+        help=f"threshold value (default {DEFAULT_THRESHOLD_PERCENT})",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=[m.value for m in ThresholdMode],
+        default=ThresholdMode.GLOBAL.value,
+        help="threshold mode (default global)",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the result cache"
+    )
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    parser.add_argument("inputs", type=Path, nargs="+", metavar="IMAGE_OR_FOLDER")
+    return parser
+
+
+def collect_images(inputs: list[Path], pixels: list[tuple[int, int]]) -> list[ImageSource]:
+    """Every image named or found, each once; pixels and output names checked against them."""
+    sources: dict[Path, ImageSource] = {}
+    for item in inputs:
+        try:
+            found = find_images(item)
+        except ImageError as exc:
+            raise UsageError(str(exc)) from None
+        for source in found:
+            sources.setdefault(source.image_path.resolve(), source)
+    by_name: dict[str, Path] = {}
+    for source in sources.values():
+        if source.name in by_name:
+            raise UsageError(
+                f"{by_name[source.name]} and {source.image_path} would both be written as "
+                f"{source.name}.npz; export them to separate folders"
+            )
+        by_name[source.name] = source.image_path
+        try:
+            h, w = load_image(source).original_shape
+        except ImageError:
+            continue  # reported, and counted as failed, when its turn comes
+        for y, x in pixels:
+            if y >= h or x >= w:
+                raise UsageError(f"--pixel {y},{x} is outside {source.image_path} ({h}x{w})")
+    return list(sources.values())
+
+
+def resolve_model(model: Path, cache: StatsCache, scratch: Path, say) -> tuple[Path, dict]:
+    """(model file, provenance); a checkpoint is converted once into the cache folder."""
+    if not model.is_file():
+        raise UsageError(f"{model}: no such model file")
+    if model.suffix.lower() not in CHECKPOINT_SUFFIXES:
+        return model, {"path": str(model.resolve())}
+    try:
+        from cnninterp.convert.api import ConversionError, convert_checkpoint
+    except ImportError as exc:
+        raise UsageError(f"{model}: converting a checkpoint needs PyTorch ({exc})") from None
+    source_sha = file_sha256(model)
+    folder = (cache.root / "models") if cache.enabled else scratch
+    out = folder / f"{source_sha}.safetensors"
+    provenance = {"path": str(model.resolve()), "checkpoint_sha256": source_sha}
+    try:
+        read_header(out)
+        return out, provenance | {"converted": str(out)}
+    except ModelFileError:
+        pass  # not converted yet, or a damaged earlier conversion: convert (again)
+    say(f"converting {model} (once; kept as {out}) ...")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        report = convert_checkpoint(model, out, overwrite=True)
+    except (ConversionError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    return Path(report.out_path), provenance | {"converted": str(report.out_path)}
+
+
+_EXPLAINERS: dict[tuple, Explainer] = {}
+
+
+def open_explainer(path: Path) -> Explainer:
+    """Explainer.from_file, reused while the file is unchanged: compiling is the slow part of
+    a call, and main() may run many times in one process (notebooks, tests)."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _EXPLAINERS:
+        _EXPLAINERS.clear()  # one model at a time: a full-size one holds 125 MB
+        _EXPLAINERS[key] = Explainer.from_file(path)
+    return _EXPLAINERS[key]
+
+
+def versions() -> dict[str, str]:
+    import flax
+    import jax
+
+    try:
+        ours = metadata.version("cnninterp")
+    except metadata.PackageNotFoundError:
+        ours = "unknown"
+    return {
+        "cnninterp": ours,
+        "jax": jax.__version__,
+        "flax": flax.__version__,
+        "numpy": np.__version__,
+    }
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every image of one call is asked for."""
+
+    output: Path
+    """OUTDIR."""
+    pixels: np.ndarray
+    """int [N, 2]: (y, x) of the rows to export, in the order given."""
+    mode: ThresholdMode
+    t_value: float
+    provenance: dict
+    """Model, versions and device: the same for every image."""
+
+
+def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on_progress) -> str:
+    """Compute and write one image's .npz and .json; returns how the full pass was answered."""
+    started = time.perf_counter()
+    loaded = load_image(source)
+    pixels = loaded.pixels
+    mode, t_value, yx = job.mode, job.t_value, job.pixels
+    probability = explainer.probability(pixels)
+    stats = cached_jacobian_stats(explainer, pixels, cache, on_progress=on_progress)
+    answered = (
+        "disabled" if not cache.enabled else "hit" if stats.extras.get("cache_path") else "miss"
+    )
+    significance = significance_counts(stats, mode, t_value, predicted_mask=probability > 0.5)
+    gradients = explainer.gradient_rows(pixels, yx) if len(yx) else np.zeros((0, *pixels.shape))
+    records = []
+    for (y, x), row in zip(yx.tolist(), gradients, strict=True):
+        fp = footprint(row, threshold_value(stats, mode, t_value, y, x), y, x)
+        records.append({"y": y, "x": x, "probability": float(probability[y, x])} | asdict(fp))
+    arrays = {
+        "probability": probability.astype(np.float32),
+        "pixels": yx,
+        "gradients": gradients.astype(np.float32),
+        "significance": significance.counts.astype(np.float32),
+    }
+    global_value = None if mode is ThresholdMode.ROW else threshold_value(stats, mode, t_value)
+    record = {
+        "image": {
+            "name": source.name,
+            "path": str(source.image_path.resolve()),
+            "original_shape": list(loaded.original_shape),
+            "shape": list(pixels.shape),
+            "notes": list(loaded.notes),
+        },
+        "threshold": {
+            "mode": mode.value,
+            "value": None if mode is ThresholdMode.LEGACY else t_value,
+            "description": mode.describe(t_value),
+            "absolute": global_value,  # null in row mode: each pixel's is in its footprint
+            "max_abs_J": stats.max_abs,
+            "max_signed_J": stats.max_signed,
+        },
+        "counts": {
+            "exact": significance.error is None,
+            "max_error": None if significance.error is None else int(significance.error.max()),
+        },
+        "footprints": records,
+        "provenance": job.provenance
+        | {
+            "utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - started, 3),
+            "full_pass_seconds": round(stats.seconds, 3),
+            "result_cache": answered,
+        },
+    }
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    text = json.dumps(record, indent=1, allow_nan=False) + "\n"
+    # The .json last: a reader that finds it can trust the .npz beside it.
+    write_atomically(
+        job.output / f"{source.name}.npz", lambda tmp: tmp.write_bytes(buffer.getvalue())
+    )
+    write_atomically(job.output / f"{source.name}.json", lambda tmp: tmp.write_text(text))
+    return answered
+
+
+class Progress:
+    """Progress on stderr: a rich bar on a terminal, plain lines in logs and pipes."""
+
+    PLAIN_EVERY_S = 10.0  # plain mode: at most one "rows" line per this many seconds
+
+    def __init__(self, total: int):
+        self.total, self.index, self.name = total, 0, ""
+        self.bar = None
+        self.last_line = 0.0
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                "{task.description}",
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                redirect_stdout=False,  # stdout is the list of files written, for scripts
+                redirect_stderr=False,
+            )
+            self.bar.start()
+            self.images = self.bar.add_task("images", total=total)
+            self.rows = self.bar.add_task("rows", total=1.0)
+
+    def say(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.console.print(message, markup=False, highlight=False)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def output(self, line: str) -> None:
+        """A line of the stdout listing; through the bar's console when both share a terminal."""
+        if self.bar is not None and sys.stdout.isatty():
+            self.bar.console.print(line, markup=False, highlight=False)
+        else:
+            print(line, flush=True)
+
+    def begin(self, name: str) -> None:
+        self.index, self.name = self.index + 1, name
+        self.last_line = time.monotonic()
+        if self.bar is not None:
+            self.bar.update(self.rows, completed=0.0, description=f"{name}: rows of J")
+
+    def on_stats(self, stats) -> None:
+        fraction = stats.fraction_done
+        if self.bar is not None:
+            self.bar.update(self.rows, completed=fraction)
+        elif time.monotonic() - self.last_line >= self.PLAIN_EVERY_S:
+            self.last_line = time.monotonic()
+            self.say(f"[{self.index}/{self.total}] {self.name}: {fraction:.0%} of rows")
+
+    def end(self, message: str) -> None:
+        self.say(f"[{self.index}/{self.total}] {self.name}: {message}")
+        if self.bar is not None:
+            self.bar.advance(self.images)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run(args) -> int:
+    mode = ThresholdMode(args.mode)
+    if mode is ThresholdMode.ABSOLUTE and args.threshold is None:
+        raise UsageError("--mode absolute needs --threshold T (the |G| value itself)")
+    sources = collect_images(args.inputs, args.pixel)
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{args.output}: cannot create the output folder ({exc})") from None
+    cache = StatsCache(enabled=not args.no_cache)
+    progress = Progress(len(sources))
+    failures = 0
+    try:
+        if mode is ThresholdMode.LEGACY and args.threshold is not None:
+            progress.say("note: legacy mode uses 1 % of signed max J; --threshold is ignored")
+        with tempfile.TemporaryDirectory(prefix="cnninterp-export-") as scratch:
+            model_path, model = resolve_model(args.model, cache, Path(scratch), progress.say)
+            try:
+                explainer = open_explainer(model_path)
+            except ModelFileError as exc:
+                raise UsageError(str(exc)) from None
+            job = Job(
+                output=args.output,
+                pixels=np.asarray(args.pixel, np.int64).reshape(-1, 2),  # (N, 2)
+                mode=mode,
+                t_value=DEFAULT_THRESHOLD_PERCENT if args.threshold is None else args.threshold,
+                provenance={
+                    "model": model | {"sha256": explainer.model_sha256},
+                    "versions": versions(),
+                    "device": explainer.device_name,
+                },
+            )
+            for source in sources:
+                progress.begin(source.name)
+                started = time.perf_counter()
+                try:
+                    answered = export_image(explainer, source, job, cache, progress.on_stats)
+                except (ImageError, ValueError, OSError) as exc:
+                    failures += 1
+                    progress.end(f"FAILED: {exc}")
+                    continue
+                except Exception as exc:  # one bad image must not cost the others
+                    failures += 1
+                    progress.end(f"FAILED: {type(exc).__name__}: {exc}")
+                    continue
+                seconds = time.perf_counter() - started
+                progress.end(f"written ({seconds:.1f} s, result cache {answered})")
+                progress.output(str(args.output / f"{source.name}.npz"))
+        written = len(sources) - failures
+        progress.say(f"{written} of {len(sources)} images written to {args.output}")
+    finally:
+        progress.close()
+    return EXIT_SOME_FAILED if failures else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script; returns the exit code (see EPILOG)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error already printed (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"cnninterp-export: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
