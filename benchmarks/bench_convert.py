@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from cnninterp.convert.api import convert_checkpoint
 from cnninterp.convert.torch_model import random_model
 
