@@ -22,7 +22,6 @@ import logging
 import os
 import weakref
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 
 import jax
@@ -56,18 +55,6 @@ def cache_root(root: Path | str | None = None) -> Path:
     return Path(platformdirs.user_cache_dir("cnninterp"))
 
 
-def _model_variables(explainer):
-    variables = getattr(explainer, "variables", None)
-    if variables is not None:
-        return variables
-    # Until Explainer keeps its variables as an attribute: they are the second bound argument
-    # of its jitted forward function, partial(f, config, variables).
-    bound = getattr(explainer._forward, "__wrapped__", explainer._forward)
-    if isinstance(bound, partial) and len(bound.args) >= 2:
-        return bound.args[1]
-    raise TypeError("the explainer has neither model_sha256 nor reachable variables")
-
-
 def variables_sha256(variables) -> str:
     """sha256 over every leaf's path, dtype, shape and bytes, in path order."""
     digest = hashlib.sha256()
@@ -84,7 +71,7 @@ def model_identity(explainer) -> str:
     if explainer.model_sha256:
         return explainer.model_sha256
     if explainer not in _model_ids:
-        _model_ids[explainer] = "variables:" + variables_sha256(_model_variables(explainer))
+        _model_ids[explainer] = "variables:" + variables_sha256(explainer.variables)
     return _model_ids[explainer]
 
 

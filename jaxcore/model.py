@@ -83,7 +83,10 @@ class VesselCNN(nn.Module):
     ) -> Float[Array, "B H W C"]:
         cfg = self.config
         prec = cfg.precision
-        x = nn.Conv(cfg.width, (3, 3), padding=PAD_1, use_bias=False, precision=prec, name="conv1")(x)
+        stem = nn.Conv(
+            cfg.width, (3, 3), padding=PAD_1, use_bias=False, precision=prec, name="conv1"
+        )
+        x = stem(x)
         skips = [_relu(self, _bn(cfg.bn_eps, "bn1")(x), relu_masks, "relu")]
         for n in range(1, DEPTH + 1):
             name = f"resblock{n}"

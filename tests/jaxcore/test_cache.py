@@ -55,7 +55,7 @@ class Counting:
     def __init__(self, explainer: Explainer):
         self.explainer, self.calls = explainer, 0
         self.config, self.model_sha256 = explainer.config, explainer.model_sha256
-        self.variables = cache_module._model_variables(explainer)
+        self.variables = explainer.variables
 
     def jacobian_stats(self, pixels, **kwargs):
         self.calls += 1
