@@ -65,15 +65,21 @@ class CellGeometry:
         return y, x
 
 
-def palettise(rgb: np.ndarray, background) -> tuple[np.ndarray, np.ndarray] | None:
-    """(indices [H, W] uint8, palette [K, 3] uint8) with the background as entry 0, or None
-    when the picture has more than 255 colours."""
-    flat = rgb.reshape(-1, 3)
-    colours, inverse = np.unique(flat, axis=0, return_inverse=True)
-    if len(colours) > 255:
+def palettise(rgb: np.ndarray, background) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(indices [H, W] uint8, palette [K, 3] uint8, background index), or None when the
+    picture has more than 256 colours. With 256 colours the padding takes the nearest one
+    (it covers less than a cell)."""
+    colours, inverse = np.unique(rgb.reshape(-1, 3), axis=0, return_inverse=True)
+    if len(colours) > 256:
         return None
-    palette = np.concatenate([np.array([background], np.uint8), colours.astype(np.uint8)])
-    return (inverse.reshape(rgb.shape[:2]) + 1).astype(np.uint8), palette
+    colours = colours.astype(np.uint8)
+    distance = np.abs(colours.astype(int) - np.asarray(background, int)).sum(axis=1)
+    if distance.min() == 0 or len(colours) == 256:
+        background_index = int(np.argmin(distance))
+    else:
+        colours = np.concatenate([colours, np.array([background], np.uint8)])
+        background_index = len(colours) - 1
+    return inverse.reshape(rgb.shape[:2]).astype(np.uint8), colours, background_index
 
 
 def upscaled_picture(rgb: np.ndarray, geometry: CellGeometry, background=(0, 0, 0)) -> Image.Image:
@@ -87,8 +93,8 @@ def upscaled_picture(rgb: np.ndarray, geometry: CellGeometry, background=(0, 0, 
     xs = np.minimum(((np.arange(shown_w) + 0.5) / g.scale).astype(np.intp), g.width - 1)
     indexed = palettise(rgb, background)
     if indexed is not None:
-        indices, palette = indexed
-        canvas = np.zeros((canvas_h, canvas_w), np.uint8)  # (rows * ch, cols * cw)
+        indices, palette, background_index = indexed
+        canvas = np.full((canvas_h, canvas_w), background_index, np.uint8)  # (rows*ch, cols*cw)
         canvas[:shown_h, :shown_w] = indices[ys][:, xs]
         picture = Image.frombytes("P", (canvas_w, canvas_h), canvas.tobytes())
         picture.putpalette(palette.ravel().tolist())
