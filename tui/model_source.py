@@ -4,11 +4,10 @@ Runs in a worker thread at start-up (conversion and compilation take seconds). E
 is an OpenError with a sentence the user can act on; notes are shown, not raised.
 """
 
-import dataclasses
 from pathlib import Path
 
 from cnninterp.jaxcore.images import ImageError, ImageSource, find_images
-from cnninterp.jaxcore.model_file import MODEL_SUFFIX, ModelFileError, load_model
+from cnninterp.jaxcore.model_file import MODEL_SUFFIX, ModelFileError
 from cnninterp.tui.options import AppOptions
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt")
@@ -74,21 +73,18 @@ def open_explainer(model_path: Path, vessel_class: int | None, chunk_size: int |
     if key in _EXPLAINERS:
         return _EXPLAINERS[key]
     try:
-        config, variables, _header = load_model(model_path)
+        explainer = Explainer.from_file(
+            model_path, vessel_class=vessel_class, chunk_size=chunk_size
+        )
     except ModelFileError as exc:
         raise OpenError(str(exc)) from None
-    if vessel_class is not None:
-        if not 0 <= vessel_class < config.classes:
-            raise OpenError(
-                f"--class {vessel_class}: the model has classes 0..{config.classes - 1}"
-            )
-        config = dataclasses.replace(config, vessel_class=vessel_class)
-    elif config.classes != 2:
+    except ValueError as exc:  # a --class the model does not have
+        raise OpenError(f"--class {vessel_class}: {exc}") from None
+    if vessel_class is None and explainer.config.classes != 2:
         notes.append(
-            f"the model has {config.classes} classes; explaining class {config.vessel_class}"
-            " (choose with --class N)"
+            f"the model has {explainer.config.classes} classes; explaining class "
+            f"{explainer.config.vessel_class} (choose with --class N)"
         )
-    explainer = Explainer(config, variables, chunk_size=chunk_size)
     _EXPLAINERS[key] = explainer
     return explainer
 

@@ -8,6 +8,7 @@ import pytest
 
 from cnninterp.jaxcore import explainer as explainer_module
 from cnninterp.jaxcore import significance
+from cnninterp.jaxcore.model_file import file_sha256
 from cnninterp.tui.app import create_app
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.widgets.graphics_view import GraphicsView
@@ -60,6 +61,7 @@ async def test_graphics_panels_encode_once_per_picture_not_per_cursor_move(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: stats_done(app) and row_shown(app))
         await pilot.pause(0.2)
+        assert app.explainer.model_sha256 == file_sha256(model_file)  # from_file
         views = {name: app.query_one(f"#{name}", GraphicsView) for name in PICTURES}
         image = views["image"]
         assert image.encodes == 1 and views["probability"].encodes == 1
