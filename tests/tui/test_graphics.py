@@ -109,3 +109,14 @@ def test_importing_the_tui_does_not_import_torch_or_textual_image():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_truecolor_is_forced_before_the_app_exists(monkeypatch):
+    from cnninterp.tui.app import create_app
+    from cnninterp.tui.cli import force_truecolor
+
+    monkeypatch.setenv("COLORTERM", "")  # as over SSH; monkeypatch restores it afterwards
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert create_app().console.color_system == "256"
+    force_truecolor()
+    assert create_app().console.color_system == "truecolor"
