@@ -28,12 +28,12 @@ import jax
 import numpy as np
 import platformdirs
 
+from cnninterp.jaxcore import significance
 from cnninterp.jaxcore.model_file import write_atomically
 from cnninterp.jaxcore.significance import (
     BINS_PER_DECADE,
     DECADES,
     EDGES,
-    EXACT_MAX_PIXELS,
     JacobianStats,
 )
 
@@ -84,7 +84,7 @@ def image_sha256(pixels) -> str:
 
 def summary_kind(height: int, width: int) -> str:
     """'exact' (sorted rows) or 'histogram', as JacobianStats.empty decides."""
-    return "exact" if height * width <= EXACT_MAX_PIXELS else "histogram"
+    return "exact" if height * width <= significance.EXACT_MAX_PIXELS else "histogram"
 
 
 def stats_key(explainer, pixels) -> str:
@@ -99,7 +99,7 @@ def stats_key(explainer, pixels) -> str:
             "precision": explainer.config.precision,
             "config": asdict(explainer.config),
             "summary": kind,
-            "exact_max_pixels": EXACT_MAX_PIXELS,
+            "exact_max_pixels": significance.EXACT_MAX_PIXELS,
             "bins_per_decade": BINS_PER_DECADE,
             "decades": DECADES,
         },

@@ -14,6 +14,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Footer, Static
 
+from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.footprint import crop_to_footprint
 from cnninterp.jaxcore.significance import ThresholdMode, fill_coarse, row_thresholds
 from cnninterp.tui import jobs, messages, render, saving
@@ -71,6 +72,7 @@ class CnnInterpApp(App):
         self._token = 0
         self._cancel = threading.Event()
         self._warmed: set = set()
+        self._cache = StatsCache(enabled=options.cache)
         self._rows = LatestOnly(self._compute_row, self._start_rows, self._row_failed)
         self._counts = LatestOnly(self._compute_counts, self._start_counts, self._counts_failed)
 
@@ -142,7 +144,9 @@ class CnnInterpApp(App):
 
     @work(thread=True, exclusive=True, group="image")
     def analyse_image(self, token: int, source, cancel: threading.Event) -> None:
-        jobs.analyse_image(self.post_message, self.explainer, token, source, cancel, self._warmed)
+        jobs.analyse_image(
+            self.post_message, self.explainer, token, source, cancel, self._warmed, self._cache
+        )
 
     @work(thread=True, exclusive=True, group="exact")
     def count_exactly(self, request: tuple, cancel: threading.Event) -> None:

@@ -28,6 +28,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--demo", action="store_true", help="open the bundled demo (the default with no DIR)"
     )
+    parser.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="neither read nor write significance results in the cache "
+        "($CNNINTERP_CACHE_DIR or the platform's user cache folder)",
+    )
     return parser.parse_args(argv)
 
 
@@ -72,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         graphics=graphics,
         vessel_class=args.vessel_class,
         save_dir=args.save_dir,
+        cache=args.cache,
     )
     app = create_app(options)
     app.run()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
 from cnninterp.jaxcore.significance import ThresholdMode, legacy_normalise, significance_counts
 from cnninterp.tui import messages
@@ -36,8 +37,10 @@ def analyse_image(
     source: ImageSource,
     cancel: threading.Event,
     warmed: set,
+    cache: StatsCache | None = None,
 ) -> None:
-    """Load, p map, then the full significance pass (progressively, until cancelled)."""
+    """Load, p map, then the full significance pass (progressively, until cancelled), or its
+    result from the disk cache when this model has seen this image before."""
     post(messages.Status(f"loading {source.name}"))
     try:
         loaded = load_image(source)
@@ -60,7 +63,9 @@ def analyse_image(
         done = int(stats.done.sum())
         post(messages.StatsProgress(token, stats, done, total, time.perf_counter() - start))
 
-    stats = explainer.jacobian_stats(loaded.pixels, on_progress=progress, cancel=cancel)
+    stats = cached_jacobian_stats(
+        explainer, loaded.pixels, cache, on_progress=progress, cancel=cancel
+    )
     progress(stats)
 
 

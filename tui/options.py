@@ -16,6 +16,8 @@ class AppOptions:
     """Which output class to explain when the model has more than two."""
     save_dir: Path = Path("cnninterp-saves")
     """Where `s` writes the current view."""
+    cache: bool = True
+    """Reuse complete significance results from the disk cache (jaxcore/cache.py)."""
     chunk_size: int | None = None
     """Rows per batch of the significance pass (None: the explainer decides)."""
     image_widget: type | None = None

@@ -95,7 +95,9 @@ def cursor_statistics(view: ImageView, threshold: Threshold, y: int, x: int) -> 
         out["row_max_abs"] = float(np.max(np.abs(row)))
     fp = cursor_footprint(view, threshold, y, x)
     if fp is not None:
-        for name in ("above", "y_min", "y_max", "x_min", "x_max", "area", "fulfillment"):
+        names = ("above", "y_min", "y_max", "x_min", "x_max", "area", "fulfillment")
+        names += ("positive_mass", "negative_mass", "centre_dy", "centre_dx")
+        for name in names:
             value = getattr(fp, name)
             out[name] = None if value is None else value.item() if hasattr(value, "item") else value
     sig, exact = view.significance, view.exact_for(threshold)
@@ -139,7 +141,13 @@ def statistics_rows(s: dict, threshold: Threshold) -> list[tuple[str, str]]:
         ("x min..max", _range(s.get("x_min"), s.get("x_max"))),
         ("area", "-" if s.get("area") is None else str(s["area"])),
         ("fulfilment", format_value(s.get("fulfillment"))),
+        (
+            "mass +/-",
+            f"{format_value(s.get('positive_mass'))} / {format_value(s.get('negative_mass'))}",
+        ),
     ]
+    if s.get("centre_dy") is not None:
+        rows.append(("centre", f"dy {s['centre_dy']:+.1f}  dx {s['centre_dx']:+.1f}"))
     sig = s.get("significance")
     if sig is not None and s.get("count_exact", True):
         rows.append(("signific.", format_value(sig)))
