@@ -243,7 +243,11 @@ class Explainer:
                     target[flat] = data.reshape(len(flat), *target.shape[1:])
             stats.row_max_abs[ys, xs] = result["row_max_abs"][valid]
             stats.row_max_signed[ys, xs] = result["row_max_signed"][valid]
-            stats.done[ys, xs] = True  # last: readers trust rows marked done
+            # Last, and as a new array: readers (other threads) trust rows marked done, and a
+            # boolean mask that changed under numpy's indexing would overrun its buffers.
+            done = stats.done.copy()
+            done[ys, xs] = True
+            stats.done = done
 
         summaries = self._exact_summaries if stats.exact else self._histogram_summaries
         progress = None if on_progress is None else (lambda: on_progress(stats))

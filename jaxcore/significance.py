@@ -146,7 +146,7 @@ def significance_counts(
     """Counts of |G| > threshold for every computed row; legacy mode as the original drew it."""
     mode = ThresholdMode(mode)
     thresholds = row_thresholds(stats, mode, t_value).ravel()
-    flat_done = stats.done.ravel()
+    flat_done = stats.done.ravel().copy()  # one consistent view while a pass adds rows
     counts = np.full(flat_done.shape, np.nan, np.float32)
     error = None
     if stats.exact:

@@ -354,7 +354,7 @@ class CnnInterpApp(App):
         counts = sig.counts if exact is None else exact
         if self.view.stats is not None and not self.view.stats.complete:
             # While the pass runs, undone pixels borrow their coarse-grid neighbour's value.
-            counts = fill_coarse(counts, self.view.stats.done)
+            counts = fill_coarse(counts, np.isfinite(counts))  # the rows these counts saw
         top = float(np.nanmax(counts)) if np.isfinite(counts).any() else 0.0
         rgb = render.sequential_rgb(counts, 0.0, top, render.SEQUENTIAL)
         self.query_one("#significance").set_picture(rgb)

@@ -156,3 +156,25 @@ def test_significance_for_a_new_threshold_is_fast_enough_to_follow_keys(stats32)
     spied = np.asarray(stats32.sorted_abs).view(Spy)
     significance.count_above_sorted(spied, np.full(len(spied), 1e-4, np.float32))
     assert len(touched) <= int(np.log2(spied.shape[1])) + 2
+
+
+def test_counts_can_be_read_while_the_pass_adds_rows(small_pair):
+    # The TUI recounts from another thread while the pass runs: every read must see a
+    # consistent set of rows (a mask changing under numpy's indexing corrupted the heap).
+    image = np.random.default_rng(12).random((32, 32), dtype=np.float32)
+    explainer = type(small_pair.explainer)(small_pair.config, small_pair.variables, chunk_size=8)
+    live = []
+    worker = threading.Thread(
+        target=lambda: explainer.jacobian_stats(image, on_progress=live.append)
+    )
+    worker.start()
+    seen = []
+    while worker.is_alive():
+        if live:
+            stats = live[-1]
+            counts = significance_counts(stats, ThresholdMode.GLOBAL, 1.0).counts
+            seen.append(int(np.isfinite(counts).sum()))
+    worker.join()
+    assert seen == sorted(seen)  # rows only ever get added
+    final = significance_counts(live[-1], ThresholdMode.GLOBAL, 1.0).counts
+    assert np.isfinite(final).all()
