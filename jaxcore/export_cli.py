@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
+from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.footprint import footprint
 from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
@@ -428,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error already printed (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    enable_compilation_cache()
     try:
         return run(args)
     except UsageError as exc:

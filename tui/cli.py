@@ -70,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         # Import (and so measure the cells) before Textual owns the terminal.
         import cnninterp.tui.widgets.terminal_image  # noqa: F401
 
+    from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
     from cnninterp.tui.app import create_app
     from cnninterp.tui.options import AppOptions
+
+    enable_compilation_cache()
 
     options = AppOptions(
         folder=args.folder,
