@@ -18,6 +18,7 @@ from cnninterp.tui.model_source import OpenError, open_data
 from cnninterp.tui.options import AppOptions
 
 Post = Callable[[object], object]
+PROGRESS_INTERVAL = 0.3  # seconds between significance repaints while the pass runs
 
 
 def open_everything(post: Post, options: AppOptions) -> None:
@@ -57,16 +58,23 @@ def analyse_image(
     if cancel.is_set():
         return
     total = shape[0] * shape[1]
-    start = time.perf_counter()
+    start = last = time.perf_counter()
 
-    def progress(stats) -> None:
+    def progress(stats, final: bool = False) -> None:
+        # At most a few repaints a second: a flood of progress messages would queue the
+        # user's keys behind them (measured: 2 s per cursor move with a small, fast model).
+        nonlocal last
+        now = time.perf_counter()
+        if not final and now - last < PROGRESS_INTERVAL:
+            return
+        last = now
         done = int(stats.done.sum())
-        post(messages.StatsProgress(token, stats, done, total, time.perf_counter() - start))
+        post(messages.StatsProgress(token, stats, done, total, now - start))
 
     stats = cached_jacobian_stats(
         explainer, loaded.pixels, cache, on_progress=progress, cancel=cancel
     )
-    progress(stats)
+    progress(stats, final=True)
 
 
 def gradient_row(post: Post, explainer, request: tuple) -> None:

@@ -1,0 +1,116 @@
+"""Responsiveness of the TUI under Pilot: key press -> the panel repainted with the answer.
+
+Full-size random model (width 64) on 64x64 synthetic images, CPU, warm. Measures cursor moves
+while the significance pass runs and after it, and threshold changes after it.
+
+    python benchmarks/bench_tui.py [--width 64] [--moves 20]
+"""
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from PIL import Image
+
+from cnninterp.demo.synthetic import synthetic_vessels
+from cnninterp.jaxcore.model import ModelConfig, init_variables
+from cnninterp.jaxcore.model_file import save_model
+from cnninterp.tui.app import create_app
+from cnninterp.tui.options import AppOptions
+
+
+def make_data(folder: Path, width: int) -> Path:
+    for seed in range(2):
+        image, _ = synthetic_vessels(seed, 64)
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"synthetic_{seed}.png")
+    config = ModelConfig(width=width)
+    shapes = jax.eval_shape(lambda: init_variables(config))
+    rng = np.random.default_rng(0)
+    variables = jax.tree.map(
+        lambda s: (rng.standard_normal(s.shape) * 0.05).astype(np.float32), shapes
+    )
+    variables["batch_stats"] = jax.tree.map(lambda a: np.abs(a) + 0.5, variables["batch_stats"])
+    path = folder / "model.safetensors"
+    save_model(path, config, variables)
+    return path
+
+
+class Painted:
+    """Timestamps of the app's repaints of the gradient row and the significance map."""
+
+    def __init__(self, app):
+        self.row, self.significance = [], []
+        for name, log in (("paint_row", self.row), ("paint_significance", self.significance)):
+            original = getattr(app, name)
+
+            def wrapped(original=original, log=log):
+                original()
+                log.append(time.perf_counter())
+
+            setattr(app, name, wrapped)
+
+
+async def latency(app, key: str, log: list, timeout: float = 30.0) -> float:
+    """Seconds from a key event to the repaint it causes. The key is posted as a terminal
+    would send it: Pilot.press also waits for the app to go idle, which it never does while
+    the pass posts progress, and would time that wait instead."""
+    before = len(log)
+    start = time.perf_counter()
+    app.simulate_key(key)
+    while len(log) == before:
+        if time.perf_counter() - start > timeout:
+            return float("inf")
+        await asyncio.sleep(0.002)
+    return log[-1] - start
+
+
+def summarise(what: str, seconds: list[float]) -> None:
+    median, worst = 1e3 * statistics.median(seconds), 1e3 * max(seconds)
+    print(f"{what}: median {median:.0f} ms, max {worst:.0f} ms", flush=True)
+
+
+async def run(args) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        model = make_data(Path(tmp), args.width)
+        app = create_app(AppOptions(folder=Path(tmp), model=model, cache=False))
+        async with app.run_test(size=(160, 48)) as pilot:
+            painted = Painted(app)
+            await pilot.pause()
+            start = time.perf_counter()
+            while app.view is None or app.view.row_for(*app.cursor) is None:
+                await pilot.pause(0.05)
+            first = time.perf_counter() - start
+            print(f"first gradient row shown after {first:.1f} s (compilation included)")
+            during = [
+                await latency(app, k, painted.row) for k in ["right", "down"] * (args.moves // 2)
+            ]
+            summarise("cursor move -> row shown, during the pass", during)
+            while not (app.view.stats is not None and app.view.stats.complete):
+                await pilot.pause(0.2)
+            print(f"significance pass done after {time.perf_counter() - start:.1f} s")
+            await pilot.pause(1.0)
+            after = [
+                await latency(app, k, painted.row) for k in ["right", "down"] * (args.moves // 2)
+            ]
+            summarise("cursor move -> row shown, after the pass", after)
+            threshold = [
+                await latency(app, k, painted.significance)
+                for k in ["right_square_bracket", "left_square_bracket"] * (args.moves // 2)
+            ]
+            summarise("threshold key -> significance redrawn", threshold)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--moves", type=int, default=20)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
