@@ -282,8 +282,10 @@ def main() -> None:
     cost = cost[0] if isinstance(cost, list) else cost
     xla_flop = float(cost.get("flops", 0.0)) if cost else 0.0
     flop_per_row = backward_flop_per_row(args.width, 64)
-    print(f"one 64x64 row: {flop_per_row / 1e9:.2f} GFLOP by the architecture, "
-          f"{xla_flop / 1e9:.2f} by XLA's cost analysis")
+    print(
+        f"one 64x64 row: {flop_per_row / 1e9:.2f} GFLOP by the architecture, "
+        f"{xla_flop / 1e9:.2f} by XLA's cost analysis"
+    )
     for size in args.sizes:
         bench_size(size, explainer, model, device, args, rate, flop_per_row)
     bench_histogram_query()

@@ -13,12 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import jax
 import numpy as np
 from PIL import Image
 
 from cnninterp.demo.synthetic import synthetic_vessels
-from cnninterp.jaxcore.model import ModelConfig, init_variables
+from cnninterp.jaxcore.model import ModelConfig, random_variables
 from cnninterp.jaxcore.model_file import save_model
 from cnninterp.tui.app import create_app
 from cnninterp.tui.options import AppOptions
@@ -29,14 +28,8 @@ def make_data(folder: Path, width: int) -> Path:
         image, _ = synthetic_vessels(seed, 64)
         Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"synthetic_{seed}.png")
     config = ModelConfig(width=width)
-    shapes = jax.eval_shape(lambda: init_variables(config))
-    rng = np.random.default_rng(0)
-    variables = jax.tree.map(
-        lambda s: (rng.standard_normal(s.shape) * 0.05).astype(np.float32), shapes
-    )
-    variables["batch_stats"] = jax.tree.map(lambda a: np.abs(a) + 0.5, variables["batch_stats"])
     path = folder / "model.safetensors"
-    save_model(path, config, variables)
+    save_model(path, config, random_variables(config))
     return path
 
 

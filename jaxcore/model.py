@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 # PyTorch's padding=1 on a 3x3 conv. Flax's 'SAME' pads (0, 1) for stride 2 on even sizes,
@@ -112,6 +113,22 @@ def init_variables(config: ModelConfig, seed: int = 0, size: int = 32) -> dict:
     x = jnp.zeros((1, size, size, 1), jnp.float32)
     variables = VesselCNN(config).init(jax.random.PRNGKey(seed), x)
     return {k: v for k, v in variables.items() if k in ("params", "batch_stats")}
+
+
+def random_variables(config: ModelConfig, seed: int = 0) -> dict:
+    """Random variables of the right structure, filled by NumPy: He-scaled kernels, identity
+    BatchNorm. Much faster than init_variables, which compiles one initialiser per shape."""
+    rng = np.random.default_rng(seed)
+    shapes = jax.eval_shape(lambda: init_variables(config, seed))
+
+    def fill(path, leaf):
+        name = path[-1].key
+        if name == "kernel":
+            scale = np.sqrt(2.0 / np.prod(leaf.shape[:-1]))
+            return (rng.standard_normal(leaf.shape) * scale).astype(np.float32)
+        return np.full(leaf.shape, 1.0 if name in ("scale", "var") else 0.0, np.float32)
+
+    return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
 def model_logits(

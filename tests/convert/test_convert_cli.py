@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from cnninterp.convert import variables
 from cnninterp.convert.cli import EXIT_BAD_INPUT, EXIT_PARITY, main
 from cnninterp.convert.layout import conv_transpose_kernel
 from cnninterp.jaxcore.model_file import file_sha256, load_model
-from PIL import Image
 
 
 def run_main(capsys, *args) -> tuple[int, str, str]:

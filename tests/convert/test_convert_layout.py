@@ -5,6 +5,7 @@ import jax
 import numpy as np
 import pytest
 import torch
+
 from cnninterp.convert.key_map import KEY_TABLE, expected_torch_shapes, is_dropped
 from cnninterp.convert.layout import channel_vector, conv_kernel, conv_transpose_kernel
 from cnninterp.convert.variables import flax_variable_shapes

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 import torch
+
 from cnninterp.convert.api import convert_checkpoint
 from cnninterp.convert.key_map import check_state, infer_config
 from cnninterp.convert.torch_model import CustomResNet, random_model, torch_vessel_probability

@@ -7,6 +7,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+
 from cnninterp.convert.api import ConversionError, convert_checkpoint
 from cnninterp.convert.key_map import check_state, infer_config
 from cnninterp.convert.torch_model import random_model

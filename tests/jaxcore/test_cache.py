@@ -15,7 +15,7 @@ import pytest
 from cnninterp.jaxcore import cache as cache_module
 from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats, stats_key
 from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, init_variables
+from cnninterp.jaxcore.model import ModelConfig, random_variables
 from cnninterp.jaxcore.significance import EDGES, JacobianStats
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -23,21 +23,6 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 SIZE = 32
 CONFIG = ModelConfig(width=4)
 ARRAYS = ("done", "row_max_abs", "row_max_signed", "sorted_abs", "rows", "edges", "above_edges")
-
-
-def random_variables(config: ModelConfig, seed: int) -> dict:
-    """init_variables' structure (shapes only traced: init itself is slow) filled by NumPy."""
-    rng = np.random.default_rng(seed)
-    shapes = jax.eval_shape(lambda: init_variables(config, seed))
-
-    def fill(path, leaf):
-        name = path[-1].key
-        if name == "kernel":
-            scale = np.sqrt(2.0 / np.prod(leaf.shape[:-1]))
-            return (rng.standard_normal(leaf.shape) * scale).astype(np.float32)
-        return np.full(leaf.shape, 1.0 if name in ("scale", "var") else 0.0, np.float32)
-
-    return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
 def random_image(seed: int) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The persistent compilation cache: off by default on the CPU, on when asked, in our folder."""
 
 import jax
+
 from cnninterp.jaxcore.compilation_cache import ENV_VAR, enable_compilation_cache
 
 

@@ -28,7 +28,7 @@ from cnninterp.jaxcore.export_cli import (
 )
 from cnninterp.jaxcore.footprint import footprint
 from cnninterp.jaxcore.images import ImageSource, load_image
-from cnninterp.jaxcore.model import ModelConfig, init_variables
+from cnninterp.jaxcore.model import ModelConfig, random_variables
 from cnninterp.jaxcore.model_file import file_sha256, save_model
 from cnninterp.jaxcore.significance import (
     DEFAULT_THRESHOLD_PERCENT,
@@ -40,21 +40,6 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 SIZE = 32
 PIXELS = [(3, 4), (20, 10), (3, 4), (29, 29)]  # a repeat; the last pixel of the 30x30 image
-
-
-def random_variables(config: ModelConfig, seed: int) -> dict:
-    """init_variables' structure (shapes only traced: init itself is slow) filled by NumPy."""
-    rng = np.random.default_rng(seed)
-    shapes = jax.eval_shape(lambda: init_variables(config, seed))
-
-    def fill(path, leaf):
-        name = path[-1].key
-        if name == "kernel":
-            scale = np.sqrt(2.0 / np.prod(leaf.shape[:-1]))
-            return (rng.standard_normal(leaf.shape) * scale).astype(np.float32)
-        return np.full(leaf.shape, 1.0 if name in ("scale", "var") else 0.0, np.float32)
-
-    return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
 def write_png(path: Path, size: int, seed: int) -> Path:

@@ -3,12 +3,11 @@ jaxcore on them, never a fake compute core."""
 
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 from PIL import Image
 
-from cnninterp.jaxcore.model import ModelConfig, init_variables
+from cnninterp.jaxcore.model import ModelConfig, random_variables
 from cnninterp.jaxcore.model_file import save_model
 
 SIZE = 32
@@ -27,27 +26,6 @@ def write_images(folder: Path, count: int = 3, size: int = SIZE, seed: int = 0) 
         Image.fromarray((pixels * 255).astype(np.uint8)).save(path)
         paths.append(path)
     return paths
-
-
-def random_variables(config: ModelConfig, seed: int) -> dict:
-    """init_variables' structure, filled with NumPy: He-scaled kernels, unit BatchNorm.
-
-    Only the shapes are traced (jax.eval_shape): running init_variables itself compiles a
-    random generator per parameter shape, 25 s on this 2-core machine.
-    """
-    rng = np.random.default_rng(seed)
-    shapes = jax.eval_shape(lambda: init_variables(config, seed))
-
-    def fill(path, leaf):
-        name = path[-1].key
-        if name == "kernel":
-            fan_in = int(np.prod(leaf.shape[:-1]))
-            return rng.standard_normal(leaf.shape).astype(np.float32) * np.sqrt(2.0 / fan_in)
-        if name in ("scale", "var"):
-            return np.ones(leaf.shape, np.float32)
-        return np.zeros(leaf.shape, np.float32)  # bias, mean
-
-    return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
 @pytest.fixture(scope="session")
