@@ -1,8 +1,9 @@
 """Explainer: one model, compiled once, answering probability maps, gradient rows and
 full-Jacobian statistics for any number of images.
 
-The jitted functions close over the model's variables (compile-time constants) and take the
-image's forward results and the pixel as traced arguments. The full pass streams fixed-size
+The jitted functions take the image's forward results and the pixel as traced arguments; the
+model's variables are compile-time constants on the CPU (2x faster there) and arguments on
+GPUs (same speed, faster compilation; benchmarks/RESULTS.md). The full pass streams fixed-size
 chunks of rows through the device and keeps only summaries on the host (significance.py), so
 it never holds J unless the image is small enough for exact summaries.
 """
@@ -282,11 +283,14 @@ def _is_exact(height: int, width: int) -> bool:
 
 
 def _members(offsets_y, offsets_x, height, width):
-    """Host twin of gradients.colour_members for a chunk: ys, xs, valid, each (N, G)."""
-    ys, xs, valid = jax.vmap(gradients.colour_members, (0, 0, None, None))(
-        jnp.asarray(offsets_y), jnp.asarray(offsets_x), height, width
+    """NumPy twin of gradients.colour_members for a chunk: ys, xs, valid, each (N, G)."""
+    spacing = gradients.COLOUR_SPACING
+    i, j = np.meshgrid(
+        np.arange(-(-height // spacing)), np.arange(-(-width // spacing)), indexing="ij"
     )
-    return np.asarray(ys), np.asarray(xs), np.asarray(valid)
+    ys = np.asarray(offsets_y)[:, None] + spacing * i.ravel()[None, :]
+    xs = np.asarray(offsets_x)[:, None] + spacing * j.ravel()[None, :]
+    return ys, xs, (ys < height) & (xs < width)
 
 
 def _check_pixel(shape, y, x) -> None:

@@ -126,3 +126,16 @@ def test_rows_from_another_thread_during_a_pass(small_pair):
         np.testing.assert_array_equal(row, expected)
     assert results[0].complete
     np.testing.assert_allclose(results[0].row(3, 4), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_host_and_device_agree_on_the_pixels_of_a_colour():
+    from cnninterp.jaxcore.explainer import _members
+
+    offsets = np.array([0, 5, 127]), np.array([3, 127, 0])
+    for height, width in [(64, 64), (256, 256), (272, 144)]:
+        ys, xs, valid = _members(*offsets, height, width)
+        for k in range(3):
+            dy, dx, dv = gradients.colour_members(offsets[0][k], offsets[1][k], height, width)
+            np.testing.assert_array_equal(ys[k], np.asarray(dy))
+            np.testing.assert_array_equal(xs[k], np.asarray(dx))
+            np.testing.assert_array_equal(valid[k], np.asarray(dv))
