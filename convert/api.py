@@ -19,6 +19,7 @@ import flax
 import jax
 import numpy as np
 import torch
+
 from cnninterp.convert.check_image import read_check_image
 from cnninterp.convert.errors import ConversionError, ParityError
 from cnninterp.convert.key_map import check_state, infer_config

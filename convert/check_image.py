@@ -8,9 +8,10 @@ every pixel compared is a real one; large images are centre-cropped to keep the 
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
 from cnninterp.convert.errors import ConversionError
 from cnninterp.jaxcore.model import SIZE_MULTIPLE
-from PIL import Image, UnidentifiedImageError
 
 MAX_SIDE = 512  # torch gradient rows on bigger crops take many seconds on a laptop CPU
 

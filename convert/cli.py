@@ -9,13 +9,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
 from cnninterp.convert.api import ConversionReport, convert_checkpoint
 from cnninterp.convert.errors import ConversionError, ParityError
 from cnninterp.convert.parity import GRADIENT_ROWS, Parity
 from cnninterp.jaxcore.model_file import ModelFileError
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 EXIT_BAD_INPUT = 2
 EXIT_PARITY = 3

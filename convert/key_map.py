@@ -8,6 +8,7 @@ so the check can never drift from the model users trained.
 """
 
 import numpy as np
+
 from cnninterp.convert.errors import ConversionError
 from cnninterp.convert.layout import channel_vector, conv_kernel, conv_transpose_kernel
 from cnninterp.jaxcore.model import DEPTH, ModelConfig
@@ -85,6 +86,7 @@ def infer_config(state: dict[str, np.ndarray], source: str) -> ModelConfig:
 def expected_torch_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Every key of the reference CustomResNet's state dict with its shape."""
     import torch
+
     from cnninterp.convert.torch_model import CustomResNet
 
     with torch.device("meta"):

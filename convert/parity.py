@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
+
 from cnninterp.convert.torch_model import CustomResNet
 from cnninterp.jaxcore.model import ModelConfig, model_logits, vessel_probability
 

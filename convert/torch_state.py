@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from cnninterp.convert.errors import ConversionError
 
 # Containers that training scripts wrap a state dict in, tried in this order.

@@ -9,6 +9,7 @@ import functools
 
 import jax
 import numpy as np
+
 from cnninterp.convert.key_map import KEY_TABLE, is_dropped
 from cnninterp.jaxcore.model import ModelConfig, init_variables
 from cnninterp.jaxcore.model_file import unflatten_variables

@@ -1,7 +1,7 @@
 """Save an SVG screenshot of the TUI after the significance pass, for the README.
 
-    python docs/make_screenshot.py FOLDER MODEL OUT.svg [--cursor Y X] [--image N] [--keys ...]
-    rsvg-convert OUT.svg -o OUT.png
+python docs/make_screenshot.py FOLDER MODEL OUT.svg [--cursor Y X] [--image N] [--keys ...]
+rsvg-convert OUT.svg -o OUT.png
 """
 
 import argparse
