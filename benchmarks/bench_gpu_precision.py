@@ -1,0 +1,62 @@
+"""Where the GPU full pass spends its time, and what reduced precision would buy.
+
+For the full-size model at 64x64: the full pass, the same chunks computing rows only (no
+sort, no transfer), and the pass and row error at each jax.lax precision against "highest".
+"""
+
+import dataclasses
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnninterp.jaxcore import gradients
+from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.model import ModelConfig, random_variables
+
+
+def best_of(fn, repeat=3) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    base = ModelConfig(width=64)
+    variables = random_variables(base, seed=0)
+    image = np.random.default_rng(0).random((64, 64), np.float32)
+    reference = None
+    pixels = [(5, 7), (32, 32), (60, 2), (17, 45)]
+    for precision in ("highest", "high", "default"):
+        config = dataclasses.replace(base, precision=precision)
+        explainer = Explainer(config, variables, weights_as_constants=False, chunk_size=512)
+        explainer.warm_up(64, 64)
+        rows = explainer.gradient_rows(image, pixels)
+        if reference is None:
+            reference = rows
+        error = np.abs(rows - reference).max(axis=(1, 2)) / np.abs(reference).max(axis=(1, 2))
+        t_pass = best_of(lambda e=explainer: e.jacobian_stats(image), 2)
+        probs, masks = explainer._linearise(image)
+        rows_only = jax.jit(
+            jax.vmap(
+                lambda y, x, c=config: gradients.gradient_row(
+                    c, explainer.variables, probs, masks, y, x
+                )
+            )
+        )
+        ys = jnp.arange(512, dtype=jnp.int32) % 64
+        t_rows = best_of(lambda: rows_only(ys, ys).block_until_ready()) * 4096 / 512
+        print(
+            f"{precision:8}: full pass {t_pass:.3f} s, rows only {t_rows:.3f} s, "
+            f"row error vs highest: max {error.max():.1e}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
