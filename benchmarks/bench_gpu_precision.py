@@ -26,31 +26,39 @@ def best_of(fn, repeat=3) -> float:
     return min(times)
 
 
+def measure(config: ModelConfig, variables: dict, image: np.ndarray, pixels) -> tuple:
+    """(rows at `pixels`, full-pass seconds, rows-only seconds for all H*W rows)."""
+    explainer = Explainer(
+        config,
+        variables,
+        weights_as_constants=False,
+        chunk_size=512 if jax.default_backend() != "cpu" else 16,
+    )
+    explainer.warm_up(*image.shape)
+    rows = explainer.gradient_rows(image, pixels)
+    t_pass = best_of(lambda: explainer.jacobian_stats(image), 2)
+    probs, masks = explainer._linearise(image)
+
+    def row(y, x):
+        return gradients.gradient_row(config, explainer.variables, probs, masks, y, x)
+
+    rows_only = jax.jit(jax.vmap(row))
+    ys = jnp.arange(512, dtype=jnp.int32) % image.shape[0]
+    t_rows = best_of(lambda: rows_only(ys, ys).block_until_ready()) * image.size / 512
+    return rows, t_pass, t_rows
+
+
 def main() -> None:
     base = ModelConfig(width=64)
     variables = random_variables(base, seed=0)
     image = np.random.default_rng(0).random((64, 64), np.float32)
-    reference = None
     pixels = [(5, 7), (32, 32), (60, 2), (17, 45)]
+    reference = None
     for precision in ("highest", "high", "default"):
         config = dataclasses.replace(base, precision=precision)
-        explainer = Explainer(config, variables, weights_as_constants=False, chunk_size=512)
-        explainer.warm_up(64, 64)
-        rows = explainer.gradient_rows(image, pixels)
-        if reference is None:
-            reference = rows
+        rows, t_pass, t_rows = measure(config, variables, image, pixels)
+        reference = rows if reference is None else reference
         error = np.abs(rows - reference).max(axis=(1, 2)) / np.abs(reference).max(axis=(1, 2))
-        t_pass = best_of(lambda e=explainer: e.jacobian_stats(image), 2)
-        probs, masks = explainer._linearise(image)
-        rows_only = jax.jit(
-            jax.vmap(
-                lambda y, x, c=config: gradients.gradient_row(
-                    c, explainer.variables, probs, masks, y, x
-                )
-            )
-        )
-        ys = jnp.arange(512, dtype=jnp.int32) % 64
-        t_rows = best_of(lambda: rows_only(ys, ys).block_until_ready()) * 4096 / 512
         print(
             f"{precision:8}: full pass {t_pass:.3f} s, rows only {t_rows:.3f} s, "
             f"row error vs highest: max {error.max():.1e}",
