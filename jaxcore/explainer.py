@@ -191,7 +191,10 @@ class Explainer:
 
     def _run_pass(self, pixels, compute, consume, on_progress, cancel) -> bool:
         """Stream every colour through compute(probs, masks, offsets_y, offsets_x) on the device
-        and consume(offsets_y, offsets_x, host_result); True if all were done."""
+        and consume(offsets_y, offsets_x, host_result); True if all were done.
+
+        One chunk stays in flight: the device computes chunk k + 1 while the host copies and
+        files chunk k (on an H200 that host work was a quarter of the pass)."""
         height, width = pixels.shape
         probs, masks = self._linearise(pixels)
         order = coarse_to_fine(
@@ -199,25 +202,38 @@ class Explainer:
         )
         chunk = self._chunk_for(height, width)
         start = 0
-        while start < len(order):
+        in_flight = None  # (start, part, device result): dispatched, not yet consumed
+
+        def finish(flight) -> None:
+            _, part, result = flight
+            host = jax.tree.map(np.asarray, result)
+            consume(part[:, 0], part[:, 1], {k: v[: len(part)] for k, v in host.items()})
+            if on_progress is not None:
+                on_progress()
+
+        while start < len(order) or in_flight is not None:
             self._yield_to_interactive()
             if cancel is not None and cancel.is_set():
-                return False
-            part = order[start : start + chunk]
-            padded = np.concatenate([part, np.repeat(part[-1:], chunk - len(part), axis=0)])
+                return False  # an in-flight chunk is dropped: what was reported stands
             try:
-                offsets = jnp.asarray(padded[:, 0]), jnp.asarray(padded[:, 1])
-                result = jax.tree.map(np.asarray, compute(probs, masks, *offsets))
+                flight = None
+                if start < len(order):
+                    part = order[start : start + chunk]
+                    padded = np.concatenate([part, np.repeat(part[-1:], chunk - len(part), 0)])
+                    offsets = jnp.asarray(padded[:, 0]), jnp.asarray(padded[:, 1])
+                    flight = (start, part, compute(probs, masks, *offsets))  # asynchronous
+                    start += len(part)
+                if in_flight is not None:
+                    finish(in_flight)
+                in_flight = flight
             except jax.errors.JaxRuntimeError as exc:
                 if "RESOURCE_EXHAUSTED" not in str(exc) or chunk == 1:
                     raise
-                chunk //= 2  # out of device memory: smaller chunks, same results
+                # Out of device memory: redo what was not consumed, in smaller chunks.
+                start = in_flight[0] if in_flight is not None else start
+                in_flight = None
+                chunk //= 2
                 self.chunk_size = chunk
-                continue
-            consume(part[:, 0], part[:, 1], {k: v[: len(part)] for k, v in result.items()})
-            start += len(part)
-            if on_progress is not None:
-                on_progress()
         return True
 
     def jacobian_stats(

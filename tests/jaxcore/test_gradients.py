@@ -139,3 +139,25 @@ def test_host_and_device_agree_on_the_pixels_of_a_colour():
             np.testing.assert_array_equal(ys[k], np.asarray(dy))
             np.testing.assert_array_equal(xs[k], np.asarray(dx))
             np.testing.assert_array_equal(valid[k], np.asarray(dv))
+
+
+def test_out_of_device_memory_halves_the_chunk_and_loses_nothing(small_pair):
+    explainer = type(small_pair.explainer)(small_pair.config, small_pair.variables, chunk_size=64)
+    image = np.random.default_rng(5).random((32, 32), dtype=np.float32)
+    expected = explainer.jacobian_stats(image)
+    explainer.chunk_size = 64
+    summaries = explainer._exact_summaries
+    calls = []
+
+    def flaky(probs, masks, offsets_y, offsets_x):
+        calls.append(len(offsets_y))
+        if len(calls) == 3:  # the third chunk, with the second still in flight
+            raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: out of memory (simulated)")
+        return summaries(probs, masks, offsets_y, offsets_x)
+
+    explainer._exact_summaries = flaky
+    stats = explainer.jacobian_stats(image)
+    assert stats.complete and explainer.chunk_size == 32
+    assert calls[:3] == [64, 64, 64] and set(calls[3:]) == {32}
+    np.testing.assert_array_equal(stats.sorted_abs, expected.sorted_abs)
+    np.testing.assert_array_equal(stats.rows, expected.rows)
