@@ -9,15 +9,10 @@ convert_checkpoint, and the TUI or a notebook can call it the same way.
 """
 
 import os
-import platform
 import time
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
 
-import flax
-import jax
-import numpy as np
 import torch
 
 from cnninterp.convert.check_image import read_check_image
@@ -28,6 +23,7 @@ from cnninterp.convert.torch_state import read_checkpoint
 from cnninterp.convert.variables import flax_variables, parameter_count
 from cnninterp.jaxcore.model import DEPTH, ModelConfig
 from cnninterp.jaxcore.model_file import MODEL_SUFFIX, file_sha256, save_model
+from cnninterp.jaxcore.provenance import versions
 
 __all__ = ["ConversionError", "ConversionReport", "ParityError", "convert_checkpoint"]
 
@@ -166,18 +162,7 @@ def _check_output(out: Path, source: Path, overwrite: bool) -> None:
 
 
 def _versions() -> dict[str, str]:
-    try:
-        ours = metadata.version("cnninterp")
-    except metadata.PackageNotFoundError:
-        ours = "unknown"
-    return {
-        "cnninterp": ours,
-        "torch": torch.__version__,
-        "jax": jax.__version__,
-        "flax": flax.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
+    return versions() | {"torch": torch.__version__}
 
 
 def _printer(console):

@@ -18,7 +18,6 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from cnninterp.jaxcore.model_file import (
     read_header,
     write_atomically,
 )
+from cnninterp.jaxcore.provenance import versions
 from cnninterp.jaxcore.significance import (
     DEFAULT_THRESHOLD_PERCENT,
     ThresholdMode,
@@ -209,22 +209,6 @@ def open_explainer(path: Path) -> Explainer:
         _EXPLAINERS.clear()  # one model at a time: a full-size one holds 125 MB
         _EXPLAINERS[key] = Explainer.from_file(path)
     return _EXPLAINERS[key]
-
-
-def versions() -> dict[str, str]:
-    import flax
-    import jax
-
-    try:
-        ours = metadata.version("cnninterp")
-    except metadata.PackageNotFoundError:
-        ours = "unknown"
-    return {
-        "cnninterp": ours,
-        "jax": jax.__version__,
-        "flax": flax.__version__,
-        "numpy": np.__version__,
-    }
 
 
 @dataclass(frozen=True)

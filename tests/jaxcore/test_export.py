@@ -125,7 +125,7 @@ def check_outputs(out: Path, image: Path, reference, mode, t_value, pixels) -> d
     assert record["threshold"]["max_abs_J"] == pytest.approx(stats.max_abs, rel=1e-6)
     provenance = record["provenance"]
     assert provenance["device"] == reference.device_name
-    assert set(provenance["versions"]) == {"cnninterp", "jax", "flax", "numpy"}
+    assert set(provenance["versions"]) == {"cnninterp", "jax", "flax", "numpy", "python"}
     assert provenance["utc"].endswith("+00:00") and provenance["seconds"] > 0
     return record
 

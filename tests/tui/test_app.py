@@ -2,10 +2,10 @@
 
 import io
 import json
-import time
 
 import numpy as np
 import pytest
+from pilot_helpers import options, row_shown, stats_done, wait_for
 from rich.console import Console
 
 from cnninterp.jaxcore.significance import ThresholdMode, significance_counts
@@ -14,27 +14,6 @@ from cnninterp.tui.options import AppOptions
 from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF, format_value
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.pixel_view import PixelView
-
-
-async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {predicate.__doc__ or predicate}")
-        await pilot.pause(0.05)
-
-
-def row_shown(app) -> bool:
-    return app.view is not None and app.view.row_for(*app.cursor) is not None
-
-
-def stats_done(app) -> bool:
-    v = app.view
-    return v is not None and v.stats is not None and v.stats.complete and v.significance is not None
-
-
-def options(data_dir, model_file, tmp_path, **kw) -> AppOptions:
-    return AppOptions(folder=data_dir, model=model_file, save_dir=tmp_path / "saves", **kw)
 
 
 async def test_cursor_moves_show_the_row_and_statistics_jaxcore_computes(

@@ -1,38 +1,15 @@
 """The app with kitty/sixel panels (textual-image's real widgets, the terminal writes caught)
 and the exact recount of estimated significance counts, under Pilot on the tiny model."""
 
-import time
-
 import numpy as np
 import pytest
+from pilot_helpers import options, row_shown, stats_done, wait_for
 
 from cnninterp.jaxcore import explainer as explainer_module
 from cnninterp.jaxcore import significance
 from cnninterp.jaxcore.model_file import file_sha256
 from cnninterp.tui.app import create_app
-from cnninterp.tui.options import AppOptions
 from cnninterp.tui.widgets.graphics_view import GraphicsView
-
-
-async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {predicate}"
-        await pilot.pause(0.05)
-
-
-def row_shown(app) -> bool:
-    return app.view is not None and app.view.row_for(*app.cursor) is not None
-
-
-def stats_done(app) -> bool:
-    v = app.view
-    return v is not None and v.stats is not None and v.stats.complete and v.significance is not None
-
-
-def options(data_dir, model_file, tmp_path, **kw) -> AppOptions:
-    return AppOptions(folder=data_dir, model=model_file, save_dir=tmp_path / "saves", **kw)
-
 
 PICTURES = ("image", "probability", "significance", "gradient", "detail")
 
