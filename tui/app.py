@@ -393,7 +393,7 @@ class CnnInterpApp(App):
             return
         crop = crop_to_footprint(row, fp)
         if crop.size == 0:
-            detail.set_picture(None, "no pixel above the threshold")
+            detail.set_picture(None, "none above threshold")
             detail.border_subtitle = ""
             return
         shown = np.where(np.abs(crop) > fp.threshold, crop, 0.0)
