@@ -84,7 +84,7 @@ def image_sha256(pixels) -> str:
 
 def summary_kind(height: int, width: int) -> str:
     """'exact' (sorted rows) or 'histogram', as JacobianStats.empty decides."""
-    return "exact" if height * width <= significance.EXACT_MAX_PIXELS else "histogram"
+    return "exact" if significance.is_exact(height, width) else "histogram"
 
 
 def stats_key(explainer, pixels) -> str:

@@ -28,8 +28,8 @@ from cnninterp.jaxcore.model_file import file_sha256, load_model
 from cnninterp.jaxcore.significance import (
     BINS_PER_DECADE,
     EDGES,
-    EXACT_MAX_PIXELS,
     JacobianStats,
+    is_exact,
 )
 
 # Colours per chunk. XLA:CPU gains nothing from larger batches (24-28 ms a row from 8 to 64),
@@ -146,7 +146,7 @@ class Explainer:
         self.gradient_row(pixels, 0, 0)
         probs, masks = self._linearise(pixels)
         offsets = jnp.zeros((self._chunk_for(height, width),), jnp.int32)
-        summaries = self._exact_summaries if _is_exact(height, width) else self._histogram_summaries
+        summaries = self._exact_summaries if is_exact(height, width) else self._histogram_summaries
         jax.block_until_ready(summaries(probs, masks, offsets, offsets))
 
     def probability(self, pixels) -> np.ndarray:
@@ -292,10 +292,6 @@ class Explainer:
 
         progress = None if on_progress is None else (lambda: on_progress(counts))
         return counts if self._run_pass(pixels, recount, consume, progress, cancel) else None
-
-
-def _is_exact(height: int, width: int) -> bool:
-    return height * width <= EXACT_MAX_PIXELS
 
 
 def _members(offsets_y, offsets_x, height, width):

@@ -39,6 +39,11 @@ class ThresholdMode(StrEnum):
         }[self.value]
 
 
+def is_exact(height: int, width: int) -> bool:
+    """Whether an image this size gets exact summaries (else histograms)."""
+    return height * width <= EXACT_MAX_PIXELS
+
+
 @dataclass
 class JacobianStats:
     """Summaries of the rows of J computed so far (all of them once `complete`)."""
@@ -58,7 +63,7 @@ class JacobianStats:
     @classmethod
     def empty(cls, height: int, width: int) -> "JacobianStats":
         n = height * width
-        exact = n <= EXACT_MAX_PIXELS
+        exact = is_exact(height, width)
         return cls(
             shape=(height, width),
             done=np.zeros((height, width), bool),

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from cnninterp.jaxcore import explainer as explainer_module
 from cnninterp.jaxcore import significance
 from cnninterp.jaxcore.significance import (
     ThresholdMode,
@@ -99,7 +98,6 @@ def histogram_stats(small_pair, image32):
     """The large-image summary, forced on a 32x32 image so it can be checked exactly."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(significance, "EXACT_MAX_PIXELS", 0)
-        patch.setattr(explainer_module, "EXACT_MAX_PIXELS", 0)
         stats = small_pair.explainer.jacobian_stats(image32)
     assert not stats.exact
     return stats

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from pilot_helpers import options, row_shown, stats_done, wait_for
 
-from cnninterp.jaxcore import explainer as explainer_module
 from cnninterp.jaxcore import significance
 from cnninterp.jaxcore.model_file import file_sha256
 from cnninterp.tui.app import create_app
@@ -67,7 +66,6 @@ async def test_estimated_counts_say_so_and_E_counts_exactly(
 ):
     # Histogram summaries are meant for images over 128x128; lower the bar so 32x32 uses them.
     monkeypatch.setattr(significance, "EXACT_MAX_PIXELS", 16)
-    monkeypatch.setattr(explainer_module, "EXACT_MAX_PIXELS", 16)
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: stats_done(app) and row_shown(app), timeout=60)
