@@ -11,7 +11,6 @@ with our time, PyTorch's, and the ratio. Usage:
 import argparse
 import json
 import resource
-import statistics
 import sys
 import time
 
@@ -19,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
+from timing import timed
 
 from cnninterp.convert.key_map import infer_config
 from cnninterp.convert.torch_model import random_model
@@ -33,18 +33,6 @@ from cnninterp.jaxcore.significance import (
 )
 
 RESULTS: dict = {}
-
-
-def timed(fn, repeat: int = 10) -> float:
-    """Median seconds of fn() after two warm-up calls."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def sync():
@@ -112,6 +100,13 @@ def torch_func_rows(model, image, device, pixels, chunk=64):
     sync()
 
 
+def torch_subset(n_rows: int, complete: bool, torch_rows: int) -> tuple[int, float, str]:
+    """How many rows PyTorch is timed on, the factor to all rows, and the note saying so."""
+    subset = n_rows if complete else min(n_rows, torch_rows)
+    note = "" if subset == n_rows else f"(extrapolated from {subset} rows)"
+    return subset, n_rows / subset, note
+
+
 def bench_size(size, explainer, model, device, args, rate, flop_per_row):
     image = np.random.default_rng(size).random((size, size), np.float32)
     n_rows = size * size
@@ -164,9 +159,7 @@ def bench_size(size, explainer, model, device, args, rate, flop_per_row):
             f"ours / floor = {stats.seconds / floor:.2f}"
         )
     pixels = np.stack(np.unravel_index(np.arange(n_rows), (size, size)), 1)
-    subset = n_rows if args.complete and size <= 128 else min(n_rows, args.torch_rows)
-    scale = n_rows / subset
-    note = "" if subset == n_rows else f"(extrapolated from {subset} rows)"
+    subset, scale, note = torch_subset(n_rows, args.complete and size <= 128, args.torch_rows)
     t = timed(lambda: torch_func_rows(model, image, device, pixels[:subset]), 1) * scale
     report(section, "torch.func: vmap over vjp, chunks of 64", t, note)
     ratio(
@@ -175,11 +168,7 @@ def bench_size(size, explainer, model, device, args, rate, flop_per_row):
         "torch.func: vmap over vjp, chunks of 64",
     )
     if size <= 128:
-        subset = n_rows if args.complete and size <= 64 else min(n_rows, args.torch_rows)
-        scale, note = (
-            n_rows / subset,
-            "" if subset == n_rows else f"(extrapolated from {subset} rows)",
-        )
+        subset, scale, note = torch_subset(n_rows, args.complete and size <= 64, args.torch_rows)
         t = timed(lambda: torch_original_rows(model, image, device, pixels[:subset]), 1) * scale
         report(section, "torch: original one-autograd.grad-per-pixel loop", t, note)
         ratio(

@@ -5,25 +5,15 @@ sort, no transfer), and the pass and row error at each jax.lax precision against
 """
 
 import dataclasses
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from timing import timed
 
 from cnninterp.jaxcore import gradients
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.model import ModelConfig, random_variables
-
-
-def best_of(fn, repeat=3) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def measure(config: ModelConfig, variables: dict, image: np.ndarray, pixels) -> tuple:
@@ -36,7 +26,7 @@ def measure(config: ModelConfig, variables: dict, image: np.ndarray, pixels) -> 
     )
     explainer.warm_up(*image.shape)
     rows = explainer.gradient_rows(image, pixels)
-    t_pass = best_of(lambda: explainer.jacobian_stats(image), 2)
+    t_pass = timed(lambda: explainer.jacobian_stats(image), 2, warm_up=1, statistic=min)
     probs, masks = explainer._linearise(image)
 
     def row(y, x):
@@ -44,7 +34,11 @@ def measure(config: ModelConfig, variables: dict, image: np.ndarray, pixels) -> 
 
     rows_only = jax.jit(jax.vmap(row))
     ys = jnp.arange(512, dtype=jnp.int32) % image.shape[0]
-    t_rows = best_of(lambda: rows_only(ys, ys).block_until_ready()) * image.size / 512
+    t_rows = (
+        timed(lambda: rows_only(ys, ys).block_until_ready(), 3, warm_up=1, statistic=min)
+        * image.size
+        / 512
+    )
     return rows, t_pass, t_rows
 
 
