@@ -29,6 +29,7 @@ from cnninterp.jaxcore.significance import (
     EDGES,
     JacobianStats,
     ThresholdMode,
+    is_exact,
     significance_counts,
 )
 
@@ -142,12 +143,23 @@ def bench_size(size, explainer, model, device, args, rate, flop_per_row):
     explainer.warm_up(size, size)  # compiles the chunk function
     first = time.perf_counter() - start
     stats = explainer.jacobian_stats(image)
+    kind = "columns" if explainer._by_columns(size, size) else "rows"
     report(
         section,
         f"ours: all {n_rows} rows + significance summaries",
         stats.seconds,
-        f"(compile first: {first:.1f} s)",
+        f"(by {kind}; compile first: {first:.1f} s)",
     )
+    if args.compare_passes and is_exact(size, size):
+        other_kind = "rows" if kind == "columns" else "columns"
+        other = Explainer(explainer.config, explainer.variables, full_pass=other_kind)
+        other.warm_up(size, size)
+        report(section, f"ours by {other_kind} instead", other.jacobian_stats(image).seconds)
+        ratio(
+            section,
+            f"ours: all {n_rows} rows + significance summaries",
+            f"ours by {other_kind} instead",
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     RESULTS[section]["peak host RSS GiB"] = peak
     print(f"  peak host RSS so far: {peak:.2f} GiB (before this size: {ru_before / 2**20:.2f})")
@@ -242,6 +254,12 @@ def main() -> None:
     parser.add_argument("--torch-rows", type=int, default=256, help="torch rows timed otherwise")
     parser.add_argument("--full-max", type=int, default=256, help="largest size for full passes")
     parser.add_argument("--colouring", action="store_true")
+    parser.add_argument(
+        "--full-pass", choices=["rows", "columns"], help="default: the Explainer's for the device"
+    )
+    parser.add_argument(
+        "--compare-passes", action="store_true", help="also time the other kind of full pass"
+    )
     parser.add_argument("--json", help="write results here")
     args = parser.parse_args()
 
@@ -253,7 +271,7 @@ def main() -> None:
     model = random_model(args.width, seed=0).requires_grad_(False).to(device)
     state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     config = infer_config(state, "benchmark")
-    explainer = Explainer(config, flax_variables(state, config))
+    explainer = Explainer(config, flax_variables(state, config), full_pass=args.full_pass)
     print(
         f"device: {explainer.device_name}; torch {torch.__version__} on {device}; "
         f"jax {jax.__version__}; precision {config.precision}; width {args.width}"

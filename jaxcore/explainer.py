@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnninterp.jaxcore import gradients
+from cnninterp.jaxcore import columns, gradients
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
 from cnninterp.jaxcore.model_file import file_sha256, load_model
 from cnninterp.jaxcore.significance import (
@@ -31,6 +31,10 @@ from cnninterp.jaxcore.significance import (
     JacobianStats,
     is_exact,
 )
+
+ROW_COST = 1.6  # one row's time in columns' (columns.py, XLA:CPU, full size, 64x64)
+PREVIEW_STRIDE = 8  # a pass by columns first computes the rows of every 8th pixel
+SUMMARY_BLOCK = 256  # rows summarised at a time once all columns are in
 
 # Colours per chunk. XLA:CPU gains nothing from larger batches (24-28 ms a row from 8 to 64),
 # and small chunks let interactive rows overtake the pass sooner; GPUs want large ones.
@@ -72,6 +76,7 @@ class Explainer:
         *,
         chunk_size: int | None = None,
         weights_as_constants: bool | None = None,
+        full_pass: str | None = None,
         model_sha256: str | None = None,
     ):
         self.config = config
@@ -85,6 +90,11 @@ class Explainer:
         if weights_as_constants is None:  # measured: 2x faster on XLA:CPU; see RESULTS.md
             weights_as_constants = device.platform == "cpu"
         self.weights_as_constants = weights_as_constants
+        if full_pass is None:  # measured: columns 1.6x faster on XLA:CPU; see RESULTS.md
+            full_pass = "columns" if device.platform == "cpu" else "rows"
+        if full_pass not in ("rows", "columns"):
+            raise ValueError(f"full_pass must be 'rows' or 'columns', not {full_pass!r}")
+        self.full_pass = full_pass
         bind = (
             (lambda f: jax.jit(partial(f, config, variables)))
             if weights_as_constants
@@ -95,6 +105,7 @@ class Explainer:
         self._exact_summaries = bind(_exact_summaries)
         self._histogram_summaries = bind(_histogram_summaries)
         self._recount = bind(_chunk_counts)
+        self._columns = bind(_column_chunk)
         self._linearised: OrderedDict[str, tuple] = OrderedDict()
         self._lock = threading.Lock()  # guards _linearised; callers may use several threads
         # Interactive requests (rows, probabilities) overtake the streamed pass: it waits for
@@ -148,6 +159,12 @@ class Explainer:
         offsets = jnp.zeros((self._chunk_for(height, width),), jnp.int32)
         summaries = self._exact_summaries if is_exact(height, width) else self._histogram_summaries
         jax.block_until_ready(summaries(probs, masks, offsets, offsets))
+        if self._by_columns(height, width):
+            jax.block_until_ready(self._columns(probs, masks, offsets, offsets))
+
+    def _by_columns(self, height: int, width: int) -> bool:
+        """Whether the full pass goes by columns: only where J is kept anyway (exact sizes)."""
+        return self.full_pass == "columns" and is_exact(height, width)
 
     def probability(self, pixels) -> np.ndarray:
         """float32 [H, W]: p(vessel) of every pixel."""
@@ -189,27 +206,31 @@ class Explainer:
         chunk = int(np.clip(budget // per_colour, 1, limit))
         return 1 << (chunk.bit_length() - 1)  # a power of two: few distinct compilations
 
-    def _run_pass(self, pixels, compute, consume, on_progress, cancel) -> bool:
-        """Stream every colour through compute(probs, masks, offsets_y, offsets_x) on the device
-        and consume(offsets_y, offsets_x, host_result); True if all were done.
+    def _colour_order(self, height: int, width: int) -> np.ndarray:
+        """Every colour's offset (y, x), coarse-to-fine."""
+        return coarse_to_fine(
+            min(height, gradients.COLOUR_SPACING), min(width, gradients.COLOUR_SPACING)
+        )
+
+    def _run_pass(self, pixels, order, compute, consume, on_progress, cancel) -> bool:
+        """Stream the (y, x) of `order` through compute(probs, masks, ys, xs) on the device in
+        chunks and consume(ys, xs, host_result), then on_progress(number consumed so far);
+        True if all were done.
 
         One chunk stays in flight: the device computes chunk k + 1 while the host copies and
         files chunk k (on an H200 that host work was a quarter of the pass)."""
         height, width = pixels.shape
         probs, masks = self._linearise(pixels)
-        order = coarse_to_fine(
-            min(height, gradients.COLOUR_SPACING), min(width, gradients.COLOUR_SPACING)
-        )
         chunk = self._chunk_for(height, width)
         start = 0
         in_flight = None  # (start, part, device result): dispatched, not yet consumed
 
         def finish(flight) -> None:
-            _, part, result = flight
+            first, part, result = flight
             host = jax.tree.map(np.asarray, result)
             consume(part[:, 0], part[:, 1], {k: v[: len(part)] for k, v in host.items()})
             if on_progress is not None:
-                on_progress()
+                on_progress(first + len(part))
 
         while start < len(order) or in_flight is not None:
             self._yield_to_interactive()
@@ -267,8 +288,27 @@ class Explainer:
             stats.done = done
 
         summaries = self._exact_summaries if stats.exact else self._histogram_summaries
-        progress = None if on_progress is None else (lambda: on_progress(stats))
-        stats.complete = self._run_pass(pixels, summaries, consume, progress, cancel)
+        order = self._colour_order(height, width)
+        by_columns = self._by_columns(height, width)
+        if by_columns:  # rows for a coarse preview (the map shows within seconds), then columns
+            order = order[(order % PREVIEW_STRIDE == 0).all(axis=1)]
+        # Progress in units of one column's work; a row costs ROW_COST columns.
+        row_units = ROW_COST if by_columns else 1.0
+        work = len(order) * row_units + (height * width if by_columns else 0)
+
+        def progress(units: float) -> None:
+            stats.progress = min(units / work, 1.0)
+            if on_progress is not None:
+                on_progress(stats)
+
+        complete = self._run_pass(
+            pixels, order, summaries, consume, lambda n: progress(n * row_units), cancel
+        )
+        if complete and by_columns:
+            base = len(order) * row_units
+            complete = self._column_pass(pixels, stats, lambda n: progress(base + n), cancel)
+        stats.complete = complete
+        stats.progress = 1.0 if complete else stats.progress
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -290,8 +330,41 @@ class Explainer:
         def recount(probs, masks, offsets_y, offsets_x):
             return self._recount(probs, masks, offsets_y, offsets_x, thresholds)
 
-        progress = None if on_progress is None else (lambda: on_progress(counts))
-        return counts if self._run_pass(pixels, recount, consume, progress, cancel) else None
+        progress = None if on_progress is None else (lambda _: on_progress(counts))
+        order = self._colour_order(height, width)
+        return counts if self._run_pass(pixels, order, recount, consume, progress, cancel) else None
+
+    def _column_pass(self, pixels, stats: JacobianStats, on_progress, cancel) -> bool:
+        """Every column of J by forward mode (columns.py), then every row's exact summary.
+
+        on_progress(columns done); True unless cancelled. Rows already done are left as they
+        are: other threads may be reading them."""
+        height, width = pixels.shape
+        n = height * width
+        transposed = np.empty((n, n), np.float32)  # row q: column q of J, d p / d image[q]
+
+        def consume(qy, qx, result):
+            transposed[qy * width + qx] = result["columns"].reshape(len(qy), n)
+
+        order = np.indices((height, width)).reshape(2, -1).T
+        if not self._run_pass(pixels, order, self._columns, consume, on_progress, cancel):
+            return False
+        for first in range(0, n, SUMMARY_BLOCK):
+            if cancel is not None and cancel.is_set():
+                return False
+            flat = np.arange(first, min(first + SUMMARY_BLOCK, n))
+            flat = flat[~stats.done.ravel()[flat]]
+            rows = transposed[:, flat].T  # a copy, C-contiguous
+            ascending = np.sort(np.abs(rows), axis=1)  # NumPy's SIMD sort: 12x XLA:CPU's
+            ys, xs = np.divmod(flat, width)
+            stats.rows[flat] = rows.reshape(len(flat), height, width)
+            stats.sorted_abs[flat] = ascending
+            stats.row_max_abs[ys, xs] = ascending[:, -1]
+            stats.row_max_signed[ys, xs] = rows.max(axis=1)
+            done = stats.done.copy()  # a new array, as in jacobian_stats' consume
+            done[ys, xs] = True
+            stats.done = done
+        return True
 
 
 def _members(offsets_y, offsets_x, height, width):
@@ -308,6 +381,12 @@ def _members(offsets_y, offsets_x, height, width):
 def _check_pixel(shape, y, x) -> None:
     if not (0 <= y < shape[0] and 0 <= x < shape[1]):
         raise ValueError(f"pixel ({y}, {x}) is outside the {shape[0]}x{shape[1]} image")
+
+
+def _column_chunk(config, variables, probs, masks, qys, qxs):
+    """Columns of J for a chunk of input pixels: (N, H, W)."""
+    layers = columns.folded_layers(config, variables)
+    return {"columns": columns.columns(config, layers, probs, masks, qys, qxs)}
 
 
 def _colour_chunk(config, variables, probs, masks, offsets_y, offsets_x):

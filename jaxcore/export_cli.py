@@ -332,7 +332,7 @@ class Progress:
         self.index, self.name = self.index + 1, name
         self.last_line = time.monotonic()
         if self.bar is not None:
-            self.bar.update(self.rows, completed=0.0, description=f"{name}: rows of J")
+            self.bar.update(self.rows, completed=0.0, description=f"{name}: Jacobian")
 
     def on_stats(self, stats) -> None:
         fraction = stats.fraction_done
@@ -340,7 +340,7 @@ class Progress:
             self.bar.update(self.rows, completed=fraction)
         elif time.monotonic() - self.last_line >= self.PLAIN_EVERY_S:
             self.last_line = time.monotonic()
-            self.say(f"[{self.index}/{self.total}] {self.name}: {fraction:.0%} of rows")
+            self.say(f"[{self.index}/{self.total}] {self.name}: {fraction:.0%} of the Jacobian")
 
     def end(self, message: str) -> None:
         self.say(f"[{self.index}/{self.total}] {self.name}: {message}")

@@ -57,6 +57,7 @@ class JacobianStats:
     edges: np.ndarray | None = None  # float32 [H*W, EDGES]: histogram edges
     above_edges: np.ndarray | None = None  # int32 [H*W, EDGES + 1]: #|G| > edge; last: #|G| > 0
     complete: bool = False
+    progress: float = 0.0  # share of the pass's work done (rows by columns finish all at once)
     seconds: float = 0.0
     extras: dict = field(default_factory=dict)
 
@@ -81,7 +82,7 @@ class JacobianStats:
 
     @property
     def fraction_done(self) -> float:
-        return float(self.done.mean())
+        return 1.0 if self.complete else self.progress
 
     @property
     def max_abs(self) -> float:

@@ -251,17 +251,16 @@ class CnnInterpApp(App):
         )
         view.stats_seconds = message.seconds
         done = message.stats.complete
-        percent = 100.0 * message.rows_done / max(1, message.rows_total)
         state = "done" if done else "partial"
         self.query_one(ImageList).update_entry(view.index, state=state)
         if done:
             text = f"significance of {view.loaded.source.name} done in {message.seconds:.1f} s"
         else:
-            rate = message.rows_done / max(message.seconds, 1e-6)
-            left = (message.rows_total - message.rows_done) / max(rate, 1e-6)
+            fraction = max(message.fraction, 1e-6)
+            left = message.seconds * (1 - fraction) / fraction
             text = (
-                f"significance {message.rows_done}/{message.rows_total} rows ({percent:.0f} %), "
-                f"{message.seconds:.1f} s, ~{left:.0f} s left"
+                f"significance {100 * message.fraction:.0f} % ({message.rows_done}/"
+                f"{message.rows_total} rows shown), {message.seconds:.1f} s, ~{left:.0f} s left"
             )
         self.query_one(StatusLine).show(text)
         self.request_significance()

@@ -69,7 +69,7 @@ def analyse_image(
             return
         last = now
         done = int(stats.done.sum())
-        post(messages.StatsProgress(token, stats, done, total, now - start))
+        post(messages.StatsProgress(token, stats, done, total, stats.fraction_done, now - start))
 
     stats = cached_jacobian_stats(
         explainer, loaded.pixels, cache, on_progress=progress, cancel=cancel

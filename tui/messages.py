@@ -65,6 +65,7 @@ class StatsProgress(Message):
     stats: Any
     rows_done: int
     rows_total: int
+    fraction: float  # of the pass's work: a pass by columns finishes most rows at its end
     seconds: float
 
 

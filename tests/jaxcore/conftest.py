@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 from torch_reference import Pair
 
+from cnninterp.jaxcore.explainer import Explainer
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
@@ -23,6 +25,8 @@ def jacobian32(small_pair, image32) -> np.ndarray:
     return small_pair.torch_jacobian(image32)
 
 
-@pytest.fixture(scope="session")
-def stats32(small_pair, image32):
-    return small_pair.explainer.jacobian_stats(image32)
+@pytest.fixture(scope="session", params=["columns", "rows"])
+def stats32(request, small_pair, image32):
+    """The full pass both ways: by columns (the CPU's default) and by rows (GPUs')."""
+    explainer = Explainer(small_pair.config, small_pair.variables, full_pass=request.param)
+    return explainer.jacobian_stats(image32)

@@ -142,7 +142,9 @@ def test_host_and_device_agree_on_the_pixels_of_a_colour():
 
 
 def test_out_of_device_memory_halves_the_chunk_and_loses_nothing(small_pair):
-    explainer = type(small_pair.explainer)(small_pair.config, small_pair.variables, chunk_size=64)
+    explainer = type(small_pair.explainer)(
+        small_pair.config, small_pair.variables, chunk_size=64, full_pass="rows"
+    )
     image = np.random.default_rng(5).random((32, 32), dtype=np.float32)
     expected = explainer.jacobian_stats(image)
     explainer.chunk_size = 64

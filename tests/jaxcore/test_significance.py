@@ -121,7 +121,9 @@ def test_exact_recount_equals_brute_force(small_pair, image32, histogram_stats, 
 
 def test_cancelled_pass_returns_usable_partial_results(small_pair):
     image = np.random.default_rng(11).random((32, 32), dtype=np.float32)
-    explainer = type(small_pair.explainer)(small_pair.config, small_pair.variables, chunk_size=16)
+    explainer = type(small_pair.explainer)(
+        small_pair.config, small_pair.variables, chunk_size=16, full_pass="rows"
+    )
     cancel = threading.Event()
     seen = []
 
@@ -156,11 +158,14 @@ def test_significance_for_a_new_threshold_is_fast_enough_to_follow_keys(stats32)
     assert len(touched) <= int(np.log2(spied.shape[1])) + 2
 
 
-def test_counts_can_be_read_while_the_pass_adds_rows(small_pair):
+@pytest.mark.parametrize("full_pass", ["rows", "columns"])
+def test_counts_can_be_read_while_the_pass_adds_rows(small_pair, full_pass):
     # The TUI recounts from another thread while the pass runs: every read must see a
     # consistent set of rows (a mask changing under numpy's indexing corrupted the heap).
     image = np.random.default_rng(12).random((32, 32), dtype=np.float32)
-    explainer = type(small_pair.explainer)(small_pair.config, small_pair.variables, chunk_size=8)
+    explainer = type(small_pair.explainer)(
+        small_pair.config, small_pair.variables, chunk_size=8, full_pass=full_pass
+    )
     live = []
     worker = threading.Thread(
         target=lambda: explainer.jacobian_stats(image, on_progress=live.append)
