@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnninterp.jaxcore import columns, gradients
+from cnninterp.jaxcore import columns, gradients, linear
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
 from cnninterp.jaxcore.model_file import file_sha256, load_model
 from cnninterp.jaxcore.significance import (
@@ -385,7 +385,7 @@ def _check_pixel(shape, y, x) -> None:
 
 def _column_chunk(config, variables, probs, masks, qys, qxs):
     """Columns of J for a chunk of input pixels: (N, H, W)."""
-    layers = columns.folded_layers(config, variables)
+    layers = linear.folded_layers(config, variables)
     return {"columns": columns.columns(config, layers, probs, masks, qys, qxs)}
 
 

@@ -1,20 +1,25 @@
 """Pure functions for gradient rows of the vessel probability, G_yx = d p[y, x] / d image.
 
 The network is piecewise linear (model.py), so one forward pass per image records its ReLU
-masks, and every row is then a backward pass of the *masked* network: no activations are
-stored and the weights can be compile-time constants, which XLA:CPU runs about 2x faster than
-weights passed as arguments (benchmarks/RESULTS.md). Pixels are traced arguments, so one
-compilation serves every pixel of an image size.
+masks, and every row is then a backward pass of the *masked* network (linear.py): no
+activations are stored and the weights can be compile-time constants, which XLA:CPU runs about
+2x faster than weights passed as arguments (benchmarks/RESULTS.md). Pixels are traced
+arguments, so one compilation serves every pixel of an image size. Near the output the
+cotangent of one pixel stays within a few pixels, so the decoder's part runs on windows.
 
 Receptive-field colouring: an output pixel sees at most RF_RADIUS pixels each way, so rows
 of pixels COLOUR_SPACING apart have disjoint supports. One backward pass with their summed
 cotangents yields all of them, separated again by masking each pixel's window.
 """
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
+from cnninterp.jaxcore import linear
+from cnninterp.jaxcore.linear import WINDOWS, conv, pad_canvas, paste, upconv, window
 from cnninterp.jaxcore.model import ModelConfig, VesselCNN
 
 RF_RADIUS = 62  # proven in tests/jaxcore/test_gradients.py::test_receptive_field_radius
@@ -30,31 +35,79 @@ def forward(config: ModelConfig, variables: dict, image: Float[Array, "H W"]):
     return jax.nn.softmax(logits[0], axis=-1), state["relu_masks"]
 
 
-def logit_cotangent(
-    config: ModelConfig, probs: Float[Array, "H W C"], y: Int[Array, ""], x: Int[Array, ""]
-) -> Float[Array, "H W C"]:
-    """d p_vessel[y, x] / d logits: nonzero at (y, x) only, p_v * (onehot_v - p)."""
-    p = probs[y, x]  # (C,)
-    local = p[config.vessel_class] * (jax.nn.one_hot(config.vessel_class, p.shape[0]) - p)
-    return jnp.zeros_like(probs).at[y, x].set(local)
+def _transpose(linear_map, input_shape: tuple, cotangent):
+    """The adjoint of a linear map (from float32 [input_shape]) applied to `cotangent`."""
+    template = jax.ShapeDtypeStruct(input_shape, jnp.float32)
+    return jax.linear_transpose(linear_map, template)(cotangent)[0]
 
 
-def pull_back(
-    config: ModelConfig, variables: dict, masks: dict, cotangent: Float[Array, "H W C"]
+def _decoder_windows(config, layers, d_p_d_logits, valid, y, x):
+    """Cotangents of d p[y, x] on the windows of decoder levels 1-3 (linear.py's geometry).
+
+    The decoder has no ReLUs, and its adjoint near the output mirrors the encoder near the
+    input: final's 3x3 conv puts the cotangent on [y-1, y+1]; upconv4's adjoint (a stride-2
+    conv) on [2a-1, 2a+2] at half resolution; upconv3's on [a-1, a+1] at quarter resolution, for
+    y = 4a + r. Each window is multiplied by `valid` (zero beyond the image) before it moves on,
+    as the whole network never sees positions there."""
+    (start, size1), (_, size2), (_, size3) = WINDOWS[1], WINDOWS[2], WINDOWS[3]
+    a_y, a_x = y // 4, x // 4
+    width = config.width
+    logits = jnp.zeros((1, size1, size1, config.classes), d_p_d_logits.dtype)
+    logits = logits.at[0, y - 4 * a_y - start, x - 4 * a_x - start].set(d_p_d_logits[y, x])
+    final = partial(conv, config, kernel=layers["final"])
+    c1 = _transpose(final, (1, size1, size1, width), logits) * window(valid[1], 1, a_y, a_x)
+    up4 = partial(upconv, config, kernel=layers["upconv4"])
+    c2 = _transpose(up4, (1, size2, size2, 2 * width), c1) * window(valid[2], 2, a_y, a_x)
+    # upconv3 maps the level-3 window [a-3, a+5) onto level 2's [2a-6, 2a+10): c2, which
+    # covers [2a-3, 2a+5), padded by 3 low and 5 high.
+    c2_wide = jnp.pad(c2, ((0, 0), (3, 5), (3, 5), (0, 0)))
+    up3 = partial(upconv, config, kernel=layers["upconv3"])
+    c3 = _transpose(up3, (1, size3, size3, 4 * width), c2_wide) * window(valid[3], 3, a_y, a_x)
+    return c1, c2, c3
+
+
+def pull_back_pixels(
+    config: ModelConfig,
+    variables: dict,
+    probs: Float[Array, "H W C"],
+    masks: dict,
+    ys: Int[Array, " G"],
+    xs: Int[Array, " G"],
+    weights: Float[Array, " G"],
 ) -> Float[Array, "H W"]:
-    """Cotangent on the logits -> gradient on the image, through the masked network."""
-    net = VesselCNN(config)
+    """sum_g weights[g] * d p[ys[g], xs[g]] / d image, by one backward pass of the masked
+    network. The decoder's part runs on windows around each pixel (about 20 % of a row's
+    FLOPs at 64x64 would otherwise go to cotangents that are provably zero)."""
+    height, width = probs.shape[:2]
+    layers = linear.folded_layers(config, variables)
+    one_hot = jax.nn.one_hot(config.vessel_class, probs.shape[-1])[None, None, :]
+    d_p_d_logits = probs[..., config.vessel_class, None] * (one_hot - probs)  # (H, W, C)
+    valid = {
+        level: pad_canvas(jnp.ones((1, height >> (level - 1), width >> (level - 1), 1)), level)
+        for level in (1, 2, 3)
+    }
 
-    def masked_logits(image):
-        return net.apply(variables, image[None, :, :, None], relu_masks=masks)[0]
+    def placed(y, x, weight):
+        windows = _decoder_windows(config, layers, d_p_d_logits, valid, y, x)
+        return [
+            weight * paste(c, level, y // 4, x // 4, height, width)
+            for level, c in enumerate(windows, start=1)
+        ]
 
-    # The masked network is affine, so its forward values are dead code XLA removes.
-    _, pullback = jax.vjp(masked_logits, jnp.zeros(cotangent.shape[:2], cotangent.dtype))
-    return pullback(cotangent)[0]
+    c1, c2, c3 = (c.sum(axis=0) for c in jax.vmap(placed)(ys, xs, weights))
+    up2 = partial(upconv, config, kernel=layers["upconv2"])
+    c4 = _transpose(up2, (1, height >> 3, width >> 3, 8 * config.width), c3)
+    up1 = partial(upconv, config, kernel=layers["upconv1"])
+    c5 = _transpose(up1, (1, height >> 4, width >> 4, 16 * config.width), c4)
+    dense_masks = jax.tree.map(lambda m: m.astype(probs.dtype), masks)
+    encode = partial(linear.encoder, config, layers, dense_masks)
+    return _transpose(encode, (1, height, width, 1), (c1, c2, c3, c4, c5))[0, :, :, 0]
 
 
 def gradient_row(config, variables, probs, masks, y, x) -> Float[Array, "H W"]:
-    return pull_back(config, variables, masks, logit_cotangent(config, probs, y, x))
+    """d p[y, x] / d image, exactly."""
+    one = jnp.ones((1,), probs.dtype)
+    return pull_back_pixels(config, variables, probs, masks, y[None], x[None], one)
 
 
 def colour_members(offset_y, offset_x, height: int, width: int):
@@ -75,9 +128,8 @@ def colour_rows(
     """All rows of one colour from a single backward pass."""
     height, width = probs.shape[:2]
     ys, xs, valid = colour_members(offset_y, offset_x, height, width)
-    cotangents = jax.vmap(lambda y, x: logit_cotangent(config, probs, y, x))(ys, xs)
-    summed = (cotangents * valid[:, None, None, None]).sum(axis=0)
-    combined = pull_back(config, variables, masks, summed)  # (H, W)
+    inside = jnp.clip(ys, 0, height - 1), jnp.clip(xs, 0, width - 1)  # invalid ones weigh 0
+    combined = pull_back_pixels(config, variables, probs, masks, *inside, valid.astype(probs.dtype))
     if ys.shape[0] == 1:
         return combined[None], valid
     rows_u = jnp.arange(height)[None, :] - ys[:, None]  # (G, H)

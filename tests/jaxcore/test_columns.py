@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch_reference import Pair, relative_error
 
-from cnninterp.jaxcore import columns, gradients
+from cnninterp.jaxcore import columns, gradients, linear
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.model import ModelConfig, init_variables, model_logits
 
@@ -67,9 +67,9 @@ def test_windows_hold_the_whole_tangent():
     image = jnp.ones((48, 48), jnp.float32)
     _, masks = gradients.forward(config, variables, image)
     assert all(bool(m.all()) for m in jax.tree.leaves(masks))
-    layers = columns.folded_layers(config, variables)
+    layers = linear.folded_layers(config, variables)
     ones = jnp.ones((48, 48, config.classes), jnp.float32)  # sum of the logits' tangents
-    prepared = columns.prepared_masks(masks)
+    prepared = linear.prepared_masks(masks)
     pixels = np.stack(np.indices((48, 48)).reshape(2, -1), axis=1)
 
     @jax.jit

@@ -10,7 +10,7 @@ from torch_reference import Pair, relative_error
 
 from cnninterp.jaxcore import gradients
 from cnninterp.jaxcore.explainer import check_image, coarse_to_fine
-from cnninterp.jaxcore.model import ModelConfig, init_variables, model_logits
+from cnninterp.jaxcore.model import ModelConfig, init_variables, model_logits, vessel_probability
 
 PIXELS_64 = [(0, 0), (0, 63), (63, 0), (63, 63), (31, 32), (17, 5), (62, 40)]
 
@@ -70,6 +70,35 @@ def test_receptive_field_radius():
     reach = max(y - ys.min(), ys.max() - y, x - xs.min(), xs.max() - x)
     assert reach == gradients.RF_RADIUS  # reached exactly: the bound is tight, not guessed
     assert 2 * gradients.RF_RADIUS + 1 < gradients.COLOUR_SPACING
+
+
+def test_decoder_windows_hold_the_whole_cotangent():
+    # Positive averaging weights and every ReLU open: a cotangent that left its window would be
+    # missing from some row, and nothing can cancel to hide it.
+    config = ModelConfig(width=2)
+    variables = _positive_variables(config)
+    variables["params"] = jax.tree.map(
+        lambda v: v / np.prod(v.shape[:-1]) if v.ndim == 4 else v, variables["params"]
+    )
+    variables["batch_stats"] = jax.tree_util.tree_map_with_path(  # unit variances: no saturation
+        lambda path, v: np.ones_like(v) if path[-1].key == "var" else v, variables["batch_stats"]
+    )
+    # Class 0's logit constant: p's cotangent then reaches the network with one sign only.
+    variables["params"]["final"]["kernel"][..., 0] = 0.0
+    image = jnp.ones((48, 48), jnp.float32)
+    probs, masks = gradients.forward(config, variables, image)
+    assert all(bool(m.all()) for m in jax.tree.leaves(masks))
+    ys, xs = (jnp.asarray(v.ravel()) for v in np.indices((48, 48)))
+    rows = jax.jit(
+        jax.vmap(lambda y, x: gradients.gradient_row(config, variables, probs, masks, y, x))
+    )
+    got = np.concatenate(
+        [np.asarray(rows(ys[i : i + 576], xs[i : i + 576])) for i in range(0, 2304, 576)]
+    )
+    expected = jax.jacrev(lambda im: vessel_probability(config, variables, im))(image)
+    expected = np.asarray(expected).reshape(2304, 48, 48)
+    assert (expected > 0).mean() > 0.9  # the rows really reach far
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
 def test_one_colour_gives_the_rows_of_all_its_pixels(small_pair):
