@@ -107,7 +107,8 @@ def pull_back_pixels(
 def gradient_row(config, variables, probs, masks, y, x) -> Float[Array, "H W"]:
     """d p[y, x] / d image, exactly."""
     one = jnp.ones((1,), probs.dtype)
-    return pull_back_pixels(config, variables, probs, masks, y[None], x[None], one)
+    ys, xs = jnp.asarray(y).reshape(1), jnp.asarray(x).reshape(1)
+    return pull_back_pixels(config, variables, probs, masks, ys, xs, one)
 
 
 def colour_members(offset_y, offset_x, height: int, width: int):
