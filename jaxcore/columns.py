@@ -18,20 +18,30 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from cnninterp.jaxcore.linear import WINDOWS, block, conv, paste, prepared_masks, upconv, window
+from cnninterp.jaxcore.linear import (
+    WINDOWS,
+    block,
+    conv,
+    d_p_d_logits,
+    paste,
+    prepared_masks,
+    upconv,
+    window,
+)
 from cnninterp.jaxcore.model import DEPTH, ModelConfig
 
 
 def column(
     config: ModelConfig,
     layers: dict,
-    d_p_d_logits: Float[Array, "H W C"],
+    d_p: Float[Array, "H W C"],
     masks: dict,
     qy: Int[Array, ""],
     qx: Int[Array, ""],
 ) -> Float[Array, "H W"]:
-    """d p_vessel / d image[qy, qx] over the whole image; masks from prepared_masks."""
-    height, width = d_p_d_logits.shape[:2]
+    """d p_vessel / d image[qy, qx] over the whole image; d_p = linear.d_p_d_logits, masks
+    from linear.prepared_masks."""
+    height, width = d_p.shape[:2]
     a_y, a_x = qy // 4, qx // 4
     start, size = WINDOWS[1]
     tangent = jnp.zeros((1, size, size, 1)).at[0, qy - 4 * a_y - start, qx - 4 * a_x - start].set(1)
@@ -52,16 +62,15 @@ def column(
     for k in range(1, DEPTH + 1):
         y = upconv(config, y, layers[f"upconv{k}"]) + skips.pop()
     logits = conv(config, y, layers["final"])[0]  # (H, W, C) tangent
-    return (logits * d_p_d_logits).sum(-1)
+    return (logits * d_p).sum(-1)
 
 
 def columns(config, layers, probs, masks, qys, qxs) -> Float[Array, "N H W"]:
     """The columns of the input pixels (qys[i], qxs[i]); masks as the forward pass sowed them."""
-    one_hot = jax.nn.one_hot(config.vessel_class, probs.shape[-1])[None, None, :]
-    d_p_d_logits = probs[..., config.vessel_class, None] * (one_hot - probs)  # (H, W, C)
+    d_p = d_p_d_logits(config, probs)
     masks = prepared_masks(masks, probs.dtype)
 
     def one(qy, qx):
-        return column(config, layers, d_p_d_logits, masks, qy, qx)
+        return column(config, layers, d_p, masks, qy, qx)
 
     return jax.vmap(one)(qys, qxs)

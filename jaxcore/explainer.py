@@ -5,7 +5,9 @@ The jitted functions take the image's forward results and the pixel as traced ar
 model's variables are compile-time constants on the CPU (2x faster there) and arguments on
 GPUs (same speed, faster compilation; benchmarks/RESULTS.md). The full pass streams fixed-size
 chunks of rows through the device and keeps only summaries on the host (significance.py), so
-it never holds J unless the image is small enough for exact summaries.
+it never holds J unless the image is small enough for exact summaries. On the CPU, at those
+sizes, it streams columns instead (columns.py: a third less work there) and summarises the
+rows once J is complete.
 """
 
 import hashlib
@@ -32,7 +34,7 @@ from cnninterp.jaxcore.significance import (
     is_exact,
 )
 
-ROW_COST = 1.6  # one row's time in columns' (columns.py, XLA:CPU, full size, 64x64)
+ROW_COST = 1.5  # a row's time in columns' (XLA:CPU, full size, 64x64), for progress only
 PREVIEW_STRIDE = 8  # a pass by columns first computes the rows of every 8th pixel
 SUMMARY_BLOCK = 256  # rows summarised at a time once all columns are in
 
@@ -354,7 +356,7 @@ class Explainer:
                 return False
             flat = np.arange(first, min(first + SUMMARY_BLOCK, n))
             flat = flat[~stats.done.ravel()[flat]]
-            rows = transposed[:, flat].T  # a copy, C-contiguous
+            rows = np.ascontiguousarray(transposed[:, flat].T)
             ascending = np.sort(np.abs(rows), axis=1)  # NumPy's SIMD sort: 12x XLA:CPU's
             ys, xs = np.divmod(flat, width)
             stats.rows[flat] = rows.reshape(len(flat), height, width)

@@ -41,7 +41,7 @@ def _transpose(linear_map, input_shape: tuple, cotangent):
     return jax.linear_transpose(linear_map, template)(cotangent)[0]
 
 
-def _decoder_windows(config, layers, d_p_d_logits, valid, y, x):
+def _decoder_windows(config, layers, d_p, valid, y, x):
     """Cotangents of d p[y, x] on the windows of decoder levels 1-3 (linear.py's geometry).
 
     The decoder has no ReLUs, and its adjoint near the output mirrors the encoder near the
@@ -52,8 +52,8 @@ def _decoder_windows(config, layers, d_p_d_logits, valid, y, x):
     (start, size1), (_, size2), (_, size3) = WINDOWS[1], WINDOWS[2], WINDOWS[3]
     a_y, a_x = y // 4, x // 4
     width = config.width
-    logits = jnp.zeros((1, size1, size1, config.classes), d_p_d_logits.dtype)
-    logits = logits.at[0, y - 4 * a_y - start, x - 4 * a_x - start].set(d_p_d_logits[y, x])
+    logits = jnp.zeros((1, size1, size1, config.classes), d_p.dtype)
+    logits = logits.at[0, y - 4 * a_y - start, x - 4 * a_x - start].set(d_p[y, x])
     final = partial(conv, config, kernel=layers["final"])
     c1 = _transpose(final, (1, size1, size1, width), logits) * window(valid[1], 1, a_y, a_x)
     up4 = partial(upconv, config, kernel=layers["upconv4"])
@@ -80,15 +80,14 @@ def pull_back_pixels(
     FLOPs at 64x64 would otherwise go to cotangents that are provably zero)."""
     height, width = probs.shape[:2]
     layers = linear.folded_layers(config, variables)
-    one_hot = jax.nn.one_hot(config.vessel_class, probs.shape[-1])[None, None, :]
-    d_p_d_logits = probs[..., config.vessel_class, None] * (one_hot - probs)  # (H, W, C)
+    d_p = linear.d_p_d_logits(config, probs)
     valid = {
         level: pad_canvas(jnp.ones((1, height >> (level - 1), width >> (level - 1), 1)), level)
         for level in (1, 2, 3)
     }
 
     def placed(y, x, weight):
-        windows = _decoder_windows(config, layers, d_p_d_logits, valid, y, x)
+        windows = _decoder_windows(config, layers, d_p, valid, y, x)
         return [
             weight * paste(c, level, y // 4, x // 4, height, width)
             for level, c in enumerate(windows, start=1)

@@ -129,3 +129,9 @@ def encoder(config, layers, masks, image):
     for n in range(1, DEPTH + 1):
         xs.append(block(config, xs[-1], layers[f"resblock{n}"], masks[f"resblock{n}"]))
     return tuple(xs)
+
+
+def d_p_d_logits(config: ModelConfig, probs):
+    """Per pixel, d p_vessel / d logits = p_vessel * (onehot_vessel - p): [H, W, C]."""
+    one_hot = jax.nn.one_hot(config.vessel_class, probs.shape[-1])[None, None, :]
+    return probs[..., config.vessel_class, None] * (one_hot - probs)

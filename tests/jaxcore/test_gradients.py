@@ -32,6 +32,13 @@ def test_rows_match_torch_autograd_at_corners_borders_and_inside(width):
         assert relative_error(pair.explainer.gradient_row(image, y, x), expected) < 1e-4
 
 
+def test_a_row_for_python_int_pixels(small_pair, image32):
+    explainer = small_pair.explainer
+    probs, masks = explainer._linearise(image32)
+    row = gradients.gradient_row(explainer.config, small_pair.variables, probs, masks, 5, 6)
+    np.testing.assert_allclose(row, explainer.gradient_row(image32, 5, 6), rtol=1e-6, atol=1e-9)
+
+
 def test_gradient_rows_keep_the_requested_order(small_pair, image32):
     pixels = [(5, 6), (0, 0), (31, 2)]
     rows = small_pair.explainer.gradient_rows(image32, pixels)

@@ -1,5 +1,6 @@
 """Pilot tests: the app on a tiny real model, checked against what jaxcore computes."""
 
+import dataclasses
 import io
 import json
 
@@ -9,11 +10,13 @@ from pilot_helpers import options, row_shown, stats_done, wait_for
 from rich.console import Console
 
 from cnninterp.jaxcore.significance import ThresholdMode, significance_counts
+from cnninterp.tui import messages
 from cnninterp.tui.app import create_app
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF, format_value
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.pixel_view import PixelView
+from cnninterp.tui.widgets.status_line import StatusLine
 
 
 async def test_cursor_moves_show_the_row_and_statistics_jaxcore_computes(
@@ -196,3 +199,17 @@ async def test_half_block_panels_render_pixels_and_cursor(data_dir, model_file, 
         )
         bar = app.query_one("#colorbar").render_line(1).text
         assert "0" in bar and format_value(np.abs(app.view.row).max(), 2) in bar
+
+
+async def test_progress_says_how_much_work_is_done_and_how_long_is_left(
+    data_dir, model_file, tmp_path
+):
+    # A pass by columns finishes most rows at its end: the status line follows the work done.
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: stats_done(app))
+        partial = dataclasses.replace(app.view.stats, complete=False)
+        app.post_message(messages.StatsProgress(app.view.token, partial, 16, 1024, 0.25, 3.0))
+        status = app.query_one(StatusLine)
+        await wait_for(pilot, lambda: "25 %" in status.activity)
+        assert status.activity == "significance 25 % (16/1024 rows shown), 3.0 s, ~9 s left"
