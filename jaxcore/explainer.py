@@ -38,9 +38,10 @@ ROW_COST = 1.5  # a row's time in columns' (XLA:CPU, full size, 64x64), for prog
 PREVIEW_STRIDE = 8  # a pass by columns first computes the rows of every 8th pixel
 SUMMARY_BLOCK = 256  # rows summarised at a time once all columns are in
 
-# Colours per chunk. XLA:CPU gains nothing from larger batches (24-28 ms a row from 8 to 64),
-# and small chunks let interactive rows overtake the pass sooner; GPUs want large ones.
-MAX_CHUNK = {"cpu": 16, "gpu": 512}
+# Colours (or columns) per chunk. XLA:CPU gains nothing from larger batches (a row 24-28 ms
+# from 8 to 64, a column 15-16 ms from 8 to 32), and small chunks let interactive rows overtake
+# the pass sooner: a cursor move waits for the chunk in flight. GPUs want large ones.
+MAX_CHUNK = {"cpu": 8, "gpu": 512}
 CPU_CHUNK_BUDGET = 1.5 * 2**30  # bytes of working memory one chunk may take on the CPU
 GPU_CHUNK_FRACTION = 0.4  # share of free device memory one chunk may take
 
@@ -153,10 +154,13 @@ class Explainer:
         with self._interactive:
             self._interactive.wait_for(lambda: self._interactive_pending == 0)
 
-    def warm_up(self, height: int, width: int) -> None:
-        """Compile everything for this image size (a few seconds for the full-size model)."""
+    def warm_up(self, height: int, width: int, *, full_pass: bool = True) -> None:
+        """Compile for this image size: rows, and the full pass's chunks unless told not to
+        (the TUI shows its first row sooner and lets the pass compile its own)."""
         pixels = np.zeros((height, width), np.float32)
         self.gradient_row(pixels, 0, 0)
+        if not full_pass:
+            return
         probs, masks = self._linearise(pixels)
         offsets = jnp.zeros((self._chunk_for(height, width),), jnp.int32)
         summaries = self._exact_summaries if is_exact(height, width) else self._histogram_summaries

@@ -51,7 +51,7 @@ def analyse_image(
     shape = loaded.pixels.shape
     if shape not in warmed:
         post(messages.Status(f"compiling the model for {shape[0]}x{shape[1]} (once per size)"))
-        explainer.warm_up(*shape)
+        explainer.warm_up(*shape, full_pass=False)
         warmed.add(shape)
     probability = explainer.probability(loaded.pixels)
     post(messages.ImageReady(token, loaded, probability))
