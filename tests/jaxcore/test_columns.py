@@ -119,3 +119,18 @@ def test_full_size_columns_match_torch():
     pixels = [(0, 63), (37, 18)]
     for column, (qy, qx) in zip(jax_columns(pair.explainer, image, pixels), pixels, strict=True):
         assert relative_error(column, torch_column(pair, image, qy, qx)) < 1e-4
+
+
+def test_both_passes_agree_on_a_wide_image(small_pair):
+    # 32x144: colours of two members (COLOUR_SPACING 128) in the rows' preview, every window
+    # phase along x, and windows reaching past both ends of the short side.
+    image = np.random.default_rng(13).random((32, 144), dtype=np.float32)
+    by = {
+        kind: Explainer(small_pair.config, small_pair.variables, full_pass=kind).jacobian_stats(
+            image
+        )
+        for kind in ("columns", "rows")
+    }
+    assert by["columns"].complete and by["columns"].done.all()
+    assert relative_error(by["columns"].rows, by["rows"].rows) < 1e-5
+    assert relative_error(by["columns"].sorted_abs, by["rows"].sorted_abs) < 1e-5
