@@ -85,7 +85,6 @@ def upconv(config, x, kernel):
 def prepared_masks(masks: dict, dtype=jnp.float32) -> dict:
     """The ReLU masks as numbers; those of the windowed levels padded with zeros by
     MARGIN >> (level - 1), so a window near the image's edge stays inside its canvas."""
-
     out = jax.tree.map(lambda mask: mask.astype(dtype), masks)
     out["relu"] = pad_canvas(out["relu"], 1)
     for n, level in ((1, 2), (2, 3)):
@@ -102,7 +101,8 @@ def pad_canvas(canvas, level: int):
 def origin(level, a_y, a_x):
     """Where the window of quarter-pixel (a_y, a_x) starts on a padded level canvas."""
     start, _ = WINDOWS[level]
-    scale, margin = 4 >> (level - 1), MARGIN >> (level - 1)  # level pixels per quarter pixel
+    scale = 4 >> (level - 1)  # level pixels per quarter-resolution pixel
+    margin = MARGIN >> (level - 1)
     return scale * a_y + start + margin, scale * a_x + start + margin
 
 
@@ -114,12 +114,12 @@ def window(canvas, level, a_y, a_x):
     )
 
 
-def paste(window, level, a_y, a_x, height, width):
-    """A window [1, s, s, C] on its level's zero canvas, cropped to the image."""
+def paste(patch, level, a_y, a_x, height, width):
+    """A window's values [1, s, s, C] on its level's zero canvas, cropped to the image."""
     margin = MARGIN >> (level - 1)
     h, w = height >> (level - 1), width >> (level - 1)
-    canvas = jnp.zeros((1, h + 2 * margin, w + 2 * margin, window.shape[-1]), window.dtype)
-    canvas = lax.dynamic_update_slice(canvas, window, (0, *origin(level, a_y, a_x), 0))
+    canvas = jnp.zeros((1, h + 2 * margin, w + 2 * margin, patch.shape[-1]), patch.dtype)
+    canvas = lax.dynamic_update_slice(canvas, patch, (0, *origin(level, a_y, a_x), 0))
     return canvas[:, margin : margin + h, margin : margin + w]
 
 
