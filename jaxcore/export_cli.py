@@ -11,35 +11,22 @@ after an hour. rich is imported only for a terminal; torch only when a .pth must
 """
 
 import argparse
-import io
-import json
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
+from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
 from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.footprint import footprint
+from cnninterp.jaxcore.export import Job, export_image
+from cnninterp.jaxcore.export_progress import Progress
 from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
-from cnninterp.jaxcore.model_file import (
-    ModelFileError,
-    file_sha256,
-    read_header,
-    write_atomically,
-)
+from cnninterp.jaxcore.model_file import ModelFileError, file_sha256, read_header
 from cnninterp.jaxcore.provenance import versions
-from cnninterp.jaxcore.significance import (
-    DEFAULT_THRESHOLD_PERCENT,
-    ThresholdMode,
-    significance_counts,
-    threshold_value,
-)
+from cnninterp.jaxcore.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -209,147 +196,6 @@ def open_explainer(path: Path) -> Explainer:
         _EXPLAINERS.clear()  # one model at a time: a full-size one holds 125 MB
         _EXPLAINERS[key] = Explainer.from_file(path)
     return _EXPLAINERS[key]
-
-
-@dataclass(frozen=True)
-class Job:
-    """What every image of one call is asked for."""
-
-    output: Path
-    """OUTDIR."""
-    pixels: np.ndarray
-    """int [N, 2]: (y, x) of the rows to export, in the order given."""
-    mode: ThresholdMode
-    t_value: float
-    provenance: dict
-    """Model, versions and device: the same for every image."""
-
-
-def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on_progress) -> str:
-    """Compute and write one image's .npz and .json; returns how the full pass was answered."""
-    started = time.perf_counter()
-    loaded = load_image(source)
-    pixels = loaded.pixels
-    mode, t_value, yx = job.mode, job.t_value, job.pixels
-    probability = explainer.probability(pixels)
-    stats = cached_jacobian_stats(explainer, pixels, cache, on_progress=on_progress)
-    answered = (
-        "disabled" if not cache.enabled else "hit" if stats.extras.get("cache_path") else "miss"
-    )
-    significance = significance_counts(stats, mode, t_value, predicted_mask=probability > 0.5)
-    gradients = explainer.gradient_rows(pixels, yx) if len(yx) else np.zeros((0, *pixels.shape))
-    records = []
-    for (y, x), row in zip(yx.tolist(), gradients, strict=True):
-        fp = footprint(row, threshold_value(stats, mode, t_value, y, x), y, x)
-        records.append({"y": y, "x": x, "probability": float(probability[y, x])} | asdict(fp))
-    arrays = {
-        "probability": probability.astype(np.float32),
-        "pixels": yx,
-        "gradients": gradients.astype(np.float32),
-        "significance": significance.counts.astype(np.float32),
-    }
-    global_value = None if mode is ThresholdMode.ROW else threshold_value(stats, mode, t_value)
-    record = {
-        "image": {
-            "name": source.name,
-            "path": str(source.image_path.resolve()),
-            "original_shape": list(loaded.original_shape),
-            "shape": list(pixels.shape),
-            "notes": list(loaded.notes),
-        },
-        "threshold": {
-            "mode": mode.value,
-            "value": None if mode is ThresholdMode.LEGACY else t_value,
-            "description": mode.describe(t_value),
-            "absolute": global_value,  # null in row mode: each pixel's is in its footprint
-            "max_abs_J": stats.max_abs,
-            "max_signed_J": stats.max_signed,
-        },
-        "counts": {
-            "exact": significance.error is None,
-            "max_error": None if significance.error is None else int(significance.error.max()),
-        },
-        "footprints": records,
-        "provenance": job.provenance
-        | {
-            "utc": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(time.perf_counter() - started, 3),
-            "full_pass_seconds": round(stats.seconds, 3),
-            "result_cache": answered,
-        },
-    }
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    text = json.dumps(record, indent=1, allow_nan=False) + "\n"
-    # The .json last: a reader that finds it can trust the .npz beside it.
-    write_atomically(
-        job.output / f"{source.name}.npz", lambda tmp: tmp.write_bytes(buffer.getvalue())
-    )
-    write_atomically(job.output / f"{source.name}.json", lambda tmp: tmp.write_text(text))
-    return answered
-
-
-class Progress:
-    """Progress on stderr: a rich bar on a terminal, plain lines in logs and pipes."""
-
-    PLAIN_EVERY_S = 10.0  # plain mode: at most one "rows" line per this many seconds
-
-    def __init__(self, total: int):
-        self.total, self.index, self.name = total, 0, ""
-        self.bar = None
-        self.last_line = 0.0
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
-
-            self.bar = Progress(
-                "{task.description}",
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                redirect_stdout=False,  # stdout is the list of files written, for scripts
-                redirect_stderr=False,
-            )
-            self.bar.start()
-            self.images = self.bar.add_task("images", total=total)
-            self.rows = self.bar.add_task("rows", total=1.0)
-
-    def say(self, message: str) -> None:
-        if self.bar is not None:
-            self.bar.console.print(message, markup=False, highlight=False)
-        else:
-            print(message, file=sys.stderr, flush=True)
-
-    def output(self, line: str) -> None:
-        """A line of the stdout listing; through the bar's console when both share a terminal."""
-        if self.bar is not None and sys.stdout.isatty():
-            self.bar.console.print(line, markup=False, highlight=False)
-        else:
-            print(line, flush=True)
-
-    def begin(self, name: str) -> None:
-        self.index, self.name = self.index + 1, name
-        self.last_line = time.monotonic()
-        if self.bar is not None:
-            self.bar.update(self.rows, completed=0.0, description=f"{name}: Jacobian")
-
-    def on_stats(self, stats) -> None:
-        fraction = stats.fraction_done
-        if self.bar is not None:
-            self.bar.update(self.rows, completed=fraction)
-        elif time.monotonic() - self.last_line >= self.PLAIN_EVERY_S:
-            self.last_line = time.monotonic()
-            self.say(f"[{self.index}/{self.total}] {self.name}: {fraction:.0%} of the Jacobian")
-
-    def end(self, message: str) -> None:
-        self.say(f"[{self.index}/{self.total}] {self.name}: {message}")
-        if self.bar is not None:
-            self.bar.advance(self.images)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def run(args) -> int:

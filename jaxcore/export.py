@@ -1,0 +1,95 @@
+"""One image's export: the arrays in OUTDIR/<stem>.npz and the numbers and provenance in
+OUTDIR/<stem>.json, each written atomically, the .json last (cnninterp-export's contract)."""
+
+import io
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
+from cnninterp.jaxcore.footprint import footprint
+from cnninterp.jaxcore.images import ImageSource, load_image
+from cnninterp.jaxcore.model_file import write_atomically
+from cnninterp.jaxcore.significance import ThresholdMode, significance_counts, threshold_value
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every image of one call is asked for."""
+
+    output: Path
+    """OUTDIR."""
+    pixels: np.ndarray
+    """int [N, 2]: (y, x) of the rows to export, in the order given."""
+    mode: ThresholdMode
+    t_value: float
+    provenance: dict
+    """Model, versions and device: the same for every image."""
+
+
+def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on_progress) -> str:
+    """Compute and write one image's .npz and .json; returns how the full pass was answered."""
+    started = time.perf_counter()
+    loaded = load_image(source)
+    pixels = loaded.pixels
+    mode, t_value, yx = job.mode, job.t_value, job.pixels
+    probability = explainer.probability(pixels)
+    stats = cached_jacobian_stats(explainer, pixels, cache, on_progress=on_progress)
+    answered = (
+        "disabled" if not cache.enabled else "hit" if stats.extras.get("cache_path") else "miss"
+    )
+    significance = significance_counts(stats, mode, t_value, predicted_mask=probability > 0.5)
+    gradients = explainer.gradient_rows(pixels, yx) if len(yx) else np.zeros((0, *pixels.shape))
+    records = []
+    for (y, x), row in zip(yx.tolist(), gradients, strict=True):
+        fp = footprint(row, threshold_value(stats, mode, t_value, y, x), y, x)
+        records.append({"y": y, "x": x, "probability": float(probability[y, x])} | asdict(fp))
+    arrays = {
+        "probability": probability.astype(np.float32),
+        "pixels": yx,
+        "gradients": gradients.astype(np.float32),
+        "significance": significance.counts.astype(np.float32),
+    }
+    global_value = None if mode is ThresholdMode.ROW else threshold_value(stats, mode, t_value)
+    record = {
+        "image": {
+            "name": source.name,
+            "path": str(source.image_path.resolve()),
+            "original_shape": list(loaded.original_shape),
+            "shape": list(pixels.shape),
+            "notes": list(loaded.notes),
+        },
+        "threshold": {
+            "mode": mode.value,
+            "value": None if mode is ThresholdMode.LEGACY else t_value,
+            "description": mode.describe(t_value),
+            "absolute": global_value,  # null in row mode: each pixel's is in its footprint
+            "max_abs_J": stats.max_abs,
+            "max_signed_J": stats.max_signed,
+        },
+        "counts": {
+            "exact": significance.error is None,
+            "max_error": None if significance.error is None else int(significance.error.max()),
+        },
+        "footprints": records,
+        "provenance": job.provenance
+        | {
+            "utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - started, 3),
+            "full_pass_seconds": round(stats.seconds, 3),
+            "result_cache": answered,
+        },
+    }
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    text = json.dumps(record, indent=1, allow_nan=False) + "\n"
+    # The .json last: a reader that finds it can trust the .npz beside it.
+    write_atomically(
+        job.output / f"{source.name}.npz", lambda tmp: tmp.write_bytes(buffer.getvalue())
+    )
+    write_atomically(job.output / f"{source.name}.json", lambda tmp: tmp.write_text(text))
+    return answered
