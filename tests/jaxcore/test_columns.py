@@ -14,7 +14,7 @@ from cnninterp.jaxcore import columns, gradients, linear
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.model import ModelConfig, init_variables, model_logits
 
-# Input pixels at every corner, edge and stride phase (q mod 4) of a 48x48 or 64x64 image.
+# Input pixels at every corner, edge and stride phase (q mod 4) of a 48x48 image.
 PIXELS = [(0, 0), (0, 47), (47, 0), (47, 47), (1, 2), (22, 23), (13, 40), (30, 5), (46, 29)]
 
 
