@@ -1,21 +1,56 @@
-"""The full pass alone on a GPU, warm: python benchmarks/bench_gpu_pass.py [SIZE ...]."""
+"""The full pass alone on a GPU, warm, and where its time goes:
+
+    python benchmarks/bench_gpu_pass.py [SIZE ...]
+
+For each size: the pass (best of 3), the same chunks computing rows only, and rows plus their
+summaries on the device (no transfer, no host work), each scaled to all rows.
+"""
 
 import sys
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from timing import timed
 
+from cnninterp.jaxcore import gradients
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.model import ModelConfig, random_variables
+from cnninterp.jaxcore.significance import is_exact
+
+
+def breakdown(explainer: Explainer, size: int) -> str:
+    config = explainer.config
+    image = np.random.default_rng(size).random((size, size), np.float32)
+    explainer.warm_up(size, size)
+    seconds = min(explainer.jacobian_stats(image).seconds for _ in range(3))
+    probs, masks = explainer._linearise(image)
+    chunk = explainer._chunk_for(size, size)
+    offsets = jnp.arange(chunk, dtype=jnp.int32) % size
+    chunks = len(explainer._colour_order(size, size)) / chunk
+    exact = is_exact(size, size)
+    summaries = explainer._exact_summaries if exact else explainer._histogram_summaries
+
+    def row(y, x):
+        return gradients.gradient_row(config, explainer.variables, probs, masks, y, x)
+
+    rows_only = jax.jit(jax.vmap(row))
+    t_rows = timed(lambda: rows_only(offsets, offsets).block_until_ready(), 3) * chunks
+    t_summaries = (
+        timed(lambda: jax.block_until_ready(summaries(probs, masks, offsets, offsets)), 3) * chunks
+    )
+    return (
+        f"{size}x{size} ({explainer.device_name}, chunks of {chunk}): pass {seconds:.3f} s; "
+        f"rows only {t_rows:.3f} s; rows + {'sorted' if exact else 'histogram'} summaries "
+        f"on the device {t_summaries:.3f} s"
+    )
 
 
 def main() -> None:
     config = ModelConfig(width=64)
-    explainer = Explainer(config, random_variables(config))
+    explainer = Explainer(config, random_variables(config), full_pass="rows")
     for size in [int(a) for a in sys.argv[1:]] or [64]:
-        image = np.random.default_rng(size).random((size, size), np.float32)
-        explainer.warm_up(size, size)
-        seconds = min(explainer.jacobian_stats(image).seconds for _ in range(3))
-        print(f"{size}x{size}: all {size * size} rows + summaries in {seconds:.3f} s", flush=True)
+        print(breakdown(explainer, size), flush=True)
 
 
 if __name__ == "__main__":
