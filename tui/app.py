@@ -256,11 +256,11 @@ class CnnInterpApp(App):
         if done:
             text = f"significance of {view.loaded.source.name} done in {message.seconds:.1f} s"
         else:
-            fraction = max(message.fraction, 1e-6)
-            left = message.seconds * (1 - fraction) / fraction
+            left = view.seconds_left(message.seconds, message.fraction)
             text = (
                 f"significance {100 * message.fraction:.0f} % ({message.rows_done}/"
-                f"{message.rows_total} rows shown), {message.seconds:.1f} s, ~{left:.0f} s left"
+                f"{message.rows_total} rows shown), {message.seconds:.1f} s"
+                + (", estimating time left" if left is None else f", ~{left:.0f} s left")
             )
         self.query_one(StatusLine).show(text)
         self.request_significance()

@@ -13,6 +13,8 @@ from cnninterp.jaxcore.significance import ThresholdMode, threshold_value
 from cnninterp.tui.render import format_value
 from cnninterp.tui.threshold import Threshold
 
+ETA_WINDOW = 10.0  # seconds of progress the time-left estimate looks back on
+
 
 @dataclass
 class ImageView:
@@ -37,6 +39,8 @@ class ImageView:
     """(mode, t_value) the exact counts were computed for."""
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    progress_history: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds, fraction done) of the pass's recent progress reports."""
 
     @property
     def shape(self) -> tuple[int, int] | None:
@@ -49,6 +53,18 @@ class ImageView:
 
     def row_for(self, y: int, x: int) -> np.ndarray | None:
         return self.row if self.row_yx == (y, x) else None
+
+    def seconds_left(self, seconds: float, fraction: float) -> float | None:
+        """The pass's time left at its rate over the last ETA_WINDOW seconds (so that compiling
+        at its start does not count), or None until it has moved within the window."""
+        history = self.progress_history
+        history.append((seconds, fraction))
+        while len(history) > 2 and history[1][0] <= seconds - ETA_WINDOW:
+            history.pop(0)  # keep the newest report at least ETA_WINDOW old
+        then, done_then = history[0]
+        if fraction <= done_then or seconds <= then:
+            return None
+        return (1.0 - fraction) * (seconds - then) / (fraction - done_then)
 
     def exact_for(self, threshold: Threshold) -> np.ndarray | None:
         """Exact counts when they were computed for this threshold, else None."""

@@ -209,7 +209,14 @@ async def test_progress_says_how_much_work_is_done_and_how_long_is_left(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: stats_done(app))
         partial = dataclasses.replace(app.view.stats, complete=False)
-        app.post_message(messages.StatsProgress(app.view.token, partial, 16, 1024, 0.25, 3.0))
+        app.view.progress_history.clear()  # as for a new image
         status = app.query_one(StatusLine)
+        app.post_message(messages.StatsProgress(app.view.token, partial, 16, 1024, 0.25, 13.0))
         await wait_for(pilot, lambda: "25 %" in status.activity)
-        assert status.activity == "significance 25 % (16/1024 rows shown), 3.0 s, ~9 s left"
+        assert status.activity == (
+            "significance 25 % (16/1024 rows shown), 13.0 s, estimating time left"
+        )
+        # The rate since the last report, not since the start (which includes compiling).
+        app.post_message(messages.StatsProgress(app.view.token, partial, 16, 1024, 0.5, 15.0))
+        await wait_for(pilot, lambda: "50 %" in status.activity)
+        assert status.activity == "significance 50 % (16/1024 rows shown), 15.0 s, ~4 s left"
