@@ -22,7 +22,7 @@ from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.export import Job, export_image
-from cnninterp.jaxcore.export_progress import Progress
+from cnninterp.jaxcore.export_cli_progress import Progress
 from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
 from cnninterp.jaxcore.model_file import ModelFileError, file_sha256, read_header
 from cnninterp.jaxcore.provenance import versions

@@ -41,7 +41,7 @@ def test_converts_and_writes_a_self_describing_model_file(small_checkpoint, tmp_
     assert parity["passed"] and not parity["forced"]
     sizes = [(r["height"], r["width"]) for r in parity["inputs"]]
     assert sizes == [(64, 64)] * 3
-    assert any("centre-cropped 70x79 -> 64x64" in n for n in info["conversion_notes"])
+    assert any("cropped 70x79 -> 64x64" in n for n in info["conversion_notes"])
 
 
 def test_refuses_to_replace_an_existing_output(small_checkpoint, capsys):
