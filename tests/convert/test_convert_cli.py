@@ -99,3 +99,16 @@ def test_console_script_end_to_end(small_checkpoint):
     assert done.returncode == 0, done.stderr
     assert "Wrote" in done.stdout and "Traceback" not in done.stderr
     assert (small_checkpoint.parent / "cli.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    "content, message", [(None, "no such file"), (b"not a png", "cannot read this image")]
+)
+def test_a_bad_check_image_is_named(small_checkpoint, tmp_path, capsys, content, message):
+    image = tmp_path / "check.png"
+    if content is not None:
+        image.write_bytes(content)
+    code, out, err = run_main(capsys, small_checkpoint, "--check-image", image)
+    assert code == 2 and "Traceback" not in out + err
+    assert f"--check-image {image}: {message}" in err
+    assert not small_checkpoint.with_suffix(".safetensors").exists()
