@@ -8,11 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from nothing_cancels import averaging_variables
 from torch_reference import Pair, relative_error
 
 from cnninterp.jaxcore import columns, gradients, linear
 from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, init_variables, model_logits
+from cnninterp.jaxcore.model import ModelConfig, model_logits
 
 # Input pixels at every corner, edge and stride phase (q mod 4) of a 48x48 image.
 PIXELS = [(0, 0), (0, 47), (47, 0), (47, 47), (1, 2), (22, 23), (13, 40), (30, 5), (46, 29)]
@@ -58,12 +59,7 @@ def test_windows_hold_the_whole_tangent():
     # All weights positive and every ReLU open: nothing cancels, so any part of a tangent
     # that fell outside its window would be missing from the column.
     config = ModelConfig(width=2)
-    shapes = jax.eval_shape(lambda: init_variables(config))
-    rng = np.random.default_rng(0)
-    # Kernels that average their inputs keep values near 1 through 23 layers.
-    positive = lambda s: rng.uniform(0.5, 1.0, s.shape) / np.prod(s.shape[:-1])  # noqa: E731
-    variables = jax.tree.map(lambda s: positive(s).astype(np.float32), shapes)
-    variables["batch_stats"] = jax.tree.map(np.zeros_like, variables["batch_stats"])
+    variables = averaging_variables(config)
     image = jnp.ones((48, 48), jnp.float32)
     _, masks = gradients.forward(config, variables, image)
     assert all(bool(m.all()) for m in jax.tree.leaves(masks))

@@ -6,11 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from nothing_cancels import averaging_variables, positive_variables
 from torch_reference import Pair, relative_error
 
 from cnninterp.jaxcore import gradients
 from cnninterp.jaxcore.explainer import check_image, coarse_to_fine
-from cnninterp.jaxcore.model import ModelConfig, init_variables, model_logits, vessel_probability
+from cnninterp.jaxcore.model import ModelConfig, model_logits, vessel_probability
 
 PIXELS_64 = [(0, 0), (0, 63), (63, 0), (63, 63), (31, 32), (17, 5), (62, 40)]
 
@@ -57,18 +58,9 @@ def test_full_size_model_rows_match_torch():
         )
 
 
-def _positive_variables(config: ModelConfig) -> dict:
-    """Every weight positive and every ReLU open: no gradient can cancel to zero by chance."""
-    shapes = jax.eval_shape(lambda: init_variables(config))
-    rng = np.random.default_rng(0)
-    variables = jax.tree.map(lambda s: rng.uniform(0.5, 1.0, s.shape).astype(np.float32), shapes)
-    variables["batch_stats"] = jax.tree.map(np.zeros_like, variables["batch_stats"])  # means
-    return variables
-
-
 def test_receptive_field_radius():
     config = ModelConfig(width=2)
-    variables = _positive_variables(config)
+    variables = positive_variables(config)
     image = np.ones((192, 192), np.float32)
     y = x = 96
     # The logit, not p: with all-positive weights p saturates and its gradient underflows.
@@ -83,15 +75,7 @@ def test_decoder_windows_hold_the_whole_cotangent():
     # Positive averaging weights and every ReLU open: a cotangent that left its window would be
     # missing from some row, and nothing can cancel to hide it.
     config = ModelConfig(width=2)
-    variables = _positive_variables(config)
-    variables["params"] = jax.tree.map(
-        lambda v: v / np.prod(v.shape[:-1]) if v.ndim == 4 else v, variables["params"]
-    )
-    variables["batch_stats"] = jax.tree_util.tree_map_with_path(  # unit variances: no saturation
-        lambda path, v: np.ones_like(v) if path[-1].key == "var" else v, variables["batch_stats"]
-    )
-    # Class 0's logit constant: p's cotangent then reaches the network with one sign only.
-    variables["params"]["final"]["kernel"][..., 0] = 0.0
+    variables = averaging_variables(config)
     image = jnp.ones((48, 48), jnp.float32)
     probs, masks = gradients.forward(config, variables, image)
     assert all(bool(m.all()) for m in jax.tree.leaves(masks))
