@@ -144,22 +144,14 @@ def bench_size(size, explainer, model, device, args, rate, flop_per_row):
     first = time.perf_counter() - start
     stats = explainer.jacobian_stats(image)
     kind = "columns" if explainer._by_columns(size, size) else "rows"
-    report(
-        section,
-        f"ours: all {n_rows} rows + significance summaries",
-        stats.seconds,
-        f"(by {kind}; compile first: {first:.1f} s)",
-    )
+    ours_pass = f"ours: all {n_rows} rows + significance summaries"
+    report(section, ours_pass, stats.seconds, f"(by {kind}; compile first: {first:.1f} s)")
     if args.compare_passes and is_exact(size, size):
         other_kind = "rows" if kind == "columns" else "columns"
         other = Explainer(explainer.config, explainer.variables, full_pass=other_kind)
         other.warm_up(size, size)
         report(section, f"ours by {other_kind} instead", other.jacobian_stats(image).seconds)
-        ratio(
-            section,
-            f"ours: all {n_rows} rows + significance summaries",
-            f"ours by {other_kind} instead",
-        )
+        ratio(section, ours_pass, f"ours by {other_kind} instead")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     RESULTS[section]["peak host RSS GiB"] = peak
     print(f"  peak host RSS so far: {peak:.2f} GiB (before this size: {ru_before / 2**20:.2f})")
@@ -171,22 +163,22 @@ def bench_size(size, explainer, model, device, args, rate, flop_per_row):
             f"ours / floor = {stats.seconds / floor:.2f}"
         )
     pixels = np.stack(np.unravel_index(np.arange(n_rows), (size, size)), 1)
-    subset, scale, note = torch_subset(n_rows, args.complete and size <= 128, args.torch_rows)
-    t = timed(lambda: torch_func_rows(model, image, device, pixels[:subset]), 1) * scale
-    report(section, "torch.func: vmap over vjp, chunks of 64", t, note)
-    ratio(
-        section,
-        f"ours: all {n_rows} rows + significance summaries",
-        "torch.func: vmap over vjp, chunks of 64",
+
+    def baseline(name: str, all_rows, complete: bool) -> None:
+        """Time a PyTorch full pass (on a subset of rows unless `complete`) against ours."""
+        subset, scale, note = torch_subset(n_rows, complete, args.torch_rows)
+        t = timed(lambda: all_rows(model, image, device, pixels[:subset]), 1) * scale
+        report(section, name, t, note)
+        ratio(section, ours_pass, name)
+
+    baseline(
+        "torch.func: vmap over vjp, chunks of 64", torch_func_rows, args.complete and size <= 128
     )
     if size <= 128:
-        subset, scale, note = torch_subset(n_rows, args.complete and size <= 64, args.torch_rows)
-        t = timed(lambda: torch_original_rows(model, image, device, pixels[:subset]), 1) * scale
-        report(section, "torch: original one-autograd.grad-per-pixel loop", t, note)
-        ratio(
-            section,
-            f"ours: all {n_rows} rows + significance summaries",
+        baseline(
             "torch: original one-autograd.grad-per-pixel loop",
+            torch_original_rows,
+            args.complete and size <= 64,
         )
     if stats.rows is not None:
         y, x = picks[0]
