@@ -256,7 +256,7 @@ class CnnInterpApp(App):
         if done:
             text = f"significance of {view.loaded.source.name} done in {message.seconds:.1f} s"
         else:
-            left = view.seconds_left(message.seconds, message.fraction)
+            left = view.record_progress(message.seconds, message.fraction)
             text = (
                 f"significance {100 * message.fraction:.0f} % ({message.rows_done}/"
                 f"{message.rows_total} rows shown), {message.seconds:.1f} s"

@@ -54,9 +54,10 @@ class ImageView:
     def row_for(self, y: int, x: int) -> np.ndarray | None:
         return self.row if self.row_yx == (y, x) else None
 
-    def seconds_left(self, seconds: float, fraction: float) -> float | None:
-        """The pass's time left at its rate over the last ETA_WINDOW seconds (so that compiling
-        at its start does not count), or None until it has moved within the window."""
+    def record_progress(self, seconds: float, fraction: float) -> float | None:
+        """Add a progress report to the history; return the pass's time left at its rate over
+        the last ETA_WINDOW seconds (so that compiling at its start does not count), or None
+        until it has moved within the window."""
         history = self.progress_history
         history.append((seconds, fraction))
         while len(history) > 2 and history[1][0] <= seconds - ETA_WINDOW:

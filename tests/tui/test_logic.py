@@ -100,7 +100,7 @@ def test_graphics_fall_back_to_half_blocks_without_a_terminal():
 
 def test_time_left_follows_the_recent_rate():
     view = ImageView(token=0, index=0)
-    assert view.seconds_left(10.0, 0.02) is None  # one report: no rate yet
-    assert view.seconds_left(20.0, 0.12) == pytest.approx(0.88 * 10 / 0.10)
+    assert view.record_progress(10.0, 0.02) is None  # one report: no rate yet
+    assert view.record_progress(20.0, 0.12) == pytest.approx(0.88 * 10 / 0.10)
     # Faster now: the estimate uses the last 10 s, not the slow start.
-    assert view.seconds_left(30.0, 0.32) == pytest.approx(0.68 * 10 / 0.20)
+    assert view.record_progress(30.0, 0.32) == pytest.approx(0.68 * 10 / 0.20)
