@@ -287,11 +287,7 @@ class Explainer:
                     target[flat] = data.reshape(len(flat), *target.shape[1:])
             stats.row_max_abs[ys, xs] = result["row_max_abs"][valid]
             stats.row_max_signed[ys, xs] = result["row_max_signed"][valid]
-            # Last, and as a new array: readers (other threads) trust rows marked done, and a
-            # boolean mask that changed under numpy's indexing would overrun its buffers.
-            done = stats.done.copy()
-            done[ys, xs] = True
-            stats.done = done
+            stats.mark_done(ys, xs)
 
         summaries = self._exact_summaries if stats.exact else self._histogram_summaries
         order = self._colour_order(height, width)
@@ -367,9 +363,7 @@ class Explainer:
             stats.sorted_abs[flat] = ascending
             stats.row_max_abs[ys, xs] = ascending[:, -1]
             stats.row_max_signed[ys, xs] = rows.max(axis=1)
-            done = stats.done.copy()  # a new array, as in jacobian_stats' consume
-            done[ys, xs] = True
-            stats.done = done
+            stats.mark_done(ys, xs)
         return True
 
 

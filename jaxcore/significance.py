@@ -93,6 +93,14 @@ class JacobianStats:
     def max_signed(self) -> float:
         return float(self.row_max_signed.max()) if self.done.any() else 0.0
 
+    def mark_done(self, ys: np.ndarray, xs: np.ndarray) -> None:
+        """Mark rows done once their data is filed: as a new array, since readers on other
+        threads trust rows marked done, and a boolean mask that changed under numpy's
+        indexing would overrun its buffers."""
+        done = self.done.copy()
+        done[ys, xs] = True
+        self.done = done
+
     def row(self, y: int, x: int) -> np.ndarray | None:
         """A row the pass already produced (exact mode), else None."""
         if self.rows is None or not self.done[y, x]:
