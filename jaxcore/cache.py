@@ -2,7 +2,8 @@
 
 An entry is keyed by everything its numbers depend on: the model (its file's sha256, or a
 sha256 over its variables), the image (sha256 of pixel bytes, shape and dtype) and the
-computation (cache format, model config including its precision, the summary kind and its
+computation (cache format, model config including its precision, the full pass's method and
+whether the weights are compile-time constants, the backend, the summary kind and its
 constants). A changed model, image or algorithm therefore gives a new key and can never be
 answered by an old entry.
 
@@ -98,6 +99,9 @@ def stats_key(explainer, pixels) -> str:
             "cache_format": CACHE_FORMAT,
             "precision": explainer.config.precision,
             "config": asdict(explainer.config),
+            "full_pass": explainer.full_pass,  # rows or columns: different float rounding
+            "weights_as_constants": explainer.weights_as_constants,  # XLA folds differently
+            "platform": explainer.device.platform,  # cpu, gpu, tpu: different kernels
             "summary": kind,
             "exact_max_pixels": significance.EXACT_MAX_PIXELS,
             "bins_per_decade": BINS_PER_DECADE,
@@ -114,7 +118,7 @@ class CacheEntryError(Exception):
 def _expected(kind: str, height: int, width: int) -> dict[str, tuple[tuple[int, ...], str]]:
     """name -> (shape, dtype) of every array an entry of this kind holds besides key/meta."""
     n = height * width
-    arrays = {
+    arrays: dict[str, tuple[tuple[int, ...], str]] = {
         "done": ((height, width), "bool"),
         "row_max_abs": ((height, width), "float32"),
         "row_max_signed": ((height, width), "float32"),
@@ -260,7 +264,7 @@ class StatsCache:
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
-                np.savez(f, **arrays)
+                np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

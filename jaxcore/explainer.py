@@ -71,7 +71,32 @@ def coarse_to_fine(height: int, width: int) -> np.ndarray:
     return np.stack([ys.ravel()[order], xs.ravel()[order]], axis=1)
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether a JAX runtime error is the device running out of memory.
+
+    JAX raises every runtime failure as jax.errors.JaxRuntimeError (jaxlib's XlaRuntimeError)
+    and has no finer type; the XLA status code leads its message ("RESOURCE_EXHAUSTED: Out of
+    memory while trying to allocate ..."), so the code, not free text, is what is matched."""
+    return isinstance(exc, jax.errors.JaxRuntimeError) and str(exc).startswith("RESOURCE_EXHAUSTED")
+
+
 class Explainer:
+    """One model, compiled once, explaining any number of images of any size.
+
+    Answers, for a grayscale image float32 [H, W] (H, W multiples of 16):
+    `probability` (p of the explained class per pixel), `gradient_row` / `gradient_rows`
+    (d p[y, x] / d image, exactly), `jacobian_stats` (summaries of every row of J, streamed
+    coarse-to-fine with progress and cancelling) and `exact_counts` (a second pass for large
+    images). It may be called from several threads at once: interactive calls (probability,
+    rows) overtake a running full pass between its chunks.
+
+    Construction places the weights on the first device; compiling happens per image size on
+    first use (or in `warm_up`). `chunk_size` pins the number of colours (columns) per chunk;
+    otherwise each image size gets what fits the memory budget, halved for that size alone
+    when the device runs out of memory. `full_pass` and `weights_as_constants` default to
+    what was measured fastest on the device's platform (benchmarks/RESULTS.md).
+    """
+
     def __init__(
         self,
         config: ModelConfig,
@@ -85,6 +110,9 @@ class Explainer:
         self.config = config
         self.model_sha256 = model_sha256
         self.chunk_size = chunk_size
+        """Colours per chunk for every image size, or None: chosen per size."""
+        self._chunk_sizes: dict[tuple[int, int], int] = {}
+        """Chunk sizes found to fit, by image size (H, W); set when the device ran out."""
         device = jax.devices()[0]
         self.device = device
         self.device_name = "CPU" if device.platform == "cpu" else device.device_kind
@@ -198,7 +226,10 @@ class Explainer:
         return rows
 
     def _chunk_for(self, height: int, width: int) -> int:
-        """Colours per chunk: the override, else what fits the memory budget."""
+        """Colours per chunk: what fitted this size after running out of memory, else the
+        override, else what fits the memory budget."""
+        if (height, width) in self._chunk_sizes:
+            return self._chunk_sizes[(height, width)]
         if self.chunk_size:
             return self.chunk_size
         per_colour = 4 * height * width * self.config.width * 24  # bytes, measured order
@@ -254,13 +285,14 @@ class Explainer:
                     finish(in_flight)
                 in_flight = flight
             except jax.errors.JaxRuntimeError as exc:
-                if "RESOURCE_EXHAUSTED" not in str(exc) or chunk == 1:
+                if not is_out_of_memory(exc) or chunk == 1:
                     raise
-                # Out of device memory: redo what was not consumed, in smaller chunks.
+                # Out of device memory: redo what was not consumed, in smaller chunks, and
+                # remember them for this image size only (other sizes need their own).
                 start = in_flight[0] if in_flight is not None else start
                 in_flight = None
                 chunk //= 2
-                self.chunk_size = chunk
+                self._chunk_sizes[(height, width)] = chunk
         return True
 
     def jacobian_stats(
@@ -351,6 +383,7 @@ class Explainer:
         order = np.indices((height, width)).reshape(2, -1).T
         if not self._run_pass(pixels, order, self._columns, consume, on_progress, cancel):
             return False
+        assert stats.rows is not None and stats.sorted_abs is not None  # exact sizes only
         for first in range(0, n, SUMMARY_BLOCK):
             if cancel is not None and cancel.is_set():
                 return False

@@ -22,6 +22,7 @@ EXACT_MAX_PIXELS = 128 * 128
 BINS_PER_DECADE = 16
 DECADES = 8
 EDGES = BINS_PER_DECADE * DECADES + 1  # edges e_k = row_max * 10**(-k / BINS_PER_DECADE)
+PREDICTED_P = 0.5  # a pixel the model calls vessel: p > PREDICTED_P
 
 
 class ThresholdMode(StrEnum):
@@ -31,12 +32,20 @@ class ThresholdMode(StrEnum):
     LEGACY = "legacy"  # the original map: 1 % of signed max J, min-max normalised, times mask
 
     def describe(self, t_value: float) -> str:
+        """The mode and value in words: the one description every front end shows."""
         return {
             "global": f"{t_value:g} % of max |J|",
             "row": f"{t_value:g} % of row max",
             "absolute": f"|G| > {t_value:g}",
             "legacy": "legacy: 1 % of signed max J",
         }[self.value]
+
+
+def predicted_mask(probability: np.ndarray) -> np.ndarray:
+    """bool [H, W]: the pixels the model calls vessel (the legacy map's mask, the outline).
+
+    argmax == vessel for two classes; for more classes p > 0.5 is a sufficient stand-in."""
+    return np.asarray(probability) > PREDICTED_P
 
 
 def is_exact(height: int, width: int) -> bool:
@@ -129,6 +138,31 @@ def threshold_value(
     return LEGACY_FRACTION * stats.max_signed
 
 
+def threshold_at(
+    stats: JacobianStats | None,
+    mode: ThresholdMode,
+    t_value: float,
+    y: int,
+    x: int,
+    row: np.ndarray | None = None,
+) -> float | None:
+    """The threshold in force at (y, x) from what is known so far, or None while it depends on
+    rows not computed yet. Row mode takes the row's max from `row` (float32 [H, W], the row of
+    (y, x), when the caller has it) or from the stats once the pass has done that row."""
+    mode = ThresholdMode(mode)
+    if mode is ThresholdMode.ABSOLUTE:
+        check_threshold(t_value)
+        return float(t_value)
+    if mode is ThresholdMode.ROW and row is not None:
+        check_threshold(t_value)
+        return t_value / 100 * float(np.max(np.abs(row)))
+    if stats is None or not stats.done.any():
+        return None
+    if mode is ThresholdMode.ROW and not stats.done[y, x]:
+        return None
+    return threshold_value(stats, mode, t_value, y, x)
+
+
 def check_threshold(t_value: float) -> None:
     if not np.isfinite(t_value) or t_value < 0:
         raise ValueError(f"threshold must be a non-negative number, not {t_value!r}")
@@ -163,16 +197,17 @@ def significance_counts(
     flat_done = stats.done.ravel().copy()  # one consistent view while a pass adds rows
     counts = np.full(flat_done.shape, np.nan, np.float32)
     error = None
-    if stats.exact:
+    if stats.sorted_abs is not None:  # exact summaries
         counts[flat_done] = count_above_sorted(stats.sorted_abs[flat_done], thresholds[flat_done])
     else:
+        assert stats.edges is not None and stats.above_edges is not None
         estimate, bound = count_above_histogram(
             stats.edges[flat_done], stats.above_edges[flat_done], thresholds[flat_done]
         )
         counts[flat_done] = estimate
-        error = np.zeros(flat_done.shape, np.int32)
-        error[flat_done] = bound
-        error = error.reshape(stats.shape)
+        bounds = np.zeros(flat_done.shape, np.int32)
+        bounds[flat_done] = bound
+        error = bounds.reshape(stats.shape)
     counts = counts.reshape(stats.shape)
     if mode is ThresholdMode.LEGACY:
         counts = legacy_normalise(counts, predicted_mask)
@@ -230,7 +265,8 @@ def fill_coarse(values: np.ndarray, done: np.ndarray) -> np.ndarray:
     """For display while the pass runs: undone pixels take the value of the nearest done pixel
     on the coarse-to-fine grids (stride 2, 4, 8, ...); NaN where none is done yet."""
     out = np.where(done, values, np.nan).astype(np.float32)
-    ys, xs = np.indices(values.shape)
+    grid = np.indices(values.shape)  # (2, H, W)
+    ys, xs = grid[0], grid[1]
     stride = 2
     while stride <= max(values.shape):
         todo = ~done & np.isnan(out)

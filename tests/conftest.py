@@ -1,6 +1,15 @@
-"""Suite-wide: results are cached in a per-session temporary folder, never the user's cache."""
+"""Suite-wide: JAX's strict promotion rules, and a private result cache.
 
+Strict flags, once for every test (as patrick-kidger/equinox does): a silent broadcast of
+mismatched ranks or a silent dtype widening is an error here, so the code says what it means.
+The results of every test are cached in a per-session temporary folder, never the user's cache.
+"""
+
+import jax
 import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 
 @pytest.fixture(autouse=True, scope="session")

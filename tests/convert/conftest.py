@@ -2,13 +2,10 @@
 
 from pathlib import Path
 
-import jax
 import pytest
 import torch
 
 from cnninterp.convert.torch_model import random_model
-
-jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 @pytest.fixture(scope="session")

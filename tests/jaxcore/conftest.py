@@ -1,13 +1,10 @@
 """Shared fixtures: a small random model in both frameworks and its Jacobian."""
 
-import jax
 import numpy as np
 import pytest
 from torch_reference import Pair
 
 from cnninterp.jaxcore.explainer import Explainer
-
-jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 @pytest.fixture(scope="session")

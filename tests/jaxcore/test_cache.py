@@ -18,8 +18,6 @@ from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.model import ModelConfig, random_variables
 from cnninterp.jaxcore.significance import EDGES, JacobianStats
 
-jax.config.update("jax_numpy_rank_promotion", "raise")
-
 SIZE = 32
 CONFIG = ModelConfig(width=4)
 ARRAYS = ("done", "row_max_abs", "row_max_signed", "sorted_abs", "rows", "edges", "above_edges")
@@ -147,6 +145,18 @@ def test_key_follows_model_file_hash_config_and_computation(base_explainer, vari
     )
     for change in ({"vessel_class": 0}, {"precision": "default"}):
         assert stats_key(Explainer(dataclasses.replace(CONFIG, **change), variables), pixels) != key
+
+
+def test_key_follows_the_pass_method_and_how_weights_are_compiled(base_explainer, variables):
+    """Rows and columns, constant and argument weights round differently: never shared."""
+    pixels = random_image(0)
+    key = stats_key(base_explainer, pixels)
+    other = "rows" if base_explainer.full_pass == "columns" else "columns"
+    assert stats_key(Explainer(CONFIG, variables, full_pass=other), pixels) != key
+    flipped = not base_explainer.weights_as_constants
+    assert stats_key(Explainer(CONFIG, variables, weights_as_constants=flipped), pixels) != key
+    same = base_explainer.full_pass
+    assert stats_key(Explainer(CONFIG, variables, full_pass=same), pixels) == key
 
 
 def test_summary_constants_are_part_of_the_key(base_explainer, monkeypatch):

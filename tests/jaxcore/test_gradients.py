@@ -10,7 +10,7 @@ from nothing_cancels import averaging_variables, positive_variables
 from torch_reference import Pair, relative_error
 
 from cnninterp.jaxcore import gradients
-from cnninterp.jaxcore.explainer import check_image, coarse_to_fine
+from cnninterp.jaxcore.explainer import check_image, coarse_to_fine, is_out_of_memory
 from cnninterp.jaxcore.model import ModelConfig, model_logits, vessel_probability
 
 PIXELS_64 = [(0, 0), (0, 63), (63, 0), (63, 63), (31, 32), (17, 5), (62, 40)]
@@ -134,18 +134,40 @@ def test_pixel_outside_the_image_is_refused(small_pair, image32):
 
 
 def test_rows_from_another_thread_during_a_pass(small_pair):
+    """The pass holds at its first progress report until a row is answered: rows that had to
+    wait for the pass to end would leave it waiting in vain (the timeout), and fail."""
     image = np.random.default_rng(4).random((32, 32), dtype=np.float32)
     explainer = small_pair.explainer
     expected = explainer.gradient_row(image, 3, 4)
+    pass_running, row_answered = threading.Event(), threading.Event()
+    overlapped: list[bool] = []
+
+    def hold_until_a_row(stats) -> None:
+        if not pass_running.is_set():
+            assert not stats.complete
+            pass_running.set()
+            overlapped.append(row_answered.wait(timeout=30))
+
     results = []
-    worker = threading.Thread(target=lambda: results.append(explainer.jacobian_stats(image)))
+    worker = threading.Thread(
+        target=lambda: results.append(explainer.jacobian_stats(image, on_progress=hold_until_a_row))
+    )
     worker.start()
+    assert pass_running.wait(timeout=120)
     rows = [explainer.gradient_row(image, 3, 4) for _ in range(5)]
+    row_answered.set()
     worker.join()
+    assert overlapped == [True]  # answered while the pass was part-way
     for row in rows:
         np.testing.assert_array_equal(row, expected)
     assert results[0].complete
     np.testing.assert_allclose(results[0].row(3, 4), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_only_the_out_of_memory_status_counts_as_out_of_memory():
+    assert is_out_of_memory(jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory"))
+    assert not is_out_of_memory(jax.errors.JaxRuntimeError("INTERNAL: RESOURCE_EXHAUSTED"))
+    assert not is_out_of_memory(MemoryError("RESOURCE_EXHAUSTED"))
 
 
 def test_host_and_device_agree_on_the_pixels_of_a_colour():
@@ -179,7 +201,9 @@ def test_out_of_device_memory_halves_the_chunk_and_loses_nothing(small_pair):
 
     explainer._exact_summaries = flaky
     stats = explainer.jacobian_stats(image)
-    assert stats.complete and explainer.chunk_size == 32
+    assert stats.complete
+    # The smaller chunk is kept for this image size only; the override stands for others.
+    assert explainer._chunk_for(32, 32) == 32 and explainer._chunk_for(64, 64) == 64
     assert calls[:3] == [64, 64, 64] and set(calls[3:]) == {32}
     np.testing.assert_array_equal(stats.sorted_abs, expected.sorted_abs)
     np.testing.assert_array_equal(stats.rows, expected.rows)

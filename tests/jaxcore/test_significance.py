@@ -10,8 +10,10 @@ from cnninterp.jaxcore import significance
 from cnninterp.jaxcore.significance import (
     ThresholdMode,
     fill_coarse,
+    predicted_mask,
     row_thresholds,
     significance_counts,
+    threshold_at,
     threshold_value,
 )
 
@@ -85,6 +87,29 @@ def test_rows_kept_by_the_pass_equal_torch(stats32, jacobian32):
 def test_bad_thresholds_are_refused(stats32, t_value):
     with pytest.raises(ValueError, match="non-negative"):
         significance_counts(stats32, ThresholdMode.GLOBAL, t_value)
+
+
+def test_threshold_at_waits_for_what_it_depends_on(stats32):
+    """One home for the threshold in force: None until its rows are in, then threshold_value."""
+    y, x = 5, 7
+    partial = significance.JacobianStats.empty(*stats32.shape)
+    for mode in (ThresholdMode.GLOBAL, ThresholdMode.ROW, ThresholdMode.LEGACY):
+        assert threshold_at(None, mode, 1.0, y, x) is None
+        assert threshold_at(partial, mode, 1.0, y, x) is None
+    assert threshold_at(None, ThresholdMode.ABSOLUTE, 1e-3, y, x) == 1e-3
+    partial.mark_done(np.array([0]), np.array([0]))  # another row: row mode still waits
+    partial.row_max_abs[0, 0] = 1.0
+    assert threshold_at(partial, ThresholdMode.ROW, 1.0, y, x) is None
+    row = stats32.row(y, x)
+    from_row = threshold_at(None, ThresholdMode.ROW, 20.0, y, x, row)
+    assert from_row == pytest.approx(threshold_value(stats32, ThresholdMode.ROW, 20.0, y, x))
+    for mode in ThresholdMode:
+        assert threshold_at(stats32, mode, 2.0, y, x) == threshold_value(stats32, mode, 2.0, y, x)
+
+
+def test_predicted_mask_is_p_above_one_half():
+    p = np.array([[0.2, 0.5], [0.51, 0.9]], np.float32)
+    np.testing.assert_array_equal(predicted_mask(p), [[False, False], [True, True]])
 
 
 def test_row_mode_threshold_is_relative_to_the_row(stats32):

@@ -1,0 +1,152 @@
+"""Opening a model: the one answer every front end (TUI, cnninterp-export) gives.
+
+A `.safetensors` model file is used as it is. A PyTorch checkpoint (`.pth`, `.pt`) is
+converted once into `<cache root>/models/<sha256 of the checkpoint>.safetensors`, with the
+conversion's parity report beside it as `<sha256>.parity.json`; every later open of the same
+checkpoint (by content, wherever it lies) reuses that file without converting again.
+
+Why the converter is passed in: converting needs `cnninterp.convert` and PyTorch, which sit
+above the core (the converter writes model files *for* the core). The core therefore names
+only what it needs, a `Converter` callable, and the front ends hand it one that imports
+`cnninterp.convert` when it is called. So `jaxcore` never imports `convert` or torch, not even
+lazily, and the boundary test holds for every module without exemptions; a front end that
+never meets a checkpoint never loads torch.
+
+Building an Explainer compiles nothing yet but reads and places the weights; `explainer_for`
+keeps the last few, keyed by the file's identity and the options, so a front end reopened in
+the same process (tests, notebooks, repeated export calls) skips that work.
+"""
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnninterp.jaxcore.cache import cache_root
+from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.model_file import (
+    MODEL_SUFFIX,
+    ModelFileError,
+    file_sha256,
+    read_header,
+    write_atomically,
+)
+
+CHECKPOINT_SUFFIXES = (".pth", ".pt")
+"""PyTorch checkpoints: converted before use."""
+EXPLAINERS_KEPT = 2  # a full-size model holds ~125 MB of weights: keep few
+
+
+class ModelOpenError(Exception):
+    """The model cannot be opened; the message is fit for the user."""
+
+
+class ConversionFailed(Exception):
+    """Raised by a Converter for a checkpoint it cannot convert (message fit for the user)."""
+
+
+Converter = Callable[[Path, Path], dict[str, Any]]
+"""converter(checkpoint, out): write the converted model file at `out` (replacing what is
+there) and return the parity report as JSON-ready data; raise ConversionFailed, or
+ImportError when PyTorch is not installed."""
+
+
+@dataclass(frozen=True)
+class OpenedModel:
+    """The model file to load and where it came from."""
+
+    path: Path
+    """A model file (.safetensors)."""
+    provenance: dict[str, str]
+    """path (as given, resolved); for a checkpoint also checkpoint_sha256 and converted."""
+    converted_now: bool = False
+    """True when this open ran the conversion (False: a model file, or the cache had it)."""
+
+
+def is_checkpoint(path: Path) -> bool:
+    return path.suffix.lower() in CHECKPOINT_SUFFIXES
+
+
+def models_folder() -> Path:
+    """Where converted checkpoints are kept: `models/` in the cache folder."""
+    return cache_root() / "models"
+
+
+def open_model(
+    path: Path,
+    converter: Converter | None,
+    *,
+    folder: Path | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> OpenedModel:
+    """The model file for `path`: itself, or its checkpoint's conversion in `folder` (default
+    models_folder()), converted now unless an intact one is there. Raises ModelOpenError."""
+    if not path.is_file():
+        raise ModelOpenError(f"{path}: no such model file")
+    provenance = {"path": str(path.resolve())}
+    if not is_checkpoint(path):
+        return OpenedModel(path, provenance)
+    folder = models_folder() if folder is None else folder
+    try:
+        source_sha = file_sha256(path)
+    except OSError as exc:
+        raise ModelOpenError(f"{path}: cannot read ({exc})") from None
+    out = folder / f"{source_sha}{MODEL_SUFFIX}"
+    provenance |= {"checkpoint_sha256": source_sha, "converted": str(out)}
+    try:
+        read_header(out)
+        return OpenedModel(out, provenance)
+    except ModelFileError:
+        pass  # not converted yet, or a damaged earlier conversion: convert (again)
+    if converter is None:
+        raise ModelOpenError(f"{path}: a PyTorch checkpoint; convert it with cnninterp-convert")
+    say(f"converting {path} (once; kept as {out}) ...")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        report = converter(path, out)
+        text = json.dumps(report, indent=1, default=str) + "\n"
+        write_atomically(parity_report_path(out), lambda tmp: tmp.write_text(text))
+    except ImportError as exc:
+        raise ModelOpenError(f"{path}: converting a checkpoint needs PyTorch ({exc})") from None
+    except (ConversionFailed, OSError) as exc:
+        raise ModelOpenError(str(exc)) from None
+    return OpenedModel(out, provenance, converted_now=True)
+
+
+def parity_report_path(model_path: Path) -> Path:
+    """The JSON parity report kept beside a converted checkpoint."""
+    return model_path.with_name(model_path.name.removesuffix(MODEL_SUFFIX) + ".parity.json")
+
+
+_explainers: "OrderedDict[tuple[object, ...], Explainer]" = OrderedDict()
+_explainers_lock = threading.Lock()  # front ends open models from worker threads
+
+
+def explainer_for(
+    path: Path, *, vessel_class: int | None = None, chunk_size: int | None = None
+) -> Explainer:
+    """Explainer.from_file(path, ...), reused while the file is unchanged (the last
+    EXPLAINERS_KEPT by file identity and options). Raises ModelOpenError."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ModelOpenError(f"{path}: cannot read ({exc})") from None
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, vessel_class, chunk_size)
+    with _explainers_lock:
+        if key in _explainers:
+            _explainers.move_to_end(key)
+            return _explainers[key]
+    try:
+        explainer = Explainer.from_file(path, vessel_class=vessel_class, chunk_size=chunk_size)
+    except ModelFileError as exc:
+        raise ModelOpenError(str(exc)) from None
+    except ValueError as exc:  # a class the model does not have
+        raise ModelOpenError(f"--class {vessel_class}: {exc}") from None
+    with _explainers_lock:
+        _explainers[key] = explainer
+        while len(_explainers) > EXPLAINERS_KEPT:
+            _explainers.popitem(last=False)
+    return explainer

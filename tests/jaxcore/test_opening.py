@@ -1,0 +1,115 @@
+"""jaxcore.opening: one answer to "open this model" for every front end.
+
+The converter is injected, so these tests pass one that writes a real model file without
+torch and count its calls; the torch converter itself is exercised from the TUI and export
+tests (tests/tui/test_logic.py, tests/export/test_export.py).
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cnninterp.jaxcore import opening
+from cnninterp.jaxcore.model import ModelConfig, random_variables
+from cnninterp.jaxcore.model_file import save_model
+from cnninterp.jaxcore.opening import (
+    ConversionFailed,
+    ModelOpenError,
+    explainer_for,
+    open_model,
+    parity_report_path,
+)
+
+CONFIG = ModelConfig(width=4)
+
+
+class CountingConverter:
+    """Writes a small model file at `out`, as the torch converter would, and counts calls."""
+
+    def __init__(self):
+        self.calls: list[tuple[Path, Path]] = []
+
+    def __call__(self, checkpoint: Path, out: Path) -> dict[str, object]:
+        self.calls.append((checkpoint, out))
+        save_model(out, CONFIG, random_variables(CONFIG, seed=1), {"purpose": "opening tests"})
+        return {"parity_passed": True, "source": checkpoint}
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    """This test's own cache folder: conversions of other tests must not answer."""
+    monkeypatch.setenv("CNNINTERP_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def checkpoint(tmp_path) -> Path:
+    path = tmp_path / "somewhere" / "model.pth"
+    path.parent.mkdir()
+    path.write_bytes(b"a checkpoint's bytes")
+    return path
+
+
+def test_a_model_file_passes_through(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_model(path, CONFIG, random_variables(CONFIG, seed=1), {})
+    converter = CountingConverter()
+    opened = open_model(path, converter)
+    assert opened.path == path and not opened.converted_now and converter.calls == []
+
+
+def test_a_checkpoint_is_converted_once_into_the_cache_and_reused(checkpoint, cache_dir):
+    converter = CountingConverter()
+    first = open_model(checkpoint, converter)
+    assert first.converted_now and len(converter.calls) == 1
+    assert first.path.parent == cache_dir / "models"
+    assert first.path.stem == first.provenance["checkpoint_sha256"]
+    report = json.loads(parity_report_path(first.path).read_text())
+    assert report["parity_passed"] is True
+    second = open_model(checkpoint, converter)
+    assert second.path == first.path and not second.converted_now
+    assert len(converter.calls) == 1  # the cache answered
+    copy = checkpoint.parent / "copy.pt"  # same bytes elsewhere: same conversion
+    copy.write_bytes(checkpoint.read_bytes())
+    assert open_model(copy, converter).path == first.path and len(converter.calls) == 1
+
+
+def test_a_damaged_conversion_is_redone(checkpoint, cache_dir):
+    converter = CountingConverter()
+    path = open_model(checkpoint, converter).path
+    path.write_bytes(b"damaged")
+    assert open_model(checkpoint, converter).converted_now and len(converter.calls) == 2
+
+
+def test_failures_are_one_sentence(checkpoint, tmp_path):
+    def no_torch(checkpoint: Path, out: Path) -> dict[str, object]:
+        raise ImportError("No module named 'torch'")
+
+    def refuses(checkpoint: Path, out: Path) -> dict[str, object]:
+        raise ConversionFailed(f"{checkpoint}: not a CustomResNet state dict")
+
+    with pytest.raises(ModelOpenError, match="needs PyTorch"):
+        open_model(checkpoint, no_torch)
+    with pytest.raises(ModelOpenError, match="not a CustomResNet"):
+        open_model(checkpoint, refuses)
+    with pytest.raises(ModelOpenError, match="cnninterp-convert"):
+        open_model(checkpoint, None)
+    with pytest.raises(ModelOpenError, match="no such model file"):
+        open_model(tmp_path / "missing.pth", CountingConverter())
+
+
+def test_explainers_are_reused_per_file_and_options_and_few_are_kept(tmp_path):
+    paths = []
+    for seed in range(3):
+        paths.append(tmp_path / f"m{seed}.safetensors")
+        save_model(paths[-1], CONFIG, random_variables(CONFIG, seed=seed), {})
+    first = explainer_for(paths[0])
+    assert explainer_for(paths[0]) is first
+    assert explainer_for(paths[0], chunk_size=4) is not first
+    assert explainer_for(paths[1]) is not first
+    explainer_for(paths[2])
+    assert len(opening._explainers) == opening.EXPLAINERS_KEPT
+    assert explainer_for(paths[0]) is not first  # evicted: the least recently used
+    with pytest.raises(ModelOpenError, match="class 5"):
+        explainer_for(paths[0], vessel_class=5)
