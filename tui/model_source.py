@@ -1,16 +1,24 @@
 """Find the model and the images the user pointed at, and build the Explainer.
 
-Runs in a worker thread at start-up (conversion and compilation take seconds). Every failure
-is an OpenError with a sentence the user can act on; notes are shown, not raised.
+Runs in a worker thread at start-up (conversion and compilation take seconds). Opening the
+model itself (a checkpoint converted once into the cache, explainers reused) is the core's
+(`jaxcore.opening`); this module finds what to open. Every failure is an OpenError with a
+sentence the user can act on; notes are shown, not raised.
 """
 
 from pathlib import Path
+from typing import Any
 
+from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.images import ImageError, ImageSource, find_images
-from cnninterp.jaxcore.model_file import MODEL_SUFFIX, ModelFileError
+from cnninterp.jaxcore.model_file import MODEL_SUFFIX
+from cnninterp.jaxcore.opening import (
+    CHECKPOINT_SUFFIXES,
+    ModelOpenError,
+    explainer_for,
+    open_model,
+)
 from cnninterp.tui.options import AppOptions
-
-CHECKPOINT_SUFFIXES = (".pth", ".pt")
 
 
 class OpenError(Exception):
@@ -46,50 +54,33 @@ def find_model(folder: Path) -> Path:
     )
 
 
-def convert(checkpoint: Path, notes: list[str]) -> Path:
-    """A .pth converted (with its parity check) to a cached model file."""
+def convert_with_torch(checkpoint: Path, out: Path) -> dict[str, Any]:
+    """The core's Converter: imports the converter (and torch) only when a .pth is opened."""
+    from cnninterp.convert.into_cache import convert_into
+
+    return convert_into(checkpoint, out)
+
+
+def open_explainer(
+    model: Path, vessel_class: int | None, chunk_size: int | None, notes: list[str]
+) -> Explainer:
+    """The explainer of a model file or checkpoint (converted once, into the cache)."""
     try:
-        from cnninterp.convert.api import ConversionError, convert_checkpoint
-    except ImportError:
-        raise OpenError("the converter is not available; run cnninterp-convert first") from None
-    try:
-        report = convert_checkpoint(checkpoint)
-    except ConversionError as exc:
+        opened = open_model(model, convert_with_torch)
+        explainer = explainer_for(opened.path, vessel_class=vessel_class, chunk_size=chunk_size)
+    except ModelOpenError as exc:
         raise OpenError(str(exc)) from None
-    notes.append(f"converted {checkpoint.name} -> {report.out_path} ({report.seconds:.1f} s)")
-    return Path(report.out_path)
-
-
-_EXPLAINERS: dict[tuple, object] = {}
-"""Explainers already built in this process, by model file identity and options: compiling
-is the slow part of opening, and an app reopened in the same process (tests) can skip it."""
-
-
-def open_explainer(model_path: Path, vessel_class: int | None, chunk_size: int | None, notes):
-    from cnninterp.jaxcore.explainer import Explainer
-
-    stat = model_path.stat()
-    key = (str(model_path.resolve()), stat.st_mtime_ns, stat.st_size, vessel_class, chunk_size)
-    if key in _EXPLAINERS:
-        return _EXPLAINERS[key]
-    try:
-        explainer = Explainer.from_file(
-            model_path, vessel_class=vessel_class, chunk_size=chunk_size
-        )
-    except ModelFileError as exc:
-        raise OpenError(str(exc)) from None
-    except ValueError as exc:  # a --class the model does not have
-        raise OpenError(f"--class {vessel_class}: {exc}") from None
+    if opened.converted_now:
+        notes.append(f"converted {model.name} -> {opened.path}")
     if vessel_class is None and explainer.config.classes != 2:
         notes.append(
             f"the model has {explainer.config.classes} classes; explaining class "
             f"{explainer.config.vessel_class} (choose with --class N)"
         )
-    _EXPLAINERS[key] = explainer
     return explainer
 
 
-def open_data(options: AppOptions) -> tuple[object, list[ImageSource], list[str]]:
+def open_data(options: AppOptions) -> tuple[Explainer, list[ImageSource], list[str]]:
     """(explainer, image sources, notes) for the options; raises OpenError."""
     notes: list[str] = []
     folder, model = options.folder, options.model
@@ -103,8 +94,4 @@ def open_data(options: AppOptions) -> tuple[object, list[ImageSource], list[str]
         raise OpenError(str(exc)) from None
     if model is None:
         model = find_model(folder)
-    if not model.exists():
-        raise OpenError(f"{model}: no such model file")
-    if model.suffix.lower() in CHECKPOINT_SUFFIXES:
-        model = convert(model, notes)
     return open_explainer(model, options.vessel_class, options.chunk_size, notes), images, notes

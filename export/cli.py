@@ -14,24 +14,24 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from cnninterp.export.image import Job, export_image
+from cnninterp.export.progress import Progress
 from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.export import Job, export_image
-from cnninterp.jaxcore.export_cli_progress import Progress
 from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
-from cnninterp.jaxcore.model_file import ModelFileError, file_sha256, read_header
+from cnninterp.jaxcore.opening import ModelOpenError, explainer_for, models_folder, open_model
 from cnninterp.jaxcore.provenance import versions
 from cnninterp.jaxcore.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_SOME_FAILED = 4
-CHECKPOINT_SUFFIXES = (".pth", ".pt")
 
 EPILOG = f"""\
 outputs, per image (stem = file name without extension):
@@ -156,49 +156,27 @@ def collect_images(inputs: list[Path], pixels: list[tuple[int, int]]) -> list[Im
     return list(sources.values())
 
 
-def resolve_model(model: Path, cache: StatsCache, scratch: Path, say) -> tuple[Path, dict]:
-    """(model file, provenance); a checkpoint is converted once into the cache folder."""
-    if not model.is_file():
-        raise UsageError(f"{model}: no such model file")
-    if model.suffix.lower() not in CHECKPOINT_SUFFIXES:
-        return model, {"path": str(model.resolve())}
+def convert_with_torch(checkpoint: Path, out: Path) -> dict[str, Any]:
+    """The core's Converter: imports the converter (and torch) only when a .pth is given."""
+    from cnninterp.convert.into_cache import convert_into
+
+    return convert_into(checkpoint, out)
+
+
+def resolve_model(
+    model: Path, cache: StatsCache, scratch: Path, say: Callable[[str], None]
+) -> tuple[Path, dict[str, str]]:
+    """(model file, provenance); a checkpoint is converted once into the cache folder (into
+    `scratch` when the cache is off)."""
+    folder = models_folder() if cache.enabled else scratch
     try:
-        from cnninterp.convert.api import ConversionError, convert_checkpoint
-    except ImportError as exc:
-        raise UsageError(f"{model}: converting a checkpoint needs PyTorch ({exc})") from None
-    source_sha = file_sha256(model)
-    folder = (cache.root / "models") if cache.enabled else scratch
-    out = folder / f"{source_sha}.safetensors"
-    provenance = {"path": str(model.resolve()), "checkpoint_sha256": source_sha}
-    try:
-        read_header(out)
-        return out, provenance | {"converted": str(out)}
-    except ModelFileError:
-        pass  # not converted yet, or a damaged earlier conversion: convert (again)
-    say(f"converting {model} (once; kept as {out}) ...")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        report = convert_checkpoint(model, out, overwrite=True)
-    except (ConversionError, OSError) as exc:
+        opened = open_model(model, convert_with_torch, folder=folder, say=say)
+    except ModelOpenError as exc:
         raise UsageError(str(exc)) from None
-    return Path(report.out_path), provenance | {"converted": str(report.out_path)}
+    return opened.path, opened.provenance
 
 
-_EXPLAINERS: dict[tuple, Explainer] = {}
-
-
-def open_explainer(path: Path) -> Explainer:
-    """Explainer.from_file, reused while the file is unchanged: compiling is the slow part of
-    a call, and main() may run many times in one process (notebooks, tests)."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    if key not in _EXPLAINERS:
-        _EXPLAINERS.clear()  # one model at a time: a full-size one holds 125 MB
-        _EXPLAINERS[key] = Explainer.from_file(path)
-    return _EXPLAINERS[key]
-
-
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     mode = ThresholdMode(args.mode)
     if mode is ThresholdMode.ABSOLUTE and args.threshold is None:
         raise UsageError("--mode absolute needs --threshold T (the |G| value itself)")
@@ -216,8 +194,8 @@ def run(args) -> int:
         with tempfile.TemporaryDirectory(prefix="cnninterp-export-") as scratch:
             model_path, model = resolve_model(args.model, cache, Path(scratch), progress.say)
             try:
-                explainer = open_explainer(model_path)
-            except ModelFileError as exc:
+                explainer = explainer_for(model_path)
+            except ModelOpenError as exc:
                 raise UsageError(str(exc)) from None
             job = Job(
                 output=args.output,

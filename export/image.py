@@ -14,7 +14,12 @@ from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
 from cnninterp.jaxcore.footprint import footprint
 from cnninterp.jaxcore.images import ImageSource, load_image
 from cnninterp.jaxcore.model_file import write_atomically
-from cnninterp.jaxcore.significance import ThresholdMode, significance_counts, threshold_value
+from cnninterp.jaxcore.significance import (
+    ThresholdMode,
+    predicted_mask,
+    significance_counts,
+    threshold_value,
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,9 @@ def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on
     answered = (
         "disabled" if not cache.enabled else "hit" if stats.extras.get("cache_path") else "miss"
     )
-    significance = significance_counts(stats, mode, t_value, predicted_mask=probability > 0.5)
+    significance = significance_counts(
+        stats, mode, t_value, predicted_mask=predicted_mask(probability)
+    )
     gradients = explainer.gradient_rows(pixels, yx) if len(yx) else np.zeros((0, *pixels.shape))
     records = []
     for (y, x), row in zip(yx.tolist(), gradients, strict=True):

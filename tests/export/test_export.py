@@ -1,7 +1,7 @@
 """cnninterp-export: outputs equal the Explainer's own answers, and the exit-code contract.
 
 A tiny real model (width 4) and 32x32 PNGs. Compiling is the slow part (seconds on this
-machine): runs in this process share export_cli's Explainer, so runs are few and each checks
+machine): runs in this process share the core's explainer cache, so runs are few and each checks
 several things.
 """
 
@@ -12,20 +12,19 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 from PIL import Image
 
-from cnninterp.jaxcore.cache import ENV_VAR, StatsCache
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.export_cli import (
+from cnninterp.export.cli import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     EXIT_USAGE,
     main,
     resolve_model,
 )
+from cnninterp.jaxcore.cache import ENV_VAR, StatsCache
+from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.footprint import footprint
 from cnninterp.jaxcore.images import ImageSource, load_image
 from cnninterp.jaxcore.model import ModelConfig, random_variables
@@ -35,8 +34,6 @@ from cnninterp.jaxcore.significance import (
     significance_counts,
     threshold_value,
 )
-
-jax.config.update("jax_numpy_rank_promotion", "raise")
 
 SIZE = 32
 PIXELS = [(3, 4), (20, 10), (3, 4), (29, 29)]  # a repeat; the last pixel of the 30x30 image
@@ -292,7 +289,7 @@ def test_export_imports_torch_and_rich_progress_only_when_needed():
     """Flax brings rich's console along (see tests/convert/test_convert_boundaries.py); the
     progress bar, and torch for converting a .pth, come in only when used."""
     code = (
-        "import sys, cnninterp.jaxcore.export_cli, cnninterp.jaxcore.cache\n"
+        "import sys, cnninterp.export.cli, cnninterp.jaxcore.cache\n"
         "print(sorted(m for m in ('rich.progress', 'torch', 'textual') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
