@@ -94,7 +94,7 @@ def resolve_graphics(requested: str, environ: Mapping[str, str] = os.environ):
     stream = sys.__stdout__
     is_tty = bool(stream and stream.isatty())
     try:  # what textual-image divides by: the TTY's own answer, not $COLUMNS
-        columns = os.get_terminal_size(stream.fileno()).columns if is_tty else 0
+        columns = os.get_terminal_size(stream.fileno()).columns if is_tty and stream else 0
     except (OSError, ValueError):
         columns = 0
     return choose_graphics(

@@ -9,15 +9,25 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from textual.message import Message
 
 from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
+from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
-from cnninterp.jaxcore.significance import ThresholdMode, legacy_normalise, significance_counts
+from cnninterp.jaxcore.significance import (
+    JacobianStats,
+    ThresholdMode,
+    legacy_normalise,
+    significance_counts,
+)
 from cnninterp.tui import messages
 from cnninterp.tui.model_source import OpenError, open_data
 from cnninterp.tui.options import AppOptions
+from cnninterp.tui.requests import CountsRequest, ExactCountsRequest, RowRequest
 
-Post = Callable[[object], object]
+Post = Callable[[Message], object]
+Drain = Callable[[], None]
+"""A LatestOnly's loop, run in a worker thread."""
 PROGRESS_INTERVAL = 0.3  # seconds between significance repaints while the pass runs
 
 
@@ -33,11 +43,11 @@ def open_everything(post: Post, options: AppOptions) -> None:
 
 def analyse_image(
     post: Post,
-    explainer,
+    explainer: Explainer,
     token: int,
     source: ImageSource,
     cancel: threading.Event,
-    warmed: set,
+    warmed: set[tuple[int, int]],
     cache: StatsCache | None = None,
 ) -> None:
     """Load, p map, then the full significance pass (progressively, until cancelled), or its
@@ -60,7 +70,7 @@ def analyse_image(
     total = shape[0] * shape[1]
     start = last = time.perf_counter()
 
-    def progress(stats, final: bool = False) -> None:
+    def progress(stats: JacobianStats, final: bool = False) -> None:
         # At most a few repaints a second: a flood of progress messages would queue the
         # user's keys behind them (measured: 2 s per cursor move with a small, fast model).
         nonlocal last
@@ -77,41 +87,43 @@ def analyse_image(
     progress(stats, final=True)
 
 
-def gradient_row(post: Post, explainer, request: tuple) -> None:
-    """request = (token, y, x, pixels, stats): answered from the stats when that row is kept."""
-    token, y, x, pixels, stats = request
+def gradient_row(post: Post, explainer: Explainer, request: RowRequest) -> None:
+    """The row of the request's pixel, answered from the stats when the pass kept that row."""
     start = time.perf_counter()
-    row = None
-    if stats is not None and stats.done[y, x]:
-        row = stats.row(y, x)
+    y, x, stats = request.y, request.x, request.stats
+    row = stats.row(y, x) if stats is not None else None
     if row is None:
-        row = explainer.gradient_row(pixels, y, x)
-    post(messages.RowReady(token, y, x, row, time.perf_counter() - start))
+        row = explainer.gradient_row(request.pixels, y, x)
+    post(messages.RowReady(request.token, y, x, row, time.perf_counter() - start))
 
 
-def significance(post: Post, request: tuple) -> None:
-    """request = (token, key, stats, mode, t_value, predicted_mask)."""
-    token, key, stats, mode, t_value, predicted_mask = request
-    result = significance_counts(stats, mode, t_value, predicted_mask=predicted_mask)
-    post(messages.SignificanceReady(token, key, result))
+def significance(post: Post, request: CountsRequest) -> None:
+    key = request.key
+    result = significance_counts(
+        request.stats, key.mode, key.t_value, predicted_mask=request.predicted_mask
+    )
+    post(messages.SignificanceReady(request.token, key, result))
 
 
-def exact_counts(post: Post, explainer, request: tuple, cancel: threading.Event) -> None:
-    """request = (token, key, pixels, thresholds, predicted_mask): a second pass over every
-    row counting exactly, for images whose first pass kept only histograms."""
-    token, key, pixels, thresholds, predicted_mask = request
+def exact_counts(
+    post: Post, explainer: Explainer, request: ExactCountsRequest, cancel: threading.Event
+) -> None:
+    """A second pass over every row counting exactly, for images whose first pass kept only
+    histograms."""
     start = last = time.perf_counter()
 
-    def progress(counts) -> None:
+    def progress(counts: np.ndarray) -> None:
         nonlocal last
         if time.perf_counter() - last > 0.25:
             last = time.perf_counter()
             done = 100.0 * float(np.isfinite(counts).mean())
             post(messages.Status(f"exact counts {done:.0f} %, {last - start:.1f} s"))
 
-    counts = explainer.exact_counts(pixels, thresholds, on_progress=progress, cancel=cancel)
+    counts = explainer.exact_counts(
+        request.pixels, request.thresholds, on_progress=progress, cancel=cancel
+    )
     if counts is None:  # cancelled: the user left the image
         return
-    if key[0] is ThresholdMode.LEGACY:
-        counts = legacy_normalise(counts, predicted_mask)
-    post(messages.ExactCountsReady(token, key, counts, time.perf_counter() - start))
+    if request.key.mode is ThresholdMode.LEGACY:
+        counts = legacy_normalise(counts, request.predicted_mask)
+    post(messages.ExactCountsReady(request.token, request.key, counts, time.perf_counter() - start))

@@ -2,7 +2,7 @@
 through Textual's App.set_keymap without touching the code; the help screen reads this table.
 """
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 # (id, keys, action, footer label, shown in footer)
 DEFAULT_KEYS: list[tuple[str, str, str, str, bool]] = [
@@ -50,7 +50,7 @@ HELP_TEXT: dict[str, str] = {
 }
 
 
-def default_bindings() -> list[Binding]:
+def default_bindings() -> list[BindingType]:
     return [
         Binding(keys, action, label, show=show, id=key_id)
         for key_id, keys, action, label, show in DEFAULT_KEYS

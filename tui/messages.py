@@ -6,18 +6,25 @@ late answer for an image the user has left is dropped instead of painted.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 import numpy as np
 from textual.message import Message
+
+from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.images import ImageSource, LoadedImage
+from cnninterp.jaxcore.significance import JacobianStats, Significance
+from cnninterp.tui.requests import CountsKey, ThresholdKey
+
+Severity = Literal["information", "warning", "error"]
 
 
 @dataclass
 class ModelReady(Message):
     """The explainer is built; `images` are the sources found in the folder."""
 
-    explainer: Any
-    images: list
+    explainer: Explainer
+    images: list[ImageSource]
     notes: list[str]
 
 
@@ -26,8 +33,9 @@ class ImageReady(Message):
     """An image is loaded and its probability map computed."""
 
     token: int
-    loaded: Any
+    loaded: LoadedImage
     probability: np.ndarray
+    """float32 [H, W]."""
 
 
 @dataclass
@@ -43,7 +51,7 @@ class Notice(Message):
     """Tell the user something (a saved file, a note about the data)."""
 
     text: str
-    severity: str = "information"
+    severity: Severity = "information"
 
 
 @dataclass
@@ -62,7 +70,7 @@ class StatsProgress(Message):
     """Jacobian statistics so far (`stats.complete` tells whether they are final)."""
 
     token: int
-    stats: Any
+    stats: JacobianStats
     rows_done: int
     rows_total: int
     fraction: float  # of the pass's work: a pass by columns finishes most rows at its end
@@ -71,20 +79,21 @@ class StatsProgress(Message):
 
 @dataclass
 class SignificanceReady(Message):
-    """Significance counts for the settings in `key` (mode, t_value, stats version)."""
+    """Significance counts for the settings in `key` (threshold and rows seen)."""
 
     token: int
-    key: tuple
-    significance: Any
+    key: CountsKey
+    significance: Significance
 
 
 @dataclass
 class ExactCountsReady(Message):
-    """Exact significance counts of image `token` for `key` = (mode, t_value)."""
+    """Exact significance counts of image `token` for the threshold `key`."""
 
     token: int
-    key: tuple
+    key: ThresholdKey
     counts: np.ndarray
+    """float32 [H, W]."""
     seconds: float
 
 
@@ -97,7 +106,10 @@ class Status(Message):
 
 @dataclass
 class WorkFailed(Message):
-    """A worker failed; `message` is fit for the user, `fatal` means nothing can be shown."""
+    """A worker failed; `message` is fit for the user, `fatal` means nothing can be shown.
+
+    Every failure ends here: the jobs post it for failures they expect, and the app posts it
+    for any exception that escapes a worker (the app keeps running)."""
 
     message: str
     fatal: bool = False

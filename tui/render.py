@@ -20,7 +20,7 @@ LOWER_HALF = "▄"
 
 # ColorBrewer anchors, low -> high. RdBu and PuOr are rated colour-blind safe; RdYlGn (the
 # original app's map) is not, which is why it is an option rather than the default.
-_ANCHORS: dict[str, list[str]] = {
+_ANCHORS: dict[str, str] = {
     "RdBu": "053061 2166ac 4393c3 92c5de d1e5f0 f7f7f7 fddbc7 f4a582 d6604d b2182b 67001f",
     "PuOr": "2d004b 542788 8073ac b2abd2 d8daeb f7f7f7 fee0b6 fdb863 e08214 b35806 7f3b08",
     "RdYlGn": "a50026 d73027 f46d43 fdae61 fee08b ffffbf d9ef8b a6d96a 66bd63 1a9850 006837",

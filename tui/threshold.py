@@ -36,12 +36,7 @@ class Threshold:
         return self.percent
 
     def describe(self) -> str:
-        if self.mode is ThresholdMode.LEGACY:
-            return "legacy: 1 % of max J (signed)"
-        if self.mode is ThresholdMode.ABSOLUTE:
-            return f"absolute {self.t_value:.3g}"
-        of = "max |J| of image" if self.mode is ThresholdMode.GLOBAL else "max |row|"
-        return f"{self.percent:g} % of {of}"
+        return self.mode.describe(self.t_value)
 
     def stepped(self, steps: int) -> "Threshold":
         if self.mode is ThresholdMode.ABSOLUTE and self.absolute:

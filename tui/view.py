@@ -5,15 +5,27 @@ what was on screen.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from cnninterp.jaxcore.footprint import Footprint, footprint
-from cnninterp.jaxcore.significance import ThresholdMode, threshold_value
+from cnninterp.jaxcore.images import LoadedImage
+from cnninterp.jaxcore.significance import (
+    JacobianStats,
+    Significance,
+    predicted_mask,
+    threshold_at,
+)
 from cnninterp.tui.render import format_value
+from cnninterp.tui.requests import CountsKey, ThresholdKey
 from cnninterp.tui.threshold import Threshold
 
 ETA_WINDOW = 10.0  # seconds of progress the time-left estimate looks back on
+
+StatsRecord = dict[str, Any]
+"""The cursor's numbers by name, JSON-ready (None, bool, int, float, str): what the panel shows
+and what `s` saves."""
 
 
 @dataclass
@@ -22,21 +34,22 @@ class ImageView:
 
     token: int
     index: int
-    loaded: object | None = None
+    loaded: LoadedImage | None = None
     probability: np.ndarray | None = None
-    stats: object | None = None
+    """float32 [H, W]."""
+    stats: JacobianStats | None = None
     rows_done: int = 0
     rows_total: int = 0
     stats_seconds: float = 0.0
-    significance: object | None = None
-    significance_key: tuple | None = None
+    significance: Significance | None = None
+    significance_key: CountsKey | None = None
     row: np.ndarray | None = None
     row_yx: tuple[int, int] | None = None
     row_seconds: float = 0.0
     exact_counts: np.ndarray | None = None
     """Exact counts from a second pass (`E`), for large images whose counts are estimates."""
-    exact_key: tuple | None = None
-    """(mode, t_value) the exact counts were computed for."""
+    exact_key: ThresholdKey | None = None
+    """The threshold the exact counts were computed for."""
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     progress_history: list[tuple[float, float]] = field(default_factory=list)
@@ -44,12 +57,14 @@ class ImageView:
 
     @property
     def shape(self) -> tuple[int, int] | None:
-        return None if self.loaded is None else self.loaded.pixels.shape
+        if self.loaded is None:
+            return None
+        height, width = self.loaded.pixels.shape
+        return height, width
 
     @property
     def predicted_mask(self) -> np.ndarray | None:
-        # argmax == vessel for two classes; for more classes p > 0.5 is a sufficient stand-in.
-        return None if self.probability is None else self.probability > 0.5
+        return None if self.probability is None else predicted_mask(self.probability)
 
     def row_for(self, y: int, x: int) -> np.ndarray | None:
         return self.row if self.row_yx == (y, x) else None
@@ -69,22 +84,13 @@ class ImageView:
 
     def exact_for(self, threshold: Threshold) -> np.ndarray | None:
         """Exact counts when they were computed for this threshold, else None."""
-        key = (threshold.mode, threshold.t_value)
+        key = ThresholdKey(threshold.mode, threshold.t_value)
         return self.exact_counts if self.exact_key == key else None
 
 
 def current_threshold(view: ImageView, threshold: Threshold, y: int, x: int) -> float | None:
     """The threshold in force at (y, x), or None while it depends on rows not computed yet."""
-    stats, mode = view.stats, threshold.mode
-    if mode is ThresholdMode.ABSOLUTE:
-        return threshold.t_value
-    if mode is ThresholdMode.ROW:
-        row = view.row_for(y, x)
-        if row is not None:
-            return threshold.percent / 100.0 * float(np.max(np.abs(row)))
-    if stats is None or not view.rows_done:
-        return None
-    return float(threshold_value(stats, mode, threshold.t_value, y, x))
+    return threshold_at(view.stats, threshold.mode, threshold.t_value, y, x, view.row_for(y, x))
 
 
 def cursor_footprint(view: ImageView, threshold: Threshold, y: int, x: int) -> Footprint | None:
@@ -94,9 +100,9 @@ def cursor_footprint(view: ImageView, threshold: Threshold, y: int, x: int) -> F
     return footprint(row, value, y, x)
 
 
-def cursor_statistics(view: ImageView, threshold: Threshold, y: int, x: int) -> dict:
+def cursor_statistics(view: ImageView, threshold: Threshold, y: int, x: int) -> StatsRecord:
     """Every number the statistics panel shows, as plain Python values (JSON-ready)."""
-    out: dict = {"image": None, "y": y, "x": x, "mode": threshold.mode.value}
+    out: StatsRecord = {"image": None, "y": y, "x": x, "mode": threshold.mode.value}
     out["t_value"] = threshold.t_value
     if view.loaded is None:
         return out
@@ -112,7 +118,8 @@ def cursor_statistics(view: ImageView, threshold: Threshold, y: int, x: int) -> 
         out["row_max_abs"] = float(np.max(np.abs(row)))
     fp = cursor_footprint(view, threshold, y, x)
     if fp is not None:
-        names = ("above", "y_min", "y_max", "x_min", "x_max", "area", "fulfillment")
+        names: tuple[str, ...] = ("above", "y_min", "y_max", "x_min", "x_max", "area")
+        names += ("fulfillment",)
         names += ("positive_mass", "negative_mass", "centre_dy", "centre_dx")
         for name in names:
             value = getattr(fp, name)
@@ -134,11 +141,11 @@ def cursor_statistics(view: ImageView, threshold: Threshold, y: int, x: int) -> 
     return out
 
 
-def _range(lo, hi) -> str:
+def _range(lo: int | None, hi: int | None) -> str:
     return "-" if lo is None else f"{lo}..{hi}"
 
 
-def statistics_rows(s: dict, threshold: Threshold) -> list[tuple[str, str]]:
+def statistics_rows(s: StatsRecord, threshold: Threshold) -> list[tuple[str, str]]:
     """The panel's (label, text) lines for cursor_statistics output."""
     rows = [("pixel", f"y {s['y']}  x {s['x']}")]
     if s.get("image") is None:
@@ -183,3 +190,17 @@ def compact_rows(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
         else:
             out.append((label, value))
     return out
+
+
+def progress_text(
+    view: ImageView, rows_done: int, rows_total: int, fraction: float, seconds: float
+) -> str:
+    """The status line while the pass runs (and records the report for the time-left estimate)."""
+    if view.stats is not None and view.stats.complete:
+        name = view.loaded.source.name if view.loaded is not None else "the image"
+        return f"significance of {name} done in {seconds:.1f} s"
+    left = view.record_progress(seconds, fraction)
+    return (
+        f"significance {100 * fraction:.0f} % ({rows_done}/{rows_total} rows shown), "
+        f"{seconds:.1f} s" + (", estimating time left" if left is None else f", ~{left:.0f} s left")
+    )

@@ -9,11 +9,13 @@ import pytest
 from pilot_helpers import options, row_shown, stats_done, wait_for
 from rich.console import Console
 
+from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.significance import ThresholdMode, significance_counts
 from cnninterp.tui import messages
 from cnninterp.tui.app import create_app
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF, format_value
+from cnninterp.tui.requests import CountsKey
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.pixel_view import PixelView
 from cnninterp.tui.widgets.status_line import StatusLine
@@ -50,13 +52,13 @@ async def test_threshold_keys_change_the_counts_as_jaxcore_says(data_dir, model_
         before = app.threshold.percent
         await pilot.press("right_square_bracket", "right_square_bracket")
         assert app.threshold.percent > before
-        key = (ThresholdMode.GLOBAL, app.threshold.percent, app.view.rows_done)
+        key = CountsKey(ThresholdMode.GLOBAL, app.threshold.percent, app.view.rows_done)
         await wait_for(pilot, lambda: app.view.significance_key == key)
         want = significance_counts(stats, ThresholdMode.GLOBAL, app.threshold.percent)
         np.testing.assert_array_equal(app.view.significance.counts, want.counts)
         await pilot.press("T")  # row mode
         assert app.threshold.mode is ThresholdMode.ROW
-        await wait_for(pilot, lambda: app.view.significance_key[0] is ThresholdMode.ROW)
+        await wait_for(pilot, lambda: app.view.significance_key.mode is ThresholdMode.ROW)
         want = significance_counts(stats, ThresholdMode.ROW, app.threshold.percent)
         np.testing.assert_array_equal(app.view.significance.counts, want.counts)
         await pilot.press("m")  # jump to the most significant pixel
@@ -159,6 +161,31 @@ async def test_unreadable_image_is_reported_and_skipped(data_dir, model_file, tm
         assert app.query_one("#images").entries[3].state == "error"
         await pilot.press("n")
         await wait_for(pilot, lambda: app.view.loaded is not None)
+
+
+async def test_an_exception_in_a_worker_is_shown_and_the_app_keeps_running(
+    data_dir, model_file, tmp_path, monkeypatch
+):
+    """Explainer.probability failing (an error no job expects) must not end the app."""
+    calls = []
+    probability = Explainer.probability
+
+    def fails_once(self, pixels):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("simulated device failure")
+        return probability(self, pixels)
+
+    monkeypatch.setattr(Explainer, "probability", fails_once)
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        status = app.query_one(StatusLine)
+        await wait_for(pilot, lambda: "simulated device failure" in status.activity)
+        assert "RuntimeError" in status.activity
+        assert any("simulated" in n.message for n in app._notifications)
+        await pilot.press("n")  # the app still answers keys, and the next image works
+        await wait_for(pilot, lambda: app.view.loaded is not None and row_shown(app))
+        assert app.view.loaded.source.name == "image_1" and app.is_running
 
 
 async def test_too_small_terminal_shows_a_message_and_keeps_state(data_dir, model_file, tmp_path):

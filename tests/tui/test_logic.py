@@ -8,7 +8,7 @@ from cnninterp.jaxcore.significance import ThresholdMode
 from cnninterp.tui.cli import main, parse_args
 from cnninterp.tui.graphics import resolve_graphics
 from cnninterp.tui.latest import LatestOnly
-from cnninterp.tui.model_source import OpenError, find_model
+from cnninterp.tui.model_source import OpenError, find_model, open_explainer
 from cnninterp.tui.threshold import Threshold, log_step
 from cnninterp.tui.view import ImageView
 
@@ -81,6 +81,25 @@ def test_find_model_asks_when_ambiguous_or_missing(tmp_path):
     (tmp_path / "b.safetensors").write_bytes(b"")
     with pytest.raises(OpenError, match="several"):
         find_model(tmp_path)
+
+
+@pytest.mark.slow  # imports torch and converts once: seconds
+def test_a_checkpoint_opens_twice_converted_once_into_the_cache(tmp_path, monkeypatch):
+    """The TUI used to convert beside the .pth and refuse the second start ("already exists")."""
+    torch = pytest.importorskip("torch")
+    from cnninterp.convert.torch_model import random_model
+
+    monkeypatch.setenv("CNNINTERP_CACHE_DIR", str(tmp_path / "cache"))
+    checkpoint = tmp_path / "model.pth"
+    torch.save(random_model(4, 2, seed=6).state_dict(), checkpoint)
+    first_notes: list[str] = []
+    first = open_explainer(checkpoint, None, None, first_notes)
+    assert any("converted" in note for note in first_notes)
+    again_notes: list[str] = []
+    assert open_explainer(checkpoint, None, None, again_notes) is first
+    assert again_notes == []  # no second conversion
+    assert not (tmp_path / "model.safetensors").exists()  # nothing written beside the .pth
+    assert list((tmp_path / "cache" / "models").glob("*.parity.json"))
 
 
 def test_cli_rejects_missing_paths_without_a_traceback(tmp_path, capsys):

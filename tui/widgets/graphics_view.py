@@ -7,6 +7,8 @@ a tick in the margin left of its row and one below its column, and moving it rep
 those margin cells. The textual-image widget class is passed in, so tests can substitute one.
 """
 
+from typing import Any
+
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -82,7 +84,7 @@ class GraphicsView(Widget):
         """Move the cursor: repaint the margin cells of the old and the new ticks only."""
         self._cursor = (y, x)
         old, self._cursor_cell = self._cursor_cell, self._locate_cursor()
-        for cell in {old, self._cursor_cell} - {None}:
+        for cell in {c for c in (old, self._cursor_cell) if c is not None}:
             for region in self._tick_regions(cell):
                 self.refresh(region)
 
@@ -94,7 +96,7 @@ class GraphicsView(Widget):
     def _place_picture(self) -> None:
         if not self.is_mounted:
             return
-        image = self.query_one(".picture")
+        image: Any = self.query_one(".picture")  # textual-image's widget: typed by its module
         width, height = self.size
         margin = 1 if self.show_cursor else 0
         if self._rgb is None or width <= margin or height <= margin:

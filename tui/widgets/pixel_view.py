@@ -35,7 +35,8 @@ class PixelView(Widget):
     class Clicked(Message):
         """The user clicked image pixel (y, x) of `view`."""
 
-        view: "PixelView"
+        view: Widget
+        """The panel clicked (a PixelView or a GraphicsView)."""
         y: int
         x: int
 
@@ -85,7 +86,7 @@ class PixelView(Widget):
         if self._fit is None or not self.show_cursor:
             return
         self._cursor_cell = self._fit.cell_of(y, x) if self._fit.cols else None
-        for cell in {old, self._cursor_cell} - {None}:
+        for cell in {c for c in (old, self._cursor_cell) if c is not None}:
             row, col = cell[0], self._left + cell[1]
             self.refresh(
                 Region(col, row, 1, 1),
@@ -131,7 +132,7 @@ class PixelView(Widget):
             return Strip.blank(width, style)
         cells = self._cells[y]
         margin = [Segment(" " * self._left, style)]
-        if cc is not None and cc[0] == y:
+        if cc is not None and cc[0] == y and self._picture is not None:
             cells = list(cells)
             cells[cc[1]] = render.cursor_segment(self._picture, cc[0], cc[1], cc[2])
             if self._left:

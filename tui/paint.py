@@ -1,0 +1,111 @@
+"""What each picture panel shows for the app's state: pure functions from the current image's
+results to an RGB picture (or a message) and the panel's subtitle.
+
+`render` turns arrays into colours; this module decides which arrays, with which scale and
+overlays, so the app only routes the answers to its panels, and every picture can be tested
+without an App.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from cnninterp.jaxcore.footprint import crop_to_footprint
+from cnninterp.jaxcore.images import LoadedImage
+from cnninterp.jaxcore.significance import fill_coarse
+from cnninterp.tui import render
+from cnninterp.tui.threshold import Threshold
+from cnninterp.tui.view import ImageView, cursor_footprint
+
+
+class PicturePanel(Protocol):
+    """What the app asks of a picture panel: PixelView (half blocks) and GraphicsView (kitty,
+    sixel) both provide it."""
+
+    def set_picture(self, rgb: np.ndarray | None, message: str = "") -> None:
+        """Show rgb (uint8 [h, w, 3]) or, when None, `message`."""
+
+    def set_cursor(self, y: int, x: int) -> None:
+        """Mark image pixel (y, x)."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A panel's content: a picture, or a message when there is none."""
+
+    rgb: np.ndarray | None
+    """uint8 [h, w, 3], or None: show `message`."""
+    message: str = ""
+    subtitle: str | None = None
+    """The panel's border subtitle; None leaves it as it is."""
+
+
+def image_picture(loaded: LoadedImage) -> np.ndarray:
+    """The image, contrast-stretched (uint8 [H, W, 3])."""
+    return render.gray_rgb(render.contrast_stretch(loaded.pixels))
+
+
+def image_title(loaded: LoadedImage, index: int, count: int) -> str:
+    low, high = render.STRETCH_PERCENTILES
+    return f"{loaded.source.name} ({index + 1}/{count}) · stretch p{low:g}-p{high:g}"
+
+
+def probability_picture(view: ImageView, overlays: bool) -> np.ndarray | None:
+    """p(vessel) in gray, with the predicted mask's and the label's outlines when asked."""
+    if view.probability is None:
+        return None
+    rgb = render.gray_rgb(view.probability)
+    mask = view.predicted_mask
+    if overlays and mask is not None:
+        rgb = render.paint(rgb, render.outline(mask), render.PREDICTED_OUTLINE_RGB)
+        if view.loaded is not None and view.loaded.label is not None:
+            rgb = render.paint(rgb, render.outline(view.loaded.label), render.LABEL_OUTLINE_RGB)
+    return rgb
+
+
+def significance_picture(view: ImageView, threshold: Threshold) -> Picture | None:
+    """The counts (exact ones when computed for this threshold), None before any."""
+    sig = view.significance
+    if sig is None:
+        return None
+    exact = view.exact_for(threshold)
+    counts = sig.counts if exact is None else exact
+    if view.stats is not None and not view.stats.complete:
+        # While the pass runs, undone pixels borrow their coarse-grid neighbour's value.
+        counts = fill_coarse(counts, np.isfinite(counts))  # the rows these counts saw
+    top = float(np.nanmax(counts)) if np.isfinite(counts).any() else 0.0
+    rgb = render.sequential_rgb(counts, 0.0, top, render.SEQUENTIAL)
+    estimate = "≈ " if exact is None and sig.error is not None else ""
+    return Picture(rgb, subtitle=f"{estimate}0…{render.format_value(top)}")
+
+
+def row_scale(row: np.ndarray, log_scale: bool) -> render.SignedScale:
+    """The symmetric scale a gradient row and its detail crop are drawn with."""
+    return render.SignedScale(float(np.max(np.abs(row))), log=log_scale)
+
+
+def gradient_picture(row: np.ndarray, scale: render.SignedScale, cmap: str) -> Picture:
+    kind = "log" if scale.log else "linear"
+    return Picture(render.signed_rgb(row, scale, cmap), subtitle=f"{kind} {cmap}")
+
+
+def detail_picture(
+    view: ImageView,
+    threshold: Threshold,
+    cursor: tuple[int, int],
+    row: np.ndarray,
+    scale: render.SignedScale,
+    cmap: str,
+) -> Picture:
+    """The row cropped to its footprint, values at or below the threshold blanked."""
+    y, x = cursor
+    fp = cursor_footprint(view, threshold, y, x)
+    if fp is None:
+        return Picture(None, "threshold pending")
+    crop = crop_to_footprint(row, fp)
+    if crop.size == 0:
+        return Picture(None, "none above threshold", subtitle="")
+    shown = np.where(np.abs(crop) > fp.threshold, crop, 0.0)
+    subtitle = f"y {fp.y_min}..{fp.y_max} x {fp.x_min}..{fp.x_max}"
+    return Picture(render.signed_rgb(shown, scale, cmap), subtitle=subtitle)

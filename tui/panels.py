@@ -1,0 +1,108 @@
+"""The app's panels by name, and the painting of each from the current state.
+
+What a panel shows is decided by the pure functions in `paint`; this class only finds the
+widgets and hands them the pictures, so the app reads as routing: results in, panels out.
+"""
+
+from textual.app import App
+
+from cnninterp.jaxcore.images import LoadedImage
+from cnninterp.tui import paint
+from cnninterp.tui.paint import Picture, PicturePanel
+from cnninterp.tui.threshold import Threshold
+from cnninterp.tui.view import ImageView, StatsRecord, compact_rows, statistics_rows
+from cnninterp.tui.widgets.colorbar import Colorbar
+from cnninterp.tui.widgets.graphics_view import GraphicsView
+from cnninterp.tui.widgets.pixel_view import PixelView
+from cnninterp.tui.widgets.stats_panel import StatsPanel
+from cnninterp.tui.widgets.status_line import StatusLine
+
+CURSOR_VIEWS = ("image", "probability", "significance", "gradient")
+PICTURES = (*CURSOR_VIEWS, "detail")
+TITLES = {"image": "image", "probability": "p(vessel)", "significance": "significance"}
+TITLES |= {"gradient-box": "gradient row", "detail": "detail", "stats": "statistics"}
+COMPACT_BELOW = (120, 36)  # columns, rows: the statistics pair up their short lines
+
+
+class Panels:
+    def __init__(self, app: App[None]):
+        self.app = app
+
+    def picture(self, name: str) -> PicturePanel:
+        widget = self.app.query_one(f"#{name}")
+        if not isinstance(widget, PixelView | GraphicsView):
+            raise TypeError(f"#{name} is not a picture panel")
+        return widget
+
+    def show(self, name: str, picture: Picture) -> None:
+        self.picture(name).set_picture(picture.rgb, picture.message)
+        if picture.subtitle is not None:
+            self.app.query_one(f"#{name}").border_subtitle = picture.subtitle
+
+    def say(self, names: tuple[str, ...], message: str) -> None:
+        """Show `message` instead of a picture in each of `names`."""
+        for name in names:
+            self.picture(name).set_picture(None, message)
+
+    def title(self, name: str, text: str) -> None:
+        self.app.query_one(f"#{name}").border_title = text
+
+    def status(self, activity: str | None = None, device: str | None = None) -> None:
+        self.app.query_one(StatusLine).show(activity, device)
+
+    def set_titles(self) -> None:
+        for name, title in TITLES.items():
+            self.title(name, title)
+
+    def image(self, loaded: LoadedImage, index: int, count: int) -> None:
+        self.picture("image").set_picture(paint.image_picture(loaded))
+        self.title("image", paint.image_title(loaded, index, count))
+
+    def probability(self, view: ImageView, overlays: bool) -> None:
+        rgb = paint.probability_picture(view, overlays)
+        if rgb is not None:
+            self.picture("probability").set_picture(rgb)
+
+    def significance(self, view: ImageView, threshold: Threshold) -> None:
+        picture = paint.significance_picture(view, threshold)
+        if picture is not None:
+            self.show("significance", picture)
+
+    def row(
+        self,
+        view: ImageView,
+        threshold: Threshold,
+        cursor: tuple[int, int],
+        log_scale: bool,
+        cmap: str,
+        detail_only: bool = False,
+    ) -> None:
+        """The cursor's gradient row, its colour bar and its footprint crop, once computed."""
+        row = view.row_for(*cursor)
+        if row is None:
+            return
+        scale = paint.row_scale(row, log_scale)
+        if not detail_only:
+            picture = paint.gradient_picture(row, scale, cmap)
+            self.picture("gradient").set_picture(picture.rgb)
+            self.app.query_one(Colorbar).set_scale(scale, cmap)
+            self.app.query_one("#gradient-box").border_subtitle = picture.subtitle or ""
+        self.show("detail", paint.detail_picture(view, threshold, cursor, row, scale, cmap))
+
+    def cursor(self, view: ImageView | None, y: int, x: int) -> None:
+        for name in CURSOR_VIEWS:
+            self.picture(name).set_cursor(y, x)
+        box = self.app.query_one("#gradient-box")
+        box.border_title = f"gradient ({y}, {x})"
+        if view is not None and view.row_for(y, x) is None:
+            box.border_subtitle = "computing…"
+
+    def statistics(self, record: StatsRecord, threshold: Threshold) -> None:
+        rows = statistics_rows(record, threshold)
+        if self.app.size.width < COMPACT_BELOW[0] or self.app.size.height < COMPACT_BELOW[1]:
+            rows = compact_rows(rows)
+        self.app.query_one(StatsPanel).show_rows(rows)
+
+    def text(self, message: str) -> None:
+        """A message in the statistics panel (nothing to show)."""
+        self.app.query_one(StatsPanel).update(message)

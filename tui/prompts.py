@@ -1,0 +1,38 @@
+"""The one-line prompts' answers (`t`: a threshold, `g`: a pixel), parsed or refused.
+
+Pure, so the app only asks and applies: a refusal carries the warning the user sees.
+"""
+
+from cnninterp.jaxcore.significance import ThresholdMode
+from cnninterp.tui.threshold import Threshold
+
+
+class Refused(ValueError):
+    """An answer that cannot be used; the message is the warning shown."""
+
+
+def threshold_question(threshold: Threshold) -> str:
+    unit = "absolute value" if threshold.mode is ThresholdMode.ABSOLUTE else "percent"
+    return f"Threshold ({unit}), now {threshold.t_value:g}:"
+
+
+def parse_threshold(text: str) -> float:
+    """A positive number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise Refused(f"not a positive number: {text!r}") from None
+    if not value > 0:
+        raise Refused(f"not a positive number: {text!r}")
+    return value
+
+
+def parse_pixel(text: str, shape: tuple[int, int] | None) -> tuple[int, int]:
+    """Two numbers "y x" (or "y,x") inside an image of `shape`."""
+    parts = text.replace(",", " ").split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or shape is None:
+        raise Refused(f"type two numbers, y x: {text!r}")
+    y, x = int(parts[0]), int(parts[1])
+    if not (y < shape[0] and x < shape[1]):
+        raise Refused(f"({y}, {x}) is outside the {shape[0]}x{shape[1]} image")
+    return y, x

@@ -1,0 +1,64 @@
+"""What the app asks its workers for: one frozen dataclass per kind of work.
+
+A request carries the image's `token` so its answer can be dropped when the user has moved on,
+and everything the worker needs, so the worker never reads the app's state.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode
+
+
+@dataclass(frozen=True)
+class ThresholdKey:
+    """The threshold exact counts were computed for."""
+
+    mode: ThresholdMode
+    t_value: float
+
+
+@dataclass(frozen=True)
+class CountsKey:
+    """What significance counts were computed from: the threshold and how many rows were in."""
+
+    mode: ThresholdMode
+    t_value: float
+    rows_done: int
+
+
+@dataclass(frozen=True)
+class RowRequest:
+    """The gradient row of (y, x); answered from `stats` when the pass kept that row."""
+
+    token: int
+    y: int
+    x: int
+    pixels: np.ndarray
+    """float32 [H, W]: the image as the model sees it."""
+    stats: JacobianStats | None
+
+
+@dataclass(frozen=True)
+class CountsRequest:
+    """Significance counts of the stats so far, for one threshold."""
+
+    token: int
+    key: CountsKey
+    stats: JacobianStats
+    predicted_mask: np.ndarray | None
+    """bool [H, W]; legacy mode only."""
+
+
+@dataclass(frozen=True)
+class ExactCountsRequest:
+    """A second pass counting every row exactly (large images keep only histograms)."""
+
+    token: int
+    key: ThresholdKey
+    pixels: np.ndarray
+    """float32 [H, W]."""
+    thresholds: np.ndarray
+    """float32 [H, W]: the absolute threshold of each row."""
+    predicted_mask: np.ndarray | None
