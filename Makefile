@@ -1,9 +1,13 @@
-# The two set-up commands: `make demo` opens the TUI on the bundled demo, `make test` runs every test.
+# The two set-up commands: `make demo` opens the TUI on the bundled demo, `make test` runs the
+# type checker and every test.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test check install
+TYPES := build/types/cnninterp
+PACKAGES := convert export jaxcore tui demo
+
+.PHONY: demo test check install typecheck
 
 $(BIN)/cnninterp-tui: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +21,15 @@ install: $(BIN)/cnninterp-tui
 demo: install
 	$(BIN)/cnninterp-tui
 
-test: install
+test: install typecheck
 	$(BIN)/python -m pytest -q
 
-check: install
+check: install typecheck
 	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/python -m pytest -q
+
+# mypy over the four packages, under their installed names (see [tool.mypy] in pyproject.toml).
+typecheck: install
+	rm -rf $(TYPES) && mkdir -p $(TYPES)
+	ln -s ../../../cnninterp/__init__.py $(TYPES)/__init__.py
+	for p in $(PACKAGES); do ln -s ../../../$$p $(TYPES)/$$p; done
+	$(BIN)/mypy -p cnninterp.jaxcore -p cnninterp.convert -p cnninterp.tui -p cnninterp.export

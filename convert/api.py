@@ -113,12 +113,13 @@ def convert_checkpoint(
 
     t = time.perf_counter()
     sha = file_sha256(source)
+    parameters = parameter_count(checkpoint.state)
     info = {
         "architecture": ARCHITECTURE,
         "input_normalisation": INPUT_NORMALISATION,
         "source_file": source.name,
         "source_sha256": sha,
-        "parameters": parameter_count(checkpoint.state),
+        "parameters": parameters,
         "versions": _versions(),
         "parity": {**parity.as_dict(), "forced": not parity.passed},
         "conversion_notes": notes,
@@ -137,7 +138,7 @@ def convert_checkpoint(
         seconds=time.perf_counter() - start,
         source=source,
         source_sha256=sha,
-        parameters=info["parameters"],
+        parameters=parameters,
         widths=tuple(config.width * 2**n for n in range(DEPTH + 1)),
         forced=not parity.passed,
         notes=tuple(notes),

@@ -4,6 +4,8 @@ Used to verify every conversion, to train the demo model and as the baseline in 
 benchmarks. Module names must stay as they are: they are the state-dict keys users have.
 """
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,7 +41,7 @@ class CustomResNet(nn.Module):
         self.resblock2 = ResidualBlock(2 * w, 4 * w)
         self.resblock3 = ResidualBlock(4 * w, 8 * w)
         self.resblock4 = ResidualBlock(8 * w, 16 * w)
-        up = dict(kernel_size=3, stride=2, padding=1, output_padding=1)
+        up: dict[str, Any] = dict(kernel_size=3, stride=2, padding=1, output_padding=1)
         self.upconv1 = nn.ConvTranspose2d(16 * w, 8 * w, **up)
         self.upconv2 = nn.ConvTranspose2d(8 * w, 4 * w, **up)
         self.upconv3 = nn.ConvTranspose2d(4 * w, 2 * w, **up)
@@ -68,6 +70,7 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
                 n = module.num_features
                 module.weight.copy_(1 + 0.2 * torch.randn(n, generator=gen))
                 module.bias.copy_(0.1 * torch.randn(n, generator=gen))
+                assert module.running_mean is not None and module.running_var is not None
                 module.running_mean.copy_(0.1 * torch.randn(n, generator=gen))
                 module.running_var.copy_(0.5 + torch.rand(n, generator=gen))
     return model
@@ -76,7 +79,9 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
 def random_model(width: int = 8, classes: int = 2, seed: int = 0) -> CustomResNet:
     """A reproducible random CustomResNet in eval mode."""
     torch.manual_seed(seed)
-    return randomize_batchnorm(CustomResNet(classes, width), seed).eval()
+    model = CustomResNet(classes, width)
+    randomize_batchnorm(model, seed).eval()
+    return model
 
 
 def torch_vessel_probability(model: nn.Module, image: torch.Tensor, vessel_class: int = 1):

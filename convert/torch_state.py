@@ -202,7 +202,7 @@ def pickle_globals(path: Path) -> set[str]:
                 last = memo.get(arg)
                 strings.append(last)
             elif name in ("GLOBAL", "INST"):  # protocol <= 2 spells builtins as __builtin__
-                found.add(arg.replace(" ", ".").replace("__builtin__.", "builtins.", 1))
+                found.add(str(arg).replace(" ", ".").replace("__builtin__.", "builtins.", 1))
                 last = None
             elif name == "STACK_GLOBAL" and len(strings) >= 2:
                 found.add(f"{strings[-2]}.{strings[-1]}")

@@ -67,6 +67,6 @@ def footprint(row: Float[np.ndarray, "H W"], threshold: float, y: int, x: int) -
 
 def crop_to_footprint(row: Float[np.ndarray, "H W"], fp: Footprint) -> np.ndarray:
     """The row cropped to the footprint's bounding box; an empty (0, 0) array when none."""
-    if fp.above == 0:
-        return np.zeros((0, 0), np.float32)
+    if fp.y_min is None or fp.y_max is None or fp.x_min is None or fp.x_max is None:
+        return np.zeros((0, 0), np.float32)  # nothing above the threshold
     return np.asarray(row)[fp.y_min : fp.y_max + 1, fp.x_min : fp.x_max + 1]

@@ -15,7 +15,7 @@ Two folder layouts are understood: a flat folder of images, and the VessMAP layo
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import tifffile
@@ -26,7 +26,7 @@ from cnninterp.jaxcore.model import SIZE_MULTIPLE
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 TIFF_SUFFIXES = (".tif", ".tiff")
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, the weights of Pillow's convert("L")
-PAD_MODE = "reflect"
+PAD_MODE: Final = "reflect"
 
 
 class ImageError(Exception):
@@ -129,7 +129,8 @@ def _read_pixels(path: Path) -> np.ndarray:
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             return np.asarray(tifffile.imread(path))
-        with Image.open(path) as im:
+        with Image.open(path) as opened:
+            im: Image.Image = opened
             if im.mode in ("P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
                 im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
             return np.array(im)

@@ -12,6 +12,7 @@ needs no activations: the weights can stay compile-time constants (see explainer
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -65,7 +66,9 @@ class ResBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, masks: dict | None = None) -> Array:
-        conv = dict(kernel_size=(3, 3), padding=PAD_1, use_bias=False, precision=self.precision)
+        conv: dict[str, Any] = dict(
+            kernel_size=(3, 3), padding=PAD_1, use_bias=False, precision=self.precision
+        )
         h = nn.Conv(self.features, strides=(2, 2), name="conv1", **conv)(x)
         h = _relu(self, _bn(self.eps, "bn1")(h), masks, "relu1")
         h = _bn(self.eps, "bn2")(nn.Conv(self.features, name="conv2", **conv)(h))
