@@ -23,6 +23,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Float
+from numpy.typing import ArrayLike
 
 from cnninterp.jaxcore import columns, gradients, linear
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
@@ -200,13 +202,15 @@ class Explainer:
         """Whether the full pass goes by columns: only where J is kept anyway (exact sizes)."""
         return self.full_pass == "columns" and is_exact(height, width)
 
-    def probability(self, pixels) -> np.ndarray:
+    def probability(self, pixels: Float[np.ndarray, "H W"]) -> Float[np.ndarray, "H W"]:
         """float32 [H, W]: p(vessel) of every pixel."""
         with self._priority():
             probs, _ = self._linearise(check_image(pixels))
             return np.asarray(probs[..., self.config.vessel_class])
 
-    def gradient_row(self, pixels, y: int, x: int) -> np.ndarray:
+    def gradient_row(
+        self, pixels: Float[np.ndarray, "H W"], y: int, x: int
+    ) -> Float[np.ndarray, "H W"]:
         """float32 [H, W]: d p[y, x] / d image, exactly."""
         pixels = check_image(pixels)
         _check_pixel(pixels.shape, y, x)
@@ -214,7 +218,9 @@ class Explainer:
             probs, masks = self._linearise(pixels)
             return np.asarray(self._row(probs, masks, jnp.int32(y), jnp.int32(x)))
 
-    def gradient_rows(self, pixels, pixels_yx) -> np.ndarray:
+    def gradient_rows(
+        self, pixels: Float[np.ndarray, "H W"], pixels_yx: ArrayLike
+    ) -> Float[np.ndarray, "N H W"]:
         """float32 [N, H, W]: the rows of the given (y, x) pairs, in order."""
         pixels = check_image(pixels)
         pixels_yx = np.asarray(pixels_yx, int).reshape(-1, 2)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
+from jaxtyping import Bool, Float
 
 DEFAULT_THRESHOLD_PERCENT = 0.01  # the original detail panel's default, in percent of max |J|
 LEGACY_FRACTION = 0.01  # the original map: 1 % of the signed max of J
@@ -41,7 +42,7 @@ class ThresholdMode(StrEnum):
         }[self.value]
 
 
-def predicted_mask(probability: np.ndarray) -> np.ndarray:
+def predicted_mask(probability: Float[np.ndarray, "H W"]) -> Bool[np.ndarray, "H W"]:
     """bool [H, W]: the pixels the model calls vessel (the legacy map's mask, the outline).
 
     argmax == vessel for two classes; for more classes p > 0.5 is a sufficient stand-in."""
@@ -144,7 +145,7 @@ def threshold_at(
     t_value: float,
     y: int,
     x: int,
-    row: np.ndarray | None = None,
+    row: Float[np.ndarray, "H W"] | None = None,
 ) -> float | None:
     """The threshold in force at (y, x) from what is known so far, or None while it depends on
     rows not computed yet. Row mode takes the row's max from `row` (float32 [H, W], the row of

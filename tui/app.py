@@ -58,14 +58,7 @@ class CnnInterpApp(Controls):
     def on_mount(self) -> None:
         self.panels.set_titles()
         self.panels.say(CURSOR_VIEWS, "loading…")
-        if self.console.color_system != "truecolor":
-            self.notify(
-                f"This terminal reports {self.console.color_system} colours (COLORTERM is not "
-                "forwarded over SSH): pictures are approximate. Start with --truecolor if the "
-                "terminal supports 24-bit colour.",
-                severity="warning",
-                timeout=10,
-            )
+        self.warn_about_colours()
         self.open_everything()
 
     # ---- workers (bodies in jobs.py); a failure in any of them becomes WorkFailed ----------

@@ -79,6 +79,16 @@ class Controls(App[None]):
         yield StatusLine(id="status")
         yield Footer()
 
+    def warn_about_colours(self) -> None:
+        if self.console.color_system != "truecolor":
+            self.notify(
+                f"This terminal reports {self.console.color_system} colours (COLORTERM is not "
+                "forwarded over SSH): pictures are approximate. Start with --truecolor if the "
+                "terminal supports 24-bit colour.",
+                severity="warning",
+                timeout=10,
+            )
+
     def on_resize(self, event: events.Resize) -> None:
         width, height = event.size
         small = width < MIN_SIZE[0] or height < MIN_SIZE[1]

@@ -39,6 +39,8 @@ class Counting:
         self.explainer, self.calls = explainer, 0
         self.config, self.model_sha256 = explainer.config, explainer.model_sha256
         self.variables = explainer.variables
+        self.full_pass, self.device = explainer.full_pass, explainer.device
+        self.weights_as_constants = explainer.weights_as_constants
 
     def jacobian_stats(self, pixels, **kwargs):
         self.calls += 1
