@@ -23,6 +23,7 @@ from cnninterp.convert.key_map import check_state, infer_config
 from cnninterp.convert.parity import Parity, measure_parity, random_images
 from cnninterp.convert.torch_state import read_checkpoint
 from cnninterp.convert.variables import flax_variables, parameter_count
+from cnninterp.jaxcore.image_header import MAX_PIXELS
 from cnninterp.jaxcore.model import DEPTH, ModelConfig
 from cnninterp.jaxcore.model_file import MODEL_SUFFIX, file_sha256, save_model
 from cnninterp.jaxcore.provenance import versions
@@ -63,14 +64,16 @@ def convert_checkpoint(
     overwrite: bool = False,
     check_image=None,
     allow_pickled_module: bool = False,
+    max_pixels: int = MAX_PIXELS,
     console=None,
 ) -> ConversionReport:
     """Convert a CustomResNet checkpoint to a cnninterp model file, verifying it first.
 
-    out_path defaults to pth_path with the suffix .safetensors. An existing output is only
-    replaced with overwrite=True. Raises ParityError (nothing written) when probabilities
-    differ from PyTorch's by more than the tolerance, unless force=True; ConversionError for
-    every other problem. `console` (a rich Console) receives progress and warnings.
+        out_path defaults to pth_path with the suffix .safetensors. An existing output is only
+        replaced with overwrite=True. Raises ParityError (nothing written) when probabilities
+        differ from PyTorch's by more than the tolerance, unless force=True; ConversionError for
+        every other problem. `max_pixels` limits check_image (jaxcore.image_header). `console` (a
+    rich Console) receives progress and warnings.
     """
     start = time.perf_counter()
     stages: dict[str, float] = {}
@@ -83,7 +86,7 @@ def convert_checkpoint(
     images = random_images()
     notes: list[str] = []
     if check_image is not None:
-        pixels, image_notes = read_check_image(Path(check_image))
+        pixels, image_notes = read_check_image(Path(check_image), max_pixels)
         images.append((Path(check_image).name, pixels))
         notes += [f"check image: {n}" for n in image_notes]
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from cnninterp.convert.api import ConversionError, convert_checkpoint
 from cnninterp.convert.cli import EXIT_BAD_INPUT, main
@@ -228,3 +229,31 @@ def test_pickles_of_plain_data_are_refused_as_not_a_state_dict(tmp_path, obj):
     with pytest.raises(ConversionError) as exc:
         read_checkpoint(path)
     assert str(path) in str(exc.value).splitlines()[0]
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_help_documents_limits_and_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "--max-pixels" in text and "67,108,864" in text
+    assert "exit codes:" in text and "2 bad input" in text and "3 parity failed" in text
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many"])
+def test_max_pixels_must_be_a_positive_whole_number(value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["x.pth", "--max-pixels", value])
+    assert exc.value.code == 2 and "--max-pixels" in capsys.readouterr().err
+
+
+def test_check_image_over_max_pixels_is_bad_input(small_checkpoint, tmp_path, capsys):
+    image = tmp_path / "big.png"
+    Image.new("L", (64, 64)).save(image)
+    argv = [str(small_checkpoint), "--check-image", str(image), "--max-pixels", "1000"]
+    assert main(argv) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "over the limit of 1,000 pixels" in err and "Traceback" not in err
+    assert not small_checkpoint.with_suffix(".safetensors").exists()
