@@ -116,8 +116,12 @@ def _pillow_header(path: Path) -> ImageHeader:
         try:
             im = Image.open(path)
         except Image.DecompressionBombError as exc:
+            # Pillow's hard limit (2 * MAX_IMAGE_PIXELS) sits above ours; changing it would
+            # change a process-wide global, so say it plainly instead.
             raise ImageHeaderError(
-                f"{path}: image too large for the image library ({exc})"
+                f"{path}: {exc} Pillow, which reads PNG and JPEG, refuses images over "
+                f"{2 * Image.MAX_IMAGE_PIXELS:,} pixels whatever --max-pixels says; save it "
+                "as TIFF to go beyond"
             ) from None
     with im:
         width, height = im.size

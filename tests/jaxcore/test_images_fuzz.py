@@ -102,6 +102,19 @@ def test_decompression_bombs_refused_before_decoding(tmp_path, make):
     assert result["grown_mb"] < RSS_GROWTH_LIMIT_MB
 
 
+def test_png_beyond_pillows_own_limit_says_which_limit(tmp_path):
+    # Only the header matters: Pillow refuses at open, before reading any pixel data.
+    path = png_bomb(tmp_path / "huge.png", 20000, 1)
+    raw = bytearray(path.read_bytes())
+    raw[16:24] = struct.pack(">II", 20000, 20000)  # IHDR width, height
+    raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])))  # IHDR's CRC, recomputed
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ImageError) as exc:
+        load(path, max_pixels=10**9)
+    message = assert_one_clear_line(exc, path)
+    assert "refuses images over" in message and "whatever --max-pixels says" in message
+
+
 def test_max_pixels_is_overridable_both_ways(tmp_path):
     path = tmp_path / "a.png"
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(path)
