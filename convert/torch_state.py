@@ -16,6 +16,7 @@ called, so the opt-in can never run `os.system` smuggled in beside a module.
 """
 
 import pickle
+import struct
 import sys
 import warnings
 import zipfile
@@ -192,7 +193,20 @@ def _torch_load(path: Path, *, weights_only: bool, allow_pickled_module: bool):
             f"{path}: the pickled model needs code that is not importable here ({exc}).\n"
             f"{RESAVE_HINT}"
         ) from None
-    except (RuntimeError, EOFError, ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+    # Damaged bytes reach torch's readers in many shapes (struct.error on a short legacy
+    # header, IndexError or TypeError deep in an unpickler); all mean "corrupt".
+    except (
+        RuntimeError,
+        EOFError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        OverflowError,
+        OSError,
+        struct.error,
+        zipfile.BadZipFile,
+    ) as exc:
         raise ConversionError(
             f"{path}: truncated or corrupt checkpoint ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). Copy or save it again."
