@@ -3,6 +3,8 @@
     read (torch_state) -> infer and check (key_map) -> lay out (variables) -> prove (parity)
     -> write (jaxcore.model_file.save_model, atomic)
 
+Weights that are not finite (or BatchNorm variances below zero) are refused before parity, as
+the cause they are; a model whose outputs are not finite is never written, force or not.
 Every way this can fail raises ConversionError with a message for the user, before anything
 is written; the model file appears whole or not at all. The CLI is a thin shell around
 convert_checkpoint, and the TUI or a notebook can call it the same way.
@@ -21,9 +23,11 @@ from cnninterp.convert.key_map import check_state, infer_config
 from cnninterp.convert.parity import Parity, measure_parity, random_images
 from cnninterp.convert.torch_state import read_checkpoint
 from cnninterp.convert.variables import flax_variables, parameter_count
+from cnninterp.jaxcore.image_header import MAX_PIXELS
 from cnninterp.jaxcore.model import DEPTH, ModelConfig
 from cnninterp.jaxcore.model_file import MODEL_SUFFIX, file_sha256, save_model
 from cnninterp.jaxcore.provenance import versions
+from cnninterp.jaxcore.weights_check import WEIGHTS_ADVICE, summarise, value_problems
 
 __all__ = ["ConversionError", "ConversionReport", "ParityError", "convert_checkpoint"]
 
@@ -60,14 +64,16 @@ def convert_checkpoint(
     overwrite: bool = False,
     check_image=None,
     allow_pickled_module: bool = False,
+    max_pixels: int = MAX_PIXELS,
     console=None,
 ) -> ConversionReport:
     """Convert a CustomResNet checkpoint to a cnninterp model file, verifying it first.
 
-    out_path defaults to pth_path with the suffix .safetensors. An existing output is only
-    replaced with overwrite=True. Raises ParityError (nothing written) when probabilities
-    differ from PyTorch's by more than the tolerance, unless force=True; ConversionError for
-    every other problem. `console` (a rich Console) receives progress and warnings.
+        out_path defaults to pth_path with the suffix .safetensors. An existing output is only
+        replaced with overwrite=True. Raises ParityError (nothing written) when probabilities
+        differ from PyTorch's by more than the tolerance, unless force=True; ConversionError for
+        every other problem. `max_pixels` limits check_image (jaxcore.image_header). `console` (a
+    rich Console) receives progress and warnings.
     """
     start = time.perf_counter()
     stages: dict[str, float] = {}
@@ -80,7 +86,7 @@ def convert_checkpoint(
     images = random_images()
     notes: list[str] = []
     if check_image is not None:
-        pixels, image_notes = read_check_image(Path(check_image))
+        pixels, image_notes = read_check_image(Path(check_image), max_pixels)
         images.append((Path(check_image).name, pixels))
         notes += [f"check image: {n}" for n in image_notes]
 
@@ -96,6 +102,9 @@ def convert_checkpoint(
     if checkpoint.bn_eps is not None:
         config = replace(config, bn_eps=float(checkpoint.bn_eps))
     check_state(checkpoint.state, config, source.name)
+    broken = value_problems(checkpoint.state)
+    if broken:  # the cause is the weights: no parity figure, and no --force, can help
+        raise ConversionError(f"{source}: {summarise(broken)}; {WEIGHTS_ADVICE}.")
     variables = flax_variables(checkpoint.state, config)
     stages["read and check"] = time.perf_counter() - start
 
@@ -103,6 +112,12 @@ def convert_checkpoint(
     t = time.perf_counter()
     parity = measure_parity(checkpoint.state, config, variables, images)
     stages["parity"] = time.perf_counter() - t
+    if not parity.outputs_finite:  # finite weights can still overflow float32
+        raise ConversionError(
+            f"{source}: the model's outputs are not finite (NaN or infinite logits on "
+            f"{', '.join(parity.non_finite_inputs)}) although every weight is; the weights "
+            "overflow float32. Nothing was written, and --force does not change this."
+        )
     if not parity.passed and not force:
         raise ParityError(
             f"Parity check failed: probabilities differ from PyTorch by up to "
@@ -152,7 +167,7 @@ def _check_output(out: Path, source: Path, overwrite: bool) -> None:
         raise ConversionError(f"{out}: the output would replace the checkpoint; choose -o OUT")
     if out.is_dir():
         raise ConversionError(f"{out}: is a directory; give a file name with -o")
-    if out.exists() and not overwrite:
+    if (out.exists() or out.is_symlink()) and not overwrite:  # a dangling link is there too
         raise ConversionError(f"{out} already exists; pass --overwrite to replace it")
     parent = out.parent
     if not parent.is_dir():

@@ -11,16 +11,17 @@ from pathlib import Path
 import numpy as np
 
 from cnninterp.convert.errors import ConversionError
+from cnninterp.jaxcore.image_header import MAX_PIXELS
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
 
 MAX_SIDE = 512  # torch gradient rows on bigger crops take many seconds on a laptop CPU
 
 
-def read_check_image(path: Path) -> tuple[np.ndarray, list[str]]:
-    """(pixels float32 [H, W] in [0, 1], notes) of an image file."""
+def read_check_image(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, list[str]]:
+    """(pixels float32 [H, W] in [0, 1], notes) of an image file (refused above max_pixels)."""
     path = Path(path)
     try:
-        loaded = load_image(ImageSource(path.stem, path, None), fit="crop")
+        loaded = load_image(ImageSource(path.stem, path, None), fit="crop", max_pixels=max_pixels)
     except ImageError as exc:
         raise ConversionError(f"--check-image {exc}") from None
     image, notes = loaded.pixels, list(loaded.notes)

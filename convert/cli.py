@@ -16,11 +16,28 @@ from rich.table import Table
 from cnninterp.convert.api import ConversionReport, convert_checkpoint
 from cnninterp.convert.errors import ConversionError, ParityError
 from cnninterp.convert.parity import GRADIENT_ROWS, Parity
+from cnninterp.jaxcore.image_header import MAX_PIXELS
 from cnninterp.jaxcore.model_file import ModelFileError
 
 EXIT_BAD_INPUT = 2
 EXIT_PARITY = 3
 EXIT_BUG = 1
+EXIT_INTERRUPTED = 130
+EPILOG = f"""\
+refused, whatever the flags (nothing is written or run):
+  a pickle that would call code (anything but tensors, containers and nn.Module classes),
+  a zip checkpoint failing its CRC-32 check, non-finite weights or negative BatchNorm
+  variances, a model whose outputs are not finite (even with --force), an existing output
+  (also a dangling symlink) without --overwrite, an output folder that is not writable.
+
+limits:
+  --check-image: at most {MAX_PIXELS:,} pixels (8192x8192) and 8 decoded bytes per allowed
+  pixel by default (--max-pixels raises both), one page, at least 16x16.
+
+exit codes:
+  0 written, {EXIT_BAD_INPUT} bad input, {EXIT_PARITY} parity failed (both: nothing written),
+  {EXIT_BUG} a bug in cnninterp (--debug shows it), {EXIT_INTERRUPTED} interrupted.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cnninterp-convert",
         description="Convert a PyTorch CustomResNet vessel checkpoint (.pth) into a verified "
         "cnninterp model file (.safetensors). Parity with PyTorch is checked on every run.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("checkpoint", type=Path, help="state dict saved with torch.save")
     parser.add_argument(
@@ -48,8 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="load a whole pickled nn.Module with weights_only=False. This RUNS CODE from "
         "the file: only for files you trust. Prefer re-saving model.state_dict().",
     )
+    parser.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=MAX_PIXELS,
+        metavar="N",
+        help=f"largest --check-image in pixels (default {MAX_PIXELS:,} = 8192x8192)",
+    )
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite,
             check_image=args.check_image,
             allow_pickled_module=args.allow_pickled_module,
+            max_pixels=args.max_pixels,
             console=err,
         )
     except ParityError as exc:
@@ -75,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         err.print("interrupted; nothing was written", style="red")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, show the traceback only with --debug
         if args.debug:
             raise

@@ -37,6 +37,8 @@ class ParityRow:
     """Over GRADIENT_ROWS sampled rows."""
     gradient_max_rel: float
     """max |difference| / max |torch row|, the worst of the sampled rows."""
+    outputs_finite: bool = True
+    """Both models' logits and probabilities are finite on this input."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,14 @@ class Parity:
     @property
     def probability_max_abs(self) -> float:
         return max(r.probability_max_abs for r in self.rows)
+
+    @property
+    def outputs_finite(self) -> bool:
+        return all(r.outputs_finite for r in self.rows)
+
+    @property
+    def non_finite_inputs(self) -> list[str]:
+        return [r.input for r in self.rows if not r.outputs_finite]
 
     @property
     def passed(self) -> bool:
@@ -125,17 +135,20 @@ def compare_on(
     pixels = sample_pixels(*image.shape)
     j_logits, j_p, j_rows = (np.asarray(a) for a in flax_outputs(config, variables, image, pixels))
     t_logits, t_p, t_rows = torch_outputs(model, image, pixels, config.vessel_class)
-    row_diff = np.abs(j_rows - t_rows).max(axis=(1, 2))
-    row_scale = np.maximum(np.abs(t_rows).max(axis=(1, 2)), np.finfo(np.float32).tiny)
-    return ParityRow(
-        input=name,
-        height=int(image.shape[0]),
-        width=int(image.shape[1]),
-        logits_max_abs=float(np.abs(j_logits - t_logits).max()),
-        probability_max_abs=float(np.abs(j_p - t_p).max()),
-        gradient_max_abs=float(row_diff.max()),
-        gradient_max_rel=float((row_diff / row_scale).max()),
-    )
+    # Non-finite outputs are reported as such (outputs_finite), so inf - inf is no warning.
+    with np.errstate(invalid="ignore", over="ignore"):
+        row_diff = np.abs(j_rows - t_rows).max(axis=(1, 2))
+        row_scale = np.maximum(np.abs(t_rows).max(axis=(1, 2)), np.finfo(np.float32).tiny)
+        return ParityRow(
+            input=name,
+            height=int(image.shape[0]),
+            width=int(image.shape[1]),
+            logits_max_abs=float(np.abs(j_logits - t_logits).max()),
+            probability_max_abs=float(np.abs(j_p - t_p).max()),
+            gradient_max_abs=float(row_diff.max()),
+            gradient_max_rel=float((row_diff / row_scale).max()),
+            outputs_finite=all(np.isfinite(a).all() for a in (j_logits, j_p, t_logits, t_p)),
+        )
 
 
 def measure_parity(

@@ -7,10 +7,16 @@ it. When that refusal happens we read the pickle's opcodes (pickletools never ex
 anything) to tell the user what the file asked for: a whole pickled nn.Module, which has a
 safe remedy, or arbitrary code. Loading a pickled module anyway is the explicit opt-in
 `allow_pickled_module`, the one path with weights_only=False.
+
+Two checks come before any unpickling, flag or not. A zip checkpoint's CRC-32s are verified
+(PyTorch does not, and parity cannot notice corrupted weights: both sides read the same bytes).
+And every global the pickle imports is judged (pickle_scan.py): anything but torch's own data,
+nn.Module classes and the user's own classes is refused outright, naming what would have been
+called, so the opt-in can never run `os.system` smuggled in beside a module.
 """
 
 import pickle
-import pickletools
+import struct
 import sys
 import warnings
 import zipfile
@@ -22,6 +28,14 @@ import numpy as np
 import torch
 
 from cnninterp.convert.errors import ConversionError
+from cnninterp.convert.pickle_scan import (
+    LIBRARY,
+    SAFE_GLOBALS_SEEN,
+    is_code,
+    is_module_class,
+    pickle_globals,
+    pickle_imports,
+)
 
 # Containers that training scripts wrap a state dict in, tried in this order.
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "network", "weights", "params")
@@ -51,6 +65,8 @@ def read_checkpoint(
     """Load `path` and find the CustomResNet state dict in it; raises ConversionError."""
     path = Path(path)
     _check_readable(path)
+    _check_archive(path)
+    _refuse_code(path)
     notes: list[str] = []
     eps = None
     obj = _torch_load(path, weights_only=True, allow_pickled_module=allow_pickled_module)
@@ -69,7 +85,10 @@ def read_checkpoint(
         eps_values = {m.eps for m in obj.modules() if isinstance(m, torch.nn.BatchNorm2d)}
         eps = eps_values.pop() if len(eps_values) == 1 else None
         obj = obj.state_dict()
-    state = dict(obj)
+    state = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    ignored = [f"{k!r} ({type(v).__name__})" for k, v in obj.items() if k not in state]
+    if ignored:
+        notes.append(f"ignored entries that are not tensors: {', '.join(ignored[:5])}")
     for prefix in KEY_PREFIXES:
         if state and all(k.startswith(prefix) for k in state):
             state = {k[len(prefix) :]: v for k, v in state.items()}
@@ -107,6 +126,36 @@ def _check_readable(path: Path) -> None:
         )
 
 
+def _check_archive(path: Path) -> None:
+    """A zip checkpoint whose members fail their CRC-32 is refused before it is trusted."""
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # reads every member to its end, checking its CRC-32
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        bad, detail = "?", f"{type(exc).__name__}: {exc}"
+    else:
+        detail = "its CRC-32 check fails"
+    if bad is not None:
+        raise ConversionError(
+            f"{path}: corrupt checkpoint, member {bad} is damaged ({detail}); the weights "
+            "cannot be trusted. Copy or save the file again."
+        )
+
+
+def _refuse_code(path: Path) -> None:
+    """Refuse a pickle importing anything but tensors, containers and classes, flag or not."""
+    code = sorted(f"{m}.{n}" for m, n in pickle_imports(path) if is_code((m, n)))
+    if code:
+        shown = ", ".join(code[:5]) + (f" and {len(code) - 5} more" if len(code) > 5 else "")
+        raise ConversionError(
+            f"{path}: refused. Unpickling it would call {shown}: code, not weights. Nothing "
+            "from it was run, and --allow-pickled-module does not change this. If you made "
+            f"this file, {RESAVE_HINT[0].lower()}{RESAVE_HINT[1:]}"
+        )
+
+
 def _torch_load(path: Path, *, weights_only: bool, allow_pickled_module: bool):
     try:
         with warnings.catch_warnings():
@@ -117,11 +166,11 @@ def _torch_load(path: Path, *, weights_only: bool, allow_pickled_module: bool):
         if not weights_only:
             raise ConversionError(f"{path}: corrupt pickle, cannot load it") from None
         globals_ = pickle_globals(path)
-        modules = sorted(g for g in globals_ if _is_module_class(g))
+        modules = sorted(g for g in globals_ if is_module_class(g))
         if modules:
             if allow_pickled_module:
                 return _REFUSED_MODULE
-            own = sorted(g for g in globals_ - _SAFE_GLOBALS_SEEN if not g.startswith(_LIBRARY))
+            own = sorted(g for g in globals_ - SAFE_GLOBALS_SEEN if not g.startswith(LIBRARY))
             layers = ", ".join(m.rsplit(".", 1)[-1] for m in modules[:4])
             described = f"{', '.join(own[:2])} built from {layers}" if own else layers
             raise ConversionError(
@@ -130,8 +179,8 @@ def _torch_load(path: Path, *, weights_only: bool, allow_pickled_module: bool):
                 f"{RESAVE_HINT}\nTo load it anyway, only if you trust the file, pass "
                 "--allow-pickled-module."
             ) from None
-        if globals_ - _SAFE_GLOBALS_SEEN:
-            shown = ", ".join(sorted(globals_ - _SAFE_GLOBALS_SEEN)[:5])
+        if globals_ - SAFE_GLOBALS_SEEN:
+            shown = ", ".join(sorted(globals_ - SAFE_GLOBALS_SEEN)[:5])
             raise ConversionError(
                 f"{path}: refused. Unpickling it would call Python code ({shown}), which a "
                 "weights file never needs. Nothing from it was run. If you made this file, "
@@ -144,74 +193,24 @@ def _torch_load(path: Path, *, weights_only: bool, allow_pickled_module: bool):
             f"{path}: the pickled model needs code that is not importable here ({exc}).\n"
             f"{RESAVE_HINT}"
         ) from None
-    except (RuntimeError, EOFError, ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+    # Damaged bytes reach torch's readers in many shapes (struct.error on a short legacy
+    # header, IndexError or TypeError deep in an unpickler); all mean "corrupt".
+    except (
+        RuntimeError,
+        EOFError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        OverflowError,
+        OSError,
+        struct.error,
+        zipfile.BadZipFile,
+    ) as exc:
         raise ConversionError(
             f"{path}: truncated or corrupt checkpoint ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). Copy or save it again."
         ) from None
-
-
-# Globals torch writes into every state-dict checkpoint; anything else explains a refusal.
-_SAFE_GLOBALS_SEEN = {
-    "collections.OrderedDict",
-    "torch._utils._rebuild_tensor_v2",
-    "torch._utils._rebuild_parameter",
-    "torch.FloatStorage",
-    "torch.DoubleStorage",
-    "torch.HalfStorage",
-    "torch.BFloat16Storage",
-    "torch.LongStorage",
-    "torch.IntStorage",
-    "torch.nn.parameter.Parameter",
-}
-
-
-_LIBRARY = ("torch.", "builtins.", "collections.", "_codecs.")
-
-
-def _is_module_class(name: str) -> bool:
-    return name.startswith("torch.nn.modules.")
-
-
-def pickle_globals(path: Path) -> set[str]:
-    """Every 'module.name' a pickle (or torch zip checkpoint) imports, read without running it."""
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if n.endswith("data.pkl")]
-                data = archive.read(names[0]) if names else b""
-        else:
-            data = Path(path).read_bytes()
-    except (OSError, zipfile.BadZipFile):
-        return set()
-    found: set[str] = set()
-    strings: list = []  # recent string pushes, for STACK_GLOBAL
-    memo: dict = {}
-    last = None
-    try:
-        for opcode, arg, _ in pickletools.genops(data):
-            name = opcode.name
-            if "UNICODE" in name or "STRING" in name:
-                last = arg
-                strings.append(arg)
-            elif name == "MEMOIZE":
-                memo[len(memo)] = last
-            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[arg] = last
-            elif name in ("GET", "BINGET", "LONG_BINGET"):
-                last = memo.get(arg)
-                strings.append(last)
-            elif name in ("GLOBAL", "INST"):  # protocol <= 2 spells builtins as __builtin__
-                found.add(str(arg).replace(" ", ".").replace("__builtin__.", "builtins.", 1))
-                last = None
-            elif name == "STACK_GLOBAL" and len(strings) >= 2:
-                found.add(f"{strings[-2]}.{strings[-1]}")
-                last = None
-            else:
-                last = None
-    except ValueError:  # truncated or not a pickle: report what was read
-        pass
-    return found
 
 
 def _find_state_dict(obj, path: Path) -> tuple[object, str | None]:
@@ -223,20 +222,33 @@ def _find_state_dict(obj, path: Path) -> tuple[object, str | None]:
             if isinstance(inner, torch.nn.Module) or _is_tensor_dict(inner):
                 return inner, repr(key)
         keys = ", ".join(repr(k) for k in list(obj)[:10])
+        present = [k for k in WRAPPER_KEYS if k in obj]
+        where = (
+            f"none of {', '.join(repr(k) for k in present)} holds a dict of tensors"
+            if present
+            else f"it has none of the usual keys {', '.join(WRAPPER_KEYS)}"
+        )
         raise ConversionError(
-            f"{path}: no state dict found. The checkpoint is a dict with keys {keys}; none of "
-            f"{', '.join(WRAPPER_KEYS)} holds tensors."
+            f"{path}: no state dict found. The checkpoint is a dict with keys {keys}; {where}."
         )
     raise ConversionError(
         f"{path}: holds a {type(obj).__name__}, not a state dict of tensors.\n{RESAVE_HINT}"
     )
 
 
+# Values a training script stores beside the weights (epoch, step, loss, a tag): not weights,
+# never nested state, so a dict of tensors holding a few of them is still the state dict;
+# they are dropped with a note naming them. Anything else mixed in (a nested dict, a list)
+# means this level is a wrapper, not the state dict.
+SCALAR_TYPES = (int, float, bool, str, type(None))
+
+
 def _is_tensor_dict(obj) -> bool:
     return (
         isinstance(obj, Mapping)
-        and len(obj) > 0
-        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+        and all(isinstance(k, str) for k in obj)
+        and any(isinstance(v, torch.Tensor) for v in obj.values())
+        and all(isinstance(v, (torch.Tensor, *SCALAR_TYPES)) for v in obj.values())
     )
 
 

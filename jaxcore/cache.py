@@ -9,7 +9,10 @@ answered by an old entry.
 
 Entries are uncompressed .npz files (no pickles: loading never runs code), written atomically.
 Every load is checked — the zip CRCs, the stored key, every array's presence, shape, dtype and
-finiteness — and an entry that fails any check is deleted and recomputed, never trusted.
+finiteness — and an entry that fails any check is deleted and recomputed, never trusted. In
+a cache that cannot be written (read-only, shared) such an entry is only ignored: the result
+is computed, just not stored, and nothing raises. At open, temporaries older than an hour (a
+writer killed with kill -9) are swept.
 Exact summaries store the rows only: their sorted magnitudes are re-derived on load (sorting
 |G| is exact, so bit for bit the same), which halves the entry (64 MiB at 64x64).
 
@@ -30,7 +33,7 @@ import numpy as np
 import platformdirs
 
 from cnninterp.jaxcore import significance
-from cnninterp.jaxcore.model_file import write_atomically
+from cnninterp.jaxcore.model_file import sweep_stale_temporaries, write_atomically
 from cnninterp.jaxcore.significance import (
     BINS_PER_DECADE,
     DECADES,
@@ -41,6 +44,8 @@ from cnninterp.jaxcore.significance import (
 CACHE_FORMAT = 1
 """Bump when the stored layout or the meaning of JacobianStats' fields changes."""
 ENV_VAR = "CNNINTERP_CACHE_DIR"
+STALE_TEMPORARIES = ".*.npz.*.tmp"
+"""write_atomically's temporaries of entries; swept at open once older than an hour."""
 SORT_CHUNK_ROWS = 1024  # rows re-sorted at a time on load: bounds the |G| temporary
 
 log = logging.getLogger(__name__)
@@ -169,6 +174,8 @@ class StatsCache:
         """The cache folder (converted models may live beside `stats/`)."""
         self.enabled = enabled
         """False: load always misses and store writes nothing."""
+        if enabled:  # temporaries of a writer killed mid-entry (up to 64 MiB each)
+            sweep_stale_temporaries(self.folder, STALE_TEMPORARIES)
 
     @property
     def folder(self) -> Path:
@@ -192,7 +199,10 @@ class StatsCache:
             return self._read(path, key)
         except Exception as exc:  # zip, numpy and JSON fail in many ways: all mean corrupt
             log.warning("cache entry %s discarded: %s", path.name, exc)
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as cleanup:  # a read-only cache: computed, just not stored
+                log.warning("cannot delete cache entry %s: %s", path.name, cleanup)
             return None
 
     def _read(self, path: Path, key: str) -> JacobianStats:

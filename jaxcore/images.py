@@ -6,13 +6,16 @@ every adaptation is reported as a human-readable note instead of happening silen
 colour -> gray (ITU-R 601 luma, as Pillow's "L"), 16-bit -> [0, 1] by 65535, odd sizes padded
 at the bottom/right by reflection (so pixel (y, x) of the file stays pixel (y, x) of the
 array) or cropped around the centre. Anything that cannot be adapted raises ImageError with
-a message naming the file, fit to show the user as is.
+a message naming the file, fit to show the user as is. Nothing is decoded before its header
+has passed the limits of image_header.py (size, pages), so a small file can never make the
+loader allocate gigabytes.
 
 Two folder layouts are understood: a flat folder of images, and the VessMAP layout
 `images/NAME.ext` + `labels/NAME.png` (0/255 masks matched by file stem).
 """
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -21,10 +24,16 @@ import numpy as np
 import tifffile
 from PIL import Image
 
+from cnninterp.jaxcore.image_header import (
+    MAX_PIXELS,
+    TIFF_SUFFIXES,
+    ImageHeaderError,
+    check_header,
+    read_image_header,
+)
 from cnninterp.jaxcore.model import SIZE_MULTIPLE
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
-TIFF_SUFFIXES = (".tif", ".tiff")
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, the weights of Pillow's convert("L")
 PAD_MODE: Final = "reflect"
 
@@ -122,20 +131,33 @@ def find_images(folder: Path) -> list[ImageSource]:
     ]
 
 
-def _read_pixels(path: Path) -> np.ndarray:
-    """The raw array of an image file, as stored (uint8, uint16, float, ..., maybe channels)."""
+def _read_pixels(path: Path, notes: list[str], max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The raw array of an image file, as stored (uint8, uint16, float, ..., maybe channels).
+
+    The header is checked first (limits, pages, minimum size), then the pixels decoded."""
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     try:
+        check_header(path, read_image_header(path), max_pixels)
+    except ImageHeaderError as exc:
+        raise ImageError(str(exc)) from None
+    try:
         if path.suffix.lower() in TIFF_SUFFIXES:
-            return np.asarray(tifffile.imread(path))
-        with Image.open(path) as opened:
-            im: Image.Image = opened
-            if im.mode in ("P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
-                im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "RGB")
-            return np.array(im)
-    except ImageError:
-        raise
+            return np.asarray(tifffile.imread(path, key=0))  # the one page the header described
+        with warnings.catch_warnings():
+            # The header check above already applied our own (overridable) size limit.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                im: Image.Image = opened
+                if im.mode == "1":
+                    notes.append("1-bit image read as binary (black 0, white 1)")
+                    return np.array(im, dtype=bool)
+                if im.mode in ("P", "PA"):
+                    notes.append("palette image expanded to colours")
+                if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+                    rgba = "transparency" in im.info or im.mode == "PA"
+                    im = im.convert("RGBA" if rgba else "RGB")
+                return np.array(im)
     # Decoders raise many unrelated types on corrupt input (OSError, ValueError, SyntaxError,
     # struct.error, zlib.error, IndexError ...); all of them mean "this file is unreadable".
     except Exception as exc:
@@ -207,8 +229,10 @@ def _fit_note(shape: tuple[int, int], fitted: tuple[int, int], fit: str) -> str:
     return f"cropped {h}x{w} -> {fitted[0]}x{fitted[1]} (centred, from y={top}, x={left})"
 
 
-def _load_label(path: Path, shape: tuple[int, int], notes: list[str]) -> np.ndarray:
-    a = _to_gray(path, _read_pixels(path), [])
+def _load_label(
+    path: Path, shape: tuple[int, int], notes: list[str], max_pixels: int
+) -> np.ndarray:
+    a = _to_gray(path, _read_pixels(path, [], max_pixels), [])
     if a.shape != shape:
         raise ImageError(
             f"{path}: label is {a.shape[0]}x{a.shape[1]} but its image is {shape[0]}x{shape[1]}"
@@ -225,13 +249,20 @@ def _load_label(path: Path, shape: tuple[int, int], notes: list[str]) -> np.ndar
     return values > cut
 
 
-def load_image(source: ImageSource, fit: Literal["pad", "crop"] = "pad") -> LoadedImage:
-    """Read, convert to gray [0, 1], and pad or crop to multiples of 16; raises ImageError."""
+def load_image(
+    source: ImageSource, fit: Literal["pad", "crop"] = "pad", *, max_pixels: int = MAX_PIXELS
+) -> LoadedImage:
+    """Read, convert to gray [0, 1], and pad or crop to multiples of 16; raises ImageError.
+
+    Files over `max_pixels` (default 2**26 = 8192x8192; see image_header.py), multi-page
+    files and images under 16x16 are refused from their header, before decoding."""
     if fit not in ("pad", "crop"):
         raise ValueError(f"fit must be 'pad' or 'crop', not {fit!r}")
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be positive, not {max_pixels}")
     path = Path(source.image_path)
     notes: list[str] = []
-    gray = _to_unit(path, _to_gray(path, _read_pixels(path), notes), notes)
+    gray = _to_unit(path, _to_gray(path, _read_pixels(path, notes, max_pixels), notes), notes)
     h, w = gray.shape
     if h < SIZE_MULTIPLE or w < SIZE_MULTIPLE:
         raise ImageError(
@@ -240,7 +271,7 @@ def load_image(source: ImageSource, fit: Literal["pad", "crop"] = "pad") -> Load
         )
     label = None
     if source.label_path is not None:
-        label = _fit(_load_label(Path(source.label_path), (h, w), notes), fit)
+        label = _fit(_load_label(Path(source.label_path), (h, w), notes, max_pixels), fit)
     pixels = _fit(gray, fit)
     if pixels.shape != (h, w):
         notes.append(_fit_note((h, w), pixels.shape, fit))

@@ -3,24 +3,40 @@
 safetensors is a flat, pickle-free format (loading it can never run code) whose header is
 plain JSON, so `head -c 2000 model.safetensors` shows the config. Keys are the Flax variable
 paths joined with '/', e.g. `params/resblock1/conv1/kernel`.
+
+A file is validated completely at load, because a header can disagree with its own tensors
+(edited by hand, written by another tool, damaged): the config (width >= 1, classes >= 2,
+vessel_class one of the classes, a known precision, a positive finite epsilon), then every
+tensor's name, shape and dtype against what that config declares, then every value (finite,
+variances >= 0). All problems of a stage go into one ModelFileError, so the user sees the whole
+list once, not one raw Flax error per image.
 """
 
+import contextlib
+import functools
+import glob
 import hashlib
 import json
+import math
 import os
 import tempfile
-from dataclasses import asdict
+import time
+from dataclasses import asdict, fields
 from pathlib import Path
 
+import jax
 import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from cnninterp.jaxcore.model import ModelConfig
+from cnninterp.jaxcore.model import ModelConfig, init_variables
+from cnninterp.jaxcore.weights_check import WEIGHTS_ADVICE, summarise, value_problems
 
 FORMAT = "cnninterp-model"
 FORMAT_VERSION = 1
 MODEL_SUFFIX = ".safetensors"
+PRECISIONS = ("highest", "high", "default")
+"""jax.lax precisions a model file may ask for."""
 
 
 class ModelFileError(Exception):
@@ -50,9 +66,37 @@ def unflatten_variables(flat: dict[str, np.ndarray]) -> dict:
     return tree
 
 
+STALE_SECONDS = 3600
+"""A temporary older than this was left by a killed writer (kill -9, power loss)."""
+
+
+def sweep_stale_temporaries(folder: Path, pattern: str, older_than: float = STALE_SECONDS) -> int:
+    """Delete `folder/pattern` files not modified for `older_than` seconds; how many went.
+
+    Only ever given patterns of our own temporaries ('.NAME.*.tmp'). A sweep is housekeeping:
+    a file that vanished meanwhile or a folder we may not write to is simply left."""
+    removed = 0
+    now = time.time()
+    try:
+        candidates = list(Path(folder).glob(pattern))
+    except OSError:
+        return 0
+    for candidate in candidates:
+        try:
+            if candidate.is_file() and now - candidate.stat().st_mtime > older_than:
+                candidate.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def write_atomically(path: Path, write) -> None:
-    """Call write(tmp_path) then rename onto path, so readers never see half a file."""
+    """Call write(tmp_path) then rename onto path, so readers never see half a file.
+
+    Temporaries of earlier writers of the same path that were killed mid-write are swept."""
     path = Path(path)
+    sweep_stale_temporaries(path.parent, f".{glob.escape(path.name)}.*.tmp")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -60,7 +104,8 @@ def write_atomically(path: Path, write) -> None:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared like any file
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never hide the real failure behind a cleanup one
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -92,9 +137,12 @@ def read_header(path: Path) -> dict:
             f"{path}: not a cnninterp model file ({exc}). "
             "Make one with `cnninterp-convert model.pth`."
         ) from None
-    if header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a cnninterp model file")
-    if header.get("format_version", 0) > FORMAT_VERSION:
+    version = header.get("format_version", 0)
+    if type(version) is not int:
+        raise ModelFileError(f"{path}: invalid format_version {version!r}; reconvert it.")
+    if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: model file format {header['format_version']} is newer than this "
             f"cnninterp understands ({FORMAT_VERSION}); upgrade cnninterp or reconvert."
@@ -103,14 +151,80 @@ def read_header(path: Path) -> dict:
 
 
 def load_model(path: Path) -> tuple[ModelConfig, dict, dict]:
-    """(config, variables, header) of a model file; raises ModelFileError."""
+    """(config, variables, header) of a model file, validated completely; raises ModelFileError."""
+    path = Path(path)
     header = read_header(path)
+    problems = config_problems(header.get("config"))
+    if problems:
+        raise ModelFileError(f"{path}: invalid config in the header: {summarise(problems)}")
+    config = ModelConfig(**header["config"])
     try:
-        config = ModelConfig(**header["config"])
         flat = load_file(str(path))
-    except (TypeError, SafetensorError, OSError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: corrupt model file ({exc}); reconvert it.") from None
+    problems = tensor_problems(flat, config)
+    if problems:
+        raise ModelFileError(
+            f"{path}: the tensors disagree with the header's config (width {config.width}, "
+            f"{config.classes} classes): {summarise(problems)}. Reconvert the checkpoint."
+        )
+    problems = value_problems(flat)
+    if problems:
+        raise ModelFileError(f"{path}: {summarise(problems)}; {WEIGHTS_ADVICE}.")
     return config, unflatten_variables(flat), header
+
+
+def config_problems(config) -> list[str]:
+    """What is wrong with a header's config dict (empty when it makes a usable ModelConfig)."""
+    if not isinstance(config, dict):
+        return [f"expected a JSON object, found {type(config).__name__}"]
+    known = {f.name for f in fields(ModelConfig)}
+    problems = [f"unknown field {k!r}" for k in sorted(config) if k not in known]
+
+    def integer(name: str, low: int, high: int | None = None) -> None:
+        value = config.get(name, getattr(ModelConfig, name))
+        if type(value) is not int:
+            problems.append(f"{name} must be an integer, not {value!r}")
+        elif value < low or (high is not None and value > high):
+            span = f">= {low}" if high is None else f"in {low}..{high}"
+            problems.append(f"{name} {value} must be {span}")
+
+    integer("width", 1, 4096)
+    integer("classes", 2, 4096)
+    classes = config.get("classes", ModelConfig.classes)
+    if type(classes) is int and classes >= 2:
+        # Refused, never clamped: JAX would silently read the last class for an index too big.
+        integer("vessel_class", 0, classes - 1)
+    eps = config.get("bn_eps", ModelConfig.bn_eps)
+    if type(eps) not in (int, float) or not (math.isfinite(eps) and eps > 0):
+        problems.append(f"bn_eps must be a positive finite number, not {eps!r}")
+    precision = config.get("precision", ModelConfig.precision)
+    if precision not in PRECISIONS:
+        problems.append(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    return problems
+
+
+@functools.cache
+def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """'params/conv1/kernel' -> shape, for every variable of VesselCNN(config) (traced only)."""
+    tree = jax.eval_shape(functools.partial(init_variables, config, 0, 32))
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {"/".join(k.key for k in path): tuple(leaf.shape) for path, leaf in leaves}
+
+
+def tensor_problems(flat: dict[str, np.ndarray], config: ModelConfig) -> list[str]:
+    """Missing, unexpected, mis-shaped and non-float32 tensors, against `config`."""
+    expected = expected_shapes(config)
+    problems = [f"{name} missing" for name in expected if name not in flat]
+    problems += [f"{name} unexpected" for name in flat if name not in expected]
+    for name, array in flat.items():
+        if name not in expected:
+            continue
+        if tuple(array.shape) != expected[name]:
+            problems.append(f"{name} has shape {tuple(array.shape)}, expected {expected[name]}")
+        if array.dtype != np.float32:
+            problems.append(f"{name} is {array.dtype}, expected float32")
+    return problems
 
 
 def file_sha256(path: Path) -> str:

@@ -21,3 +21,16 @@ def versions() -> dict[str, str]:
         "numpy": np.__version__,
         "python": platform.python_version(),
     }
+
+
+def model_provenance(config) -> dict:
+    """What a result explains: the class (after any --class override) and the model's shape.
+
+    Recorded in every output, because the same model file explains a different class when
+    the user picks one."""
+    return {
+        "explained_class": config.vessel_class,
+        "classes": config.classes,
+        "width": config.width,
+        "precision": config.precision,
+    }

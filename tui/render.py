@@ -82,8 +82,15 @@ class SignedScale:
     def linthresh(self) -> float:
         return self.vmax * 10.0**-self.decades
 
+    @property
+    def has_data(self) -> bool:
+        """False when vmax is NaN or infinite (a broken model): nothing can be scaled."""
+        return bool(np.isfinite(self.vmax))
+
     def forward(self, values: np.ndarray) -> np.ndarray:
         v = np.asarray(values, np.float64)
+        if not self.has_data:
+            return np.full_like(v, np.nan)  # NaN renders as MISSING_RGB: "no data"
         if self.vmax <= 0:
             return np.zeros_like(v)
         if not self.log:
@@ -101,6 +108,8 @@ class SignedScale:
 
     def ticks(self) -> list[float]:
         """Values worth a label: the ends, zero, and (log) the decades in between."""
+        if not self.has_data:
+            return []
         if self.vmax <= 0:
             return [0.0]
         if not self.log:
@@ -111,7 +120,8 @@ class SignedScale:
 
 def signed_rgb(values: np.ndarray, scale: SignedScale, cmap: str) -> np.ndarray:
     """Signed values -> RGB with a diverging map, zero at the map's centre."""
-    return apply_colormap((scale.forward(values) + 1.0) / 2.0, cmap)
+    with np.errstate(invalid="ignore"):  # NaN gradients stay NaN: MISSING_RGB
+        return apply_colormap((scale.forward(values) + 1.0) / 2.0, cmap)
 
 
 def sequential_rgb(values: np.ndarray, vmin: float, vmax: float, cmap: str) -> np.ndarray:
@@ -122,8 +132,8 @@ def sequential_rgb(values: np.ndarray, vmin: float, vmax: float, cmap: str) -> n
 
 
 def gray_rgb(pixels: np.ndarray) -> np.ndarray:
-    """An image in [0, 1] as gray RGB."""
-    g = np.round(np.clip(pixels, 0.0, 1.0) * 255).astype(np.uint8)
+    """An image in [0, 1] as gray RGB (NaN as black: never a cast of NaN to an integer)."""
+    g = np.round(np.clip(np.nan_to_num(pixels, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
     return np.repeat(g[..., None], 3, axis=-1)
 
 
@@ -276,6 +286,10 @@ def cursor_segment(
 # ---- numbers --------------------------------------------------------------------------------
 
 
+NO_DATA = "no data"
+"""What a colour bar says when its scale has no finite maximum."""
+
+
 def format_value(value: float | None, digits: int = 3) -> str:
     """Short number: 0, 0.0123, 1.2e-5, 412 (compact exponents, `digits` significant)."""
     if value is None or not np.isfinite(value):
@@ -288,16 +302,23 @@ def format_value(value: float | None, digits: int = 3) -> str:
 
 
 def colorbar_text(scale: SignedScale, cmap: str, width: int) -> tuple[list[Segment], str]:
-    """A `width`-cell colour ramp and a label line with the scale's ticks under their cells."""
+    """A `width`-cell colour ramp and a label line with the scale's ticks under their cells.
+
+    A scale without data (NaN or infinite vmax, from a broken model) gives the ramp and the
+    label NO_DATA instead of ticks: never an exception."""
     width = max(width, 1)
     unit = np.linspace(-1.0, 1.0, width)
     rgb = apply_colormap((unit + 1.0) / 2.0, cmap).tolist()
     ramp = [Segment(" ", Style.from_color(None, Color.from_rgb(*c))) for c in rgb]
+    if not scale.has_data:
+        return ramp, NO_DATA.center(width)[:width]
     labels = [" "] * width
     ticks = scale.ticks()
     # The ends and zero first, so they win when labels would collide.
     for tick in sorted(ticks, key=lambda t: (abs(t) not in (0.0, scale.vmax), -abs(t))):
         u = float(scale.forward(np.array(tick)))
+        if not np.isfinite(u):
+            continue
         pos = int(round((u + 1.0) / 2.0 * (width - 1)))
         text = format_value(tick, 2)
         start = min(max(0, pos - len(text) // 2), max(0, width - len(text)))
