@@ -67,10 +67,10 @@ class TimeLeft:
     """
 
     smoothing_seconds: float = SMOOTHING_SECONDS
-    _first_fraction: float | None = field(default=None, repr=False)
-    _last: tuple[float, float] | None = field(default=None, repr=False)
+    _first_fraction: float | None = field(default=None, init=False, repr=False)
+    _last: tuple[float, float] | None = field(default=None, init=False, repr=False)
     """(seconds, fraction) of the last report timed from; None until the first advance."""
-    _rate: float | None = field(default=None, repr=False)
+    _rate: float | None = field(default=None, init=False, repr=False)
     """Smoothed fraction per second; None until two advances."""
 
     def report(self, seconds: float, fraction: float) -> None:
