@@ -1,0 +1,63 @@
+"""Keys as a person reads them: `]` not `right_square_bracket`, `shift+↑`, `F1`, for the help
+screen and the footer.
+
+The help lists every binding of tui/keymap.py, grouped where bindings are one idea (the four
+moves, raise / lower), with the keys in force (a user keymap included) and descriptions that
+name no keys, so a remapped key can never be contradicted by its own help line.
+"""
+
+from collections.abc import Mapping
+
+from textual.keys import format_key
+
+from cnninterp.tui.keymap import DEFAULT_KEYS
+
+_NAMES = {f"f{n}": f"F{n}" for n in range(1, 25)} | {"enter": "enter", "backspace": "backspace"}
+"""Where Textual's own display names (format_key) read worse in a help table."""
+
+HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("move the cursor one pixel", ("up", "down", "left", "right")),
+    ("move eight pixels", ("up8", "down8", "left8", "right8")),
+    ("raise / lower the threshold in even log steps", ("raise", "lower")),
+    ("type an exact threshold value", ("type-threshold",)),
+    ("cycle the threshold mode: global %, row %, absolute, legacy", ("mode",)),
+    ("next / previous image (or click the list)", ("next", "previous")),
+    ("jump to the pixel of largest significance", ("max",)),
+    ("count exactly for this threshold (large images show ≈ estimates)", ("exact",)),
+    ("go to a typed pixel: y x", ("goto",)),
+    ("toggle the predicted-mask and label outlines", ("overlays",)),
+    ("cycle diverging colormaps (RdBu, PuOr, RdYlGn)", ("colormap",)),
+    ("linear or signed-log gradient scale", ("scale",)),
+    ("save the view: figure + .npz + .json", ("save",)),
+    ("this help", ("help",)),
+    ("quit", ("quit",)),
+)
+"""(what it does, the binding ids that do it); every id of DEFAULT_KEYS is in one group."""
+
+
+def key_label(key: str) -> str:
+    """One Textual key -> its label: 'right_square_bracket' -> ']', 'question_mark' -> '?',
+    'shift+up' -> 'shift+↑', 'f1' -> 'F1', 'ctrl+q' -> 'ctrl+q', 'K' -> 'K'."""
+    key = key.strip()
+    if len(key) <= 1:
+        return key
+    *modifiers, base = key.split("+")
+    if not base:  # "ctrl++": the key is "+" itself
+        modifiers, base = modifiers[:-1], "+"
+    return "+".join([*modifiers, _NAMES.get(base) or format_key(base)])
+
+
+def keys_label(keys: str) -> str:
+    """A binding's key string -> its labels: 'right_square_bracket,plus' -> '] +'."""
+    return " ".join(key_label(k) for k in keys.split(",") if k.strip())
+
+
+def help_rows(keymap: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(keys, what they do) for every group of HELP_GROUPS, with the keys in force: the
+    user's keymap ({binding id: keys}) over the defaults. Keys of a group's bindings are
+    separated by ' / ' in the group's order (raise / lower: '] + / [ -')."""
+    keys = {key_id: default for key_id, default, *_ in DEFAULT_KEYS} | dict(keymap or {})
+    return [
+        (" / ".join(keys_label(keys[i]) for i in ids if i in keys), text)
+        for text, ids in HELP_GROUPS
+    ]
