@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnninterp.jaxcore import columns, gradients, linear
+from cnninterp.jaxcore import columns, crops, gradients, linear
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
 from cnninterp.jaxcore.model_file import file_sha256, load_model
 from cnninterp.jaxcore.significance import (
@@ -105,6 +105,9 @@ class Explainer:
         )
         self._forward = bind(gradients.forward)
         self._row = bind(gradients.gradient_row)
+        self._rows_on_image = bind(crops.rows_on_image)
+        self._rows_on_crops = bind(crops.rows_on_crops)  # compiled per crop size, not image
+        self._crop_inputs = jax.jit(crops.crop_inputs, static_argnums=(4, 5))
         self._exact_summaries = bind(_exact_summaries)
         self._histogram_summaries = bind(_histogram_summaries)
         self._recount = bind(_chunk_counts)
@@ -179,23 +182,56 @@ class Explainer:
             return np.asarray(probs[..., self.config.vessel_class])
 
     def gradient_row(self, pixels, y: int, x: int) -> np.ndarray:
-        """float32 [H, W]: d p[y, x] / d image, exactly."""
+        """float32 [H, W]: d p[y, x] / d image, exactly (on the pixel's receptive field where
+        that is smaller than the image: crops.py)."""
         pixels = check_image(pixels)
         _check_pixel(pixels.shape, y, x)
+        if crops.is_cropped(*pixels.shape):
+            return self.gradient_rows(pixels, [(y, x)])[0]
         with self._priority():
             probs, masks = self._linearise(pixels)
             return np.asarray(self._row(probs, masks, jnp.int32(y), jnp.int32(x)))
 
     def gradient_rows(self, pixels, pixels_yx) -> np.ndarray:
-        """float32 [N, H, W]: the rows of the given (y, x) pairs, in order."""
+        """float32 [N, H, W]: the rows of the given (y, x) pairs, in order, computed in
+        vmapped chunks (on crops where those are smaller than the image)."""
         pixels = check_image(pixels)
-        pixels_yx = np.asarray(pixels_yx, int).reshape(-1, 2)
+        pixels_yx = np.asarray(pixels_yx, np.int64).reshape(-1, 2)
         for y, x in pixels_yx:
             _check_pixel(pixels.shape, y, x)
-        rows = np.zeros((len(pixels_yx), *pixels.shape), np.float32)
-        for i, (y, x) in enumerate(pixels_yx):
-            rows[i] = self.gradient_row(pixels, int(y), int(x))
+        height, width = pixels.shape
+        rows = np.zeros((len(pixels_yx), height, width), np.float32)
+        limit = crops.ROWS_PER_CALL["cpu" if self.device.platform == "cpu" else "gpu"]
+        for first in range(0, len(pixels_yx), limit):
+            part = pixels_yx[first : first + limit]
+            batch = 1 << (len(part) - 1).bit_length()  # a power of two: few compilations
+            padded = np.concatenate([part, np.repeat(part[-1:], batch - len(part), 0)])
+            with self._priority():
+                chunk = self._row_chunk(pixels, padded)
+            rows[first : first + len(part)] = chunk[: len(part)]
         return rows
+
+    def _row_chunk(self, pixels, pixels_yx) -> np.ndarray:
+        """Rows [N, H, W] of one chunk of pixels, on crops or on the whole image."""
+        height, width = pixels.shape
+        probs, masks = self._linearise(pixels)
+        ys, xs = pixels_yx[:, 0], pixels_yx[:, 1]
+        if not crops.is_cropped(height, width):
+            return np.asarray(
+                self._rows_on_image(
+                    probs, masks, jnp.asarray(ys, jnp.int32), jnp.asarray(xs, jnp.int32)
+                )
+            )
+        origins_y, origins_x = crops.crop_origins(ys, xs, height, width)
+        crop_h, crop_w = crops.crop_shape(height, width)
+        crop_probs, crop_masks = self._crop_inputs(
+            probs, masks, origins_y, origins_x, crop_h, crop_w
+        )
+        local = (jnp.asarray(ys - origins_y, jnp.int32), jnp.asarray(xs - origins_x, jnp.int32))
+        crop_rows = np.asarray(self._rows_on_crops(crop_probs, crop_masks, *local))
+        out = np.empty((len(pixels_yx), height, width), np.float32)
+        crops.paste_rows(crop_rows, origins_y, origins_x, out)
+        return out
 
     def _chunk_for(self, height: int, width: int) -> int:
         """Colours per chunk: the override, else what fits the memory budget."""
