@@ -13,12 +13,16 @@ image size (the slicing, compiled per image size, is a few copies). Rows are bat
 of pixels is cropped and pulled back in one vmapped call.
 """
 
+from functools import partial
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jaxtyping import Array, Float, Int
 
 from cnninterp.jaxcore import gradients, receptive_field
+from cnninterp.jaxcore.significance import BINS_PER_DECADE, EDGES
 
 # Rows per vmapped call. XLA:CPU gains nothing from larger batches (as for the pass's chunks);
 # GPUs want many, and a crop row of the full-size model takes about 130 MB there.
@@ -93,6 +97,28 @@ def rows_on_image(config, variables, probs, masks, ys, xs) -> Float[Array, "N H 
         return gradients.gradient_row(config, variables, probs, masks, y, x)
 
     return jax.vmap(one)(ys, xs)
+
+
+def histogram_summaries_on_crops(config, variables, probs, masks, ys, xs, origins_y, origins_x):
+    """The pass's histogram summaries (significance.py) of N rows, computed on their crops at
+    the given origins without pasting: zeros outside a crop never count above an edge, so a
+    crop's histogram is its row's. Same keys and values as the pass by colouring."""
+    crop_h, crop_w = crop_shape(*probs.shape[:2])
+    crop_probs, crop_masks = crop_inputs(probs, masks, origins_y, origins_x, crop_h, crop_w)
+    rows = rows_on_crops(config, variables, crop_probs, crop_masks, ys - origins_y, xs - origins_x)
+    flat = rows.reshape(rows.shape[0], -1)
+    ascending = jnp.sort(jnp.abs(flat), axis=-1)
+    steps = jnp.arange(EDGES, dtype=jnp.float32) / BINS_PER_DECADE
+    edges = ascending[:, -1:] * jnp.power(10.0, -steps)[None, :]
+    search = jax.vmap(partial(jnp.searchsorted, side="right"))
+    above = flat.shape[1] - search(ascending, edges)
+    nonzero = flat.shape[1] - search(ascending, jnp.zeros_like(edges[:, :1]))
+    return {
+        "row_max_abs": ascending[:, -1],
+        "row_max_signed": flat.max(axis=-1),
+        "edges": edges,
+        "above_edges": jnp.concatenate([above, nonzero], axis=-1).astype(jnp.int32),
+    }
 
 
 def paste_rows(

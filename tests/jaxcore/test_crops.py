@@ -105,3 +105,28 @@ def test_many_rows_go_in_few_batched_calls(small_pair):
     assert calls == [8, 8, 4]
     for k in (0, 9, 19):
         np.testing.assert_array_equal(rows[k], explainer.gradient_row(image, *pixels[k]))
+
+
+def test_histogram_summaries_on_crops_equal_the_colouring_pass(small_pair):
+    from cnninterp.jaxcore.explainer import _members
+
+    explainer = small_pair.explainer
+    image = np.random.default_rng(14).random((160, 160), dtype=np.float32)
+    probs, masks = explainer._linearise(image)
+    offsets = np.array([3, 100], np.int32), np.array([127, 9], np.int32)
+    coloured = jax.tree.map(np.asarray, explainer._histogram_summaries(probs, masks, *offsets))
+    ys, xs, valid = _members(*offsets, 160, 160)
+    ys, xs = ys[valid].astype(np.int32), xs[valid].astype(np.int32)
+    on_crops = crops.histogram_summaries_on_crops(
+        small_pair.config,
+        small_pair.variables,
+        probs,
+        masks,
+        ys,
+        xs,
+        *crops.crop_origins(ys, xs, 160, 160),
+    )
+    for name in ("row_max_abs", "row_max_signed", "edges"):
+        np.testing.assert_allclose(on_crops[name], coloured[name][valid], rtol=1e-5)
+    counts = np.asarray(on_crops["above_edges"]) - coloured["above_edges"][valid]
+    assert np.abs(counts).max() <= 2  # edges equal to rounding: a value may sit on one
