@@ -22,6 +22,7 @@ from jax import lax
 from jaxtyping import Array, Float, Int
 
 from cnninterp.jaxcore import gradients, receptive_field
+from cnninterp.jaxcore.model import SIZE_MULTIPLE
 from cnninterp.jaxcore.significance import BINS_PER_DECADE, EDGES
 
 # Rows per vmapped call. XLA:CPU gains nothing from larger batches (as for the pass's chunks);
@@ -119,6 +120,22 @@ def histogram_summaries_on_crops(config, variables, probs, masks, ys, xs, origin
         "edges": edges,
         "above_edges": jnp.concatenate([above, nonzero], axis=-1).astype(jnp.int32),
     }
+
+
+def pass_summaries(config, variables, probs, masks, ys, xs):
+    """The full pass's chunk on crops: histogram summaries of the rows of pixels (ys, xs), each
+    with a member axis of one ([N, 1, ...]) like a colour chunk's; origins found on the device."""
+    height, width = probs.shape[:2]
+    low = jnp.asarray(receptive_field.low_reach())
+
+    def origins(q, length):
+        start = (q - low[q % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
+        return jnp.clip(start, 0, length - receptive_field.crop_extent(length))
+
+    out = histogram_summaries_on_crops(
+        config, variables, probs, masks, ys, xs, origins(ys, height), origins(xs, width)
+    )
+    return {name: value[:, None] for name, value in out.items()}
 
 
 def paste_rows(

@@ -81,7 +81,7 @@ def _phases() -> range:
 
 
 @cache
-def _low_reach() -> np.ndarray:
+def low_reach() -> np.ndarray:
     """y - low of the field, by y's stride phase: int [2**DEPTH]."""
     return np.asarray([y - field_interval(y)[0] for y in _phases()])  # phases 0, 1, ... in order
 
@@ -109,6 +109,6 @@ def crop_origin(y: int, length: int) -> int:
     the crop and puts the crop's edge on the image's where the field leaves the image).
     y: an int or an integer NumPy array (host side: origins are computed before dispatch)."""
     y = np.asarray(y)
-    start = (y - _low_reach()[y % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
+    start = (y - low_reach()[y % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
     last = length - crop_extent(length)  # a multiple of the stride, as both terms are
     return np.clip(start, 0, last)

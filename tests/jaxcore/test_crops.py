@@ -130,3 +130,28 @@ def test_histogram_summaries_on_crops_equal_the_colouring_pass(small_pair):
         np.testing.assert_allclose(on_crops[name], coloured[name][valid], rtol=1e-5)
     counts = np.asarray(on_crops["above_edges"]) - coloured["above_edges"][valid]
     assert np.abs(counts).max() <= 2  # edges equal to rounding: a value may sit on one
+
+
+def test_the_pass_on_crops_summarises_each_row_it_reports(small_pair):
+    import threading
+
+    explainer = Explainer(small_pair.config, small_pair.variables, full_pass="rows")
+    image = np.random.default_rng(15).random((144, 160), dtype=np.float32)
+    cancel, seen = threading.Event(), []
+
+    def progress(stats):
+        seen.append(stats.fraction_done)
+        if len(seen) == 3:
+            cancel.set()
+
+    stats = explainer.jacobian_stats(image, on_progress=progress, cancel=cancel)
+    assert not stats.complete and 0 < stats.fraction_done < 1
+    ys, xs = np.nonzero(stats.done)
+    assert len(ys) == 3 * 8 and (ys % 8 == 0).all() and (xs % 8 == 0).all()  # coarse first
+    rows = explainer.gradient_rows(image, np.stack([ys, xs], 1))
+    for row, y, x in zip(rows, ys, xs, strict=True):
+        flat = y * 160 + x
+        assert stats.row_max_abs[y, x] == pytest.approx(np.abs(row).max(), rel=1e-5)
+        counts = (np.abs(row).ravel()[None, :] > stats.edges[flat][:, None]).sum(axis=1)
+        assert np.abs(stats.above_edges[flat][:-1] - counts).max() <= 2  # values on an edge
+        assert stats.above_edges[flat][-1] == (row != 0).sum()
