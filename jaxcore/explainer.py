@@ -109,6 +109,7 @@ class Explainer:
         self._rows_on_crops = bind(crops.rows_on_crops)  # compiled per crop size, not image
         self._crop_inputs = jax.jit(crops.crop_inputs, static_argnums=(4, 5))
         self._crop_summaries = bind(crops.pass_summaries)
+        self.pass_on_crops = True  # histogram passes larger than a crop go on crops (measured)
         self._exact_summaries = bind(_exact_summaries)
         self._histogram_summaries = bind(_histogram_summaries)
         self._recount = bind(_chunk_counts)
@@ -168,11 +169,17 @@ class Explainer:
         probs, masks = self._linearise(pixels)
         offsets = jnp.zeros((self._chunk_for(height, width),), jnp.int32)
         summaries = self._exact_summaries if is_exact(height, width) else self._histogram_summaries
-        if not is_exact(height, width) and crops.is_cropped(height, width):
+        if self._pass_on_crops(height, width):
             summaries = self._crop_summaries  # the pass goes on crops there (jacobian_stats)
         jax.block_until_ready(summaries(probs, masks, offsets, offsets))
         if self._by_columns(height, width):
             jax.block_until_ready(self._columns(probs, masks, offsets, offsets))
+
+    def _pass_on_crops(self, height: int, width: int) -> bool:
+        """Whether the pass goes pixel by pixel on crops: histogram sizes larger than a crop."""
+        return (
+            self.pass_on_crops and not is_exact(height, width) and crops.is_cropped(height, width)
+        )
 
     def _by_columns(self, height: int, width: int) -> bool:
         """Whether the full pass goes by columns: only where J is kept anyway (exact sizes)."""
@@ -317,7 +324,7 @@ class Explainer:
 
         # Histogram sizes larger than a crop go pixel by pixel on crops (a crop's rows cost no
         # more than a colour member's and sort 4x+ fewer values; RESULTS.md), else by colours.
-        on_crops = not stats.exact and crops.is_cropped(height, width)
+        on_crops = self._pass_on_crops(height, width)
 
         def consume(oy, ox, result):
             if on_crops:  # one member per "colour": the pixel itself
