@@ -37,8 +37,8 @@ RESULTS: dict = {}
 
 def report(section: str, name: str, value: float, unit: str = "ms", note: str = "") -> None:
     RESULTS.setdefault(section, {})[name] = value
-    shown = value * 1e3 if unit == "ms" else value
-    print(f"  {name:<52} {shown:10.2f} {unit}  {note}", flush=True)
+    shown = f"{value * 1e3:10.2f}" if unit == "ms" else f"{value:10.3g}"
+    print(f"  {name:<52} {shown} {unit}  {note}", flush=True)
 
 
 def parse_size(text: str) -> tuple[int, int]:
