@@ -26,7 +26,7 @@ import numpy as np
 from jaxtyping import Float
 from numpy.typing import ArrayLike
 
-from cnninterp.jaxcore import columns, gradients, linear
+from cnninterp.jaxcore import columns, crops, gradients, linear
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
 from cnninterp.jaxcore.model_file import file_sha256, load_model
 from cnninterp.jaxcore.significance import (
@@ -135,6 +135,11 @@ class Explainer:
         )
         self._forward = bind(gradients.forward)
         self._row = bind(gradients.gradient_row)
+        self._rows_on_image = bind(crops.rows_on_image)
+        self._rows_on_crops = bind(crops.rows_on_crops)  # compiled per crop size, not image
+        self._crop_inputs = jax.jit(crops.crop_inputs, static_argnums=(4, 5))
+        self._crop_summaries = bind(crops.pass_summaries)
+        self.pass_on_crops = True  # histogram passes larger than a crop go on crops (measured)
         self._exact_summaries = bind(_exact_summaries)
         self._histogram_summaries = bind(_histogram_summaries)
         self._recount = bind(_chunk_counts)
@@ -194,9 +199,17 @@ class Explainer:
         probs, masks = self._linearise(pixels)
         offsets = jnp.zeros((self._chunk_for(height, width),), jnp.int32)
         summaries = self._exact_summaries if is_exact(height, width) else self._histogram_summaries
+        if self._pass_on_crops(height, width):
+            summaries = self._crop_summaries  # the pass goes on crops there (jacobian_stats)
         jax.block_until_ready(summaries(probs, masks, offsets, offsets))
         if self._by_columns(height, width):
             jax.block_until_ready(self._columns(probs, masks, offsets, offsets))
+
+    def _pass_on_crops(self, height: int, width: int) -> bool:
+        """Whether the pass goes pixel by pixel on crops: histogram sizes larger than a crop."""
+        return (
+            self.pass_on_crops and not is_exact(height, width) and crops.is_cropped(height, width)
+        )
 
     def _by_columns(self, height: int, width: int) -> bool:
         """Whether the full pass goes by columns: only where J is kept anyway (exact sizes)."""
@@ -211,9 +224,12 @@ class Explainer:
     def gradient_row(
         self, pixels: Float[np.ndarray, "H W"], y: int, x: int
     ) -> Float[np.ndarray, "H W"]:
-        """float32 [H, W]: d p[y, x] / d image, exactly."""
+        """float32 [H, W]: d p[y, x] / d image, exactly (on the pixel's receptive field where
+        that is smaller than the image: crops.py)."""
         pixels = check_image(pixels)
         _check_pixel(pixels.shape, y, x)
+        if crops.is_cropped(*pixels.shape):
+            return self.gradient_rows(pixels, [(y, x)])[0]
         with self._priority():
             probs, masks = self._linearise(pixels)
             return np.asarray(self._row(probs, masks, jnp.int32(y), jnp.int32(x)))
@@ -221,15 +237,45 @@ class Explainer:
     def gradient_rows(
         self, pixels: Float[np.ndarray, "H W"], pixels_yx: ArrayLike
     ) -> Float[np.ndarray, "N H W"]:
-        """float32 [N, H, W]: the rows of the given (y, x) pairs, in order."""
+        """float32 [N, H, W]: the rows of the given (y, x) pairs, in order, computed in
+        vmapped chunks (on crops where those are smaller than the image)."""
         pixels = check_image(pixels)
-        pixels_yx = np.asarray(pixels_yx, int).reshape(-1, 2)
+        pixels_yx = np.asarray(pixels_yx, np.int64).reshape(-1, 2)
         for y, x in pixels_yx:
             _check_pixel(pixels.shape, y, x)
-        rows = np.zeros((len(pixels_yx), *pixels.shape), np.float32)
-        for i, (y, x) in enumerate(pixels_yx):
-            rows[i] = self.gradient_row(pixels, int(y), int(x))
+        height, width = pixels.shape
+        rows = np.zeros((len(pixels_yx), height, width), np.float32)
+        limit = crops.ROWS_PER_CALL["cpu" if self.device.platform == "cpu" else "gpu"]
+        for first in range(0, len(pixels_yx), limit):
+            part = pixels_yx[first : first + limit]
+            batch = 1 << (len(part) - 1).bit_length()  # a power of two: few compilations
+            padded = np.concatenate([part, np.repeat(part[-1:], batch - len(part), 0)])
+            with self._priority():
+                chunk = self._row_chunk(pixels, padded)
+            rows[first : first + len(part)] = chunk[: len(part)]
         return rows
+
+    def _row_chunk(self, pixels, pixels_yx) -> np.ndarray:
+        """Rows [N, H, W] of one chunk of pixels, on crops or on the whole image."""
+        height, width = pixels.shape
+        probs, masks = self._linearise(pixels)
+        ys, xs = pixels_yx[:, 0], pixels_yx[:, 1]
+        if not crops.is_cropped(height, width):
+            return np.asarray(
+                self._rows_on_image(
+                    probs, masks, jnp.asarray(ys, jnp.int32), jnp.asarray(xs, jnp.int32)
+                )
+            )
+        origins_y, origins_x = crops.crop_origins(ys, xs, height, width)
+        crop_h, crop_w = crops.crop_shape(height, width)
+        crop_probs, crop_masks = self._crop_inputs(
+            probs, masks, origins_y, origins_x, crop_h, crop_w
+        )
+        local = (jnp.asarray(ys - origins_y, jnp.int32), jnp.asarray(xs - origins_x, jnp.int32))
+        crop_rows = np.asarray(self._rows_on_crops(crop_probs, crop_masks, *local))
+        out = np.empty((len(pixels_yx), height, width), np.float32)
+        crops.paste_rows(crop_rows, origins_y, origins_x, out)
+        return out
 
     def _chunk_for(self, height: int, width: int) -> int:
         """Colours per chunk: what fitted this size after running out of memory, else the
@@ -314,8 +360,15 @@ class Explainer:
         stats = JacobianStats.empty(height, width)
         started = time.perf_counter()
 
+        # Histogram sizes larger than a crop go pixel by pixel on crops (a crop's rows cost no
+        # more than a colour member's and sort 4x+ fewer values; RESULTS.md), else by colours.
+        on_crops = self._pass_on_crops(height, width)
+
         def consume(oy, ox, result):
-            ys, xs, valid = _members(oy, ox, height, width)
+            if on_crops:  # one member per "colour": the pixel itself
+                ys, xs, valid = oy[:, None], ox[:, None], np.ones((len(oy), 1), bool)
+            else:
+                ys, xs, valid = _members(oy, ox, height, width)
             ys, xs = ys[valid], xs[valid]
             flat = ys * width + xs
             for name in ("rows", "sorted_abs", "edges", "above_edges"):
@@ -329,6 +382,8 @@ class Explainer:
 
         summaries = self._exact_summaries if stats.exact else self._histogram_summaries
         order = self._colour_order(height, width)
+        if on_crops:
+            summaries, order = self._crop_summaries, coarse_to_fine(height, width)
         by_columns = self._by_columns(height, width)
         if by_columns:  # rows for a coarse preview (the map shows within seconds), then columns
             order = order[(order % PREVIEW_STRIDE == 0).all(axis=1)]

@@ -18,11 +18,13 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
-from cnninterp.jaxcore import linear
+from cnninterp.jaxcore import linear, receptive_field
 from cnninterp.jaxcore.linear import WINDOWS, conv, pad_canvas, paste, upconv, window
 from cnninterp.jaxcore.model import ModelConfig, VesselCNN
 
-RF_RADIUS = 62  # proven in tests/jaxcore/test_gradients.py::test_receptive_field_radius
+# Derived from the architecture (62 for DEPTH 4), proven tight by
+# tests/jaxcore/test_gradients.py::test_receptive_field_radius.
+RF_RADIUS = receptive_field.radius()
 COLOUR_SPACING = 128  # > 2 * RF_RADIUS + 1, and a multiple of 16 keeps the stride phase
 WINDOW = COLOUR_SPACING // 2  # pixel u belongs to the member with u - y in [-WINDOW, WINDOW)
 

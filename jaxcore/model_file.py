@@ -157,7 +157,9 @@ def load_model(path: Path) -> tuple[ModelConfig, dict, dict]:
     problems = config_problems(header.get("config"))
     if problems:
         raise ModelFileError(f"{path}: invalid config in the header: {summarise(problems)}")
-    config = ModelConfig(**header["config"])
+    fields = dict(header["config"])
+    fields["bn_eps"] = float(fields.get("bn_eps", ModelConfig.bn_eps))  # JSON may write 1 for 1.0
+    config = ModelConfig(**fields)
     try:
         flat = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

@@ -99,7 +99,9 @@ class TimeLeft:
         self._first_fraction, self._last, self._rate = fraction, None, None
 
     def _latest_fraction(self) -> float:
-        return self._last[1] if self._last is not None else self._first_fraction
+        if self._last is not None:
+            return self._last[1]
+        return self._first_fraction or 0.0
 
     @property
     def rate(self) -> float | None:

@@ -9,6 +9,7 @@ computed yet) and inf draw as missing or clipped, never raise.
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from matplotlib.colors import FuncNorm, ListedColormap, Normalize
@@ -54,8 +55,9 @@ class FigureInputs:
 
 
 def _colormap(name: str) -> ListedColormap:
-    missing = np.array(render.MISSING_RGB) / 255.0
-    return ListedColormap(render.colormap_lut(name) / 255.0).with_extremes(bad=missing)
+    r, g, b = (c / 255.0 for c in render.MISSING_RGB)
+    cmap = ListedColormap(render.colormap_lut(name) / 255.0, name=name)
+    return cast(ListedColormap, cmap.with_extremes(bad=(r, g, b)))
 
 
 def _finite(values) -> np.ndarray:
@@ -100,9 +102,9 @@ def _outline(ax, mask: np.ndarray | None, rgb, style: str, handles: list, name: 
     mask = None if mask is None else np.asarray(mask, bool)
     if mask is None or mask.all() or not mask.any():  # no edge to draw (and no warning)
         return
-    colour = np.array(rgb) / 255.0
+    colour = tuple(c / 255.0 for c in rgb)
     ax.contour(mask.astype(float), levels=[0.5], colors=[colour], linewidths=1.2, linestyles=style)
-    handles.append(Line2D([], [], color=colour, linestyle=style, label=name))
+    handles.append(Line2D([], [], color=colour, linestyle=style, label=name))  # type: ignore[arg-type]
 
 
 def gradient_norm(gradient: np.ndarray, log_scale: bool) -> tuple[Normalize, render.SignedScale]:
@@ -252,5 +254,5 @@ def save_figure(
 
 def _save(fig: Figure, path: Path, fmt: str) -> None:
     # zlib level 1: a third of the time of the default level for a few percent more bytes
-    options = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+    options: dict = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
     fig.savefig(path, format=fmt, dpi=DPI, **options)

@@ -113,7 +113,7 @@ def downscale_max(values: np.ndarray, block: int) -> np.ndarray:
     if block <= 1:
         return values.copy()
     if values.dtype == bool:
-        return _blocks(values, block, False).any(axis=-1)
+        return np.asarray(_blocks(values, block, False).any(axis=-1))
     if np.issubdtype(values.dtype, np.integer):
         return _blocks(values, block, np.iinfo(values.dtype).min).max(axis=-1)
     tiles = _blocks(values.astype(np.float64), block, np.nan)
@@ -252,13 +252,14 @@ class Viewport:
             return replace(self, scale=scale)
         old = self.visible(image_shape, box_cols, box_rows)
         new = replace(self, scale=scale).visible(image_shape, box_cols, box_rows)
-        centre = tuple(
+        cy, cx = (
             round(a - (a - lo) * (n_hi - n_lo) / max(hi - lo, 1) + (n_hi - n_lo) / 2)
             for a, lo, hi, n_lo, n_hi in (
                 (anchor[0], old.y0, old.y1, new.y0, new.y1),
                 (anchor[1], old.x0, old.x1, new.x0, new.x1),
             )
         )
+        centre = (cy, cx)
         return replace(self, scale=scale, centre=centre)
 
     def panned(
@@ -294,7 +295,7 @@ class Viewport:
                 shift.append(0)
         if shift == [0, 0]:
             return self
-        return replace(self, centre=_centre_of(window, tuple(shift), image_shape))
+        return replace(self, centre=_centre_of(window, (shift[0], shift[1]), image_shape))
 
 
 def _span(centre: int, size: int, display: int, scale: Scale) -> tuple[int, int]:

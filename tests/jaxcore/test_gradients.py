@@ -9,7 +9,7 @@ import pytest
 from nothing_cancels import averaging_variables, positive_variables
 from torch_reference import Pair, relative_error
 
-from cnninterp.jaxcore import gradients
+from cnninterp.jaxcore import gradients, receptive_field
 from cnninterp.jaxcore.explainer import check_image, coarse_to_fine, is_out_of_memory
 from cnninterp.jaxcore.model import ModelConfig, model_logits, vessel_probability
 
@@ -68,6 +68,8 @@ def test_receptive_field_radius():
     ys, xs = np.nonzero(np.asarray(row))
     reach = max(y - ys.min(), ys.max() - y, x - xs.min(), xs.max() - x)
     assert reach == gradients.RF_RADIUS  # reached exactly: the bound is tight, not guessed
+    assert gradients.RF_RADIUS == receptive_field.radius()  # derived, not a constant
+    # test_crops.py checks every stride phase's interval, of which this is the widest.
     assert 2 * gradients.RF_RADIUS + 1 < gradients.COLOUR_SPACING
 
 

@@ -1,0 +1,96 @@
+"""How much host memory a full-Jacobian pass needs, and a check front ends call before one.
+
+The pass keeps per-row summaries (significance.py) and the image's forward results, and works
+on one chunk of rows at a time; on the CPU the device's memory is the host's. The formula,
+in bytes, for an H x W image (n = H * W pixels, w = the model's width, C classes):
+
+    summaries    exact (n <= 128 * 128): 8 n^2 (rows and sorted magnitudes), + 4 n^2 for the
+                 Jacobian assembled by columns; histograms: n * (8 EDGES + 4) + 9 n
+    forward      4 n C (probabilities) + n w (1 + 2 * (1/2 + 1/4 + ... )) (boolean ReLU masks,
+                 full resolution and both masks of every block) + FORWARD_ACTIVATIONS * 4 n w
+                 (the forward pass's float activations while it runs)
+    working      one chunk: min(budget, rows * ROW_BYTES_PER_PIXEL * w * crop pixels)
+
+benchmarks/bench_rows.py prints the measured peak RSS beside this estimate at 1024x1024.
+"""
+
+import os
+from dataclasses import dataclass
+
+from cnninterp.jaxcore.model import DEPTH, ModelConfig
+from cnninterp.jaxcore.significance import EDGES, is_exact
+
+FORWARD_ACTIVATIONS = 4  # float canvases of the stem's size alive at once in the forward pass
+ROW_BYTES_PER_PIXEL = 4 * 24  # a backward pass's working bytes per pixel and channel (measured)
+
+
+@dataclass(frozen=True)
+class PassMemory:
+    """Host bytes of a pass, by what holds them."""
+
+    summaries: int
+    forward: int
+    working: int
+
+    @property
+    def total(self) -> int:
+        return self.summaries + self.forward + self.working
+
+
+def pass_memory(
+    height: int,
+    width: int,
+    config: ModelConfig,
+    *,
+    by_columns: bool = False,
+    chunk_rows: int = 8,
+    chunk_budget: float = 1.5 * 2**30,
+    crop_pixels: int | None = None,
+) -> PassMemory:
+    """The formula above. crop_pixels: pixels of one row's backward pass (the crop's, or the
+    whole image's when None)."""
+    n = height * width
+    if is_exact(height, width):
+        summaries = 8 * n * n + (4 * n * n if by_columns else 0)
+    else:
+        summaries = n * (8 * EDGES + 4)
+    summaries += 9 * n  # done, row max |G|, row max G
+    mask_levels = 1 + 2 * sum(0.5**level for level in range(1, DEPTH + 1))
+    forward = 4 * n * config.classes + int(n * config.width * mask_levels)
+    forward += FORWARD_ACTIVATIONS * 4 * n * config.width
+    per_row = ROW_BYTES_PER_PIXEL * config.width * (crop_pixels or n)
+    working = int(min(chunk_budget, chunk_rows * per_row))
+    return PassMemory(summaries, forward, working)
+
+
+def available_bytes() -> int | None:
+    """Memory the system can give a new allocation now (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return None
+
+
+def check_pass_memory(
+    height: int, width: int, config: ModelConfig, *, available: int | None = None, **kwargs
+) -> PassMemory:
+    """The pass's estimate (pass_memory's keywords), or ValueError naming the estimate and the
+    limit when it exceeds `available` bytes (default: what the system has available now; no
+    check when that is unknown). Front ends call it before starting a pass."""
+    estimate = pass_memory(height, width, config, **kwargs)
+    limit = available_bytes() if available is None else available
+    if limit is not None and estimate.total > limit:
+        raise ValueError(
+            f"a significance pass over the {height}x{width} image needs about "
+            f"{estimate.total / 2**30:.1f} GiB of host memory (summaries "
+            f"{estimate.summaries / 2**30:.1f} GiB), more than the {limit / 2**30:.1f} GiB "
+            "available: ask for gradient rows only, or use a machine with more memory"
+        )
+    return estimate
