@@ -122,6 +122,9 @@ def main(argv=None) -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--target-sizes", type=int, nargs="*", default=[64, 256])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--methods", action=argparse.BooleanOptionalAction, default=True, help="IG/SmoothGrad"
+    )
     args = parser.parse_args(argv)
     model = random_model(args.width, seed=0).requires_grad_(False)
     state = {k: v.numpy() for k, v in model.state_dict().items()}
@@ -132,7 +135,8 @@ def main(argv=None) -> None:
         f"{torch.get_num_threads()}, jax {jax.__version__}",
         flush=True,
     )
-    bench_methods(model, explainer, args.size, args.repeat)
+    if args.methods:
+        bench_methods(model, explainer, args.size, args.repeat)
     for size in args.target_sizes:
         bench_target(explainer, size, args.repeat)
     print(json.dumps({"argv": sys.argv[1:], "results": RESULTS}))

@@ -36,7 +36,9 @@ from cnninterp.jaxcore.targets import Target, target_weights
 
 CPU_CHUNK_BUDGET = 1.5 * 2**30  # bytes of working memory one chunk of inputs may take
 GPU_CHUNK_FRACTION = 0.4  # share of free device memory one chunk may take
-MAX_CHUNK = 64
+# Inputs per chunk at most. XLA:CPU runs IG with 32 steps (full size, 64x64) 1.75x faster in
+# chunks of 8 than in one chunk of 32 (benchmarks/RESULTS.md); GPUs want large batches.
+MAX_CHUNK = {"cpu": 8, "gpu": 256}
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,7 @@ class Attributor:
             stats = device.memory_stats() or {}
             free = stats.get("bytes_limit", 16 * 2**30) - stats.get("bytes_in_use", 0)
             budget = GPU_CHUNK_FRACTION * free
-        limit = min(MAX_CHUNK, 1 << max(count - 1, 0).bit_length())
+        largest = MAX_CHUNK["cpu" if device.platform == "cpu" else "gpu"]
+        limit = min(largest, 1 << max(count - 1, 0).bit_length())
         chunk = int(np.clip(budget // per_input, 1, limit))
         return 1 << (chunk.bit_length() - 1)

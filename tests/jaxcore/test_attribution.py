@@ -133,7 +133,9 @@ def test_completeness_error_shrinks_with_more_steps(image, attributor):
 def test_chunked_inputs_sum_like_one_batch(image, attributor, monkeypatch):
     method = Method("ig", steps=5, integration="riemann_trapezoid")
     whole = attributor.attribute(image, method, Target("border"))
-    monkeypatch.setattr(attribution, "MAX_CHUNK", 2)  # 2 + 2 + (1 and a zero-weight pad)
+    monkeypatch.setattr(
+        attribution, "MAX_CHUNK", {"cpu": 2, "gpu": 2}
+    )  # 2 + 2 + (1 and a zero-weight pad)
     shares = []
     chunked = attributor.attribute(image, method, Target("border"), on_progress=shares.append)
     assert shares == [0.4, 0.8, 1.0]
