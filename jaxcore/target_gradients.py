@@ -23,12 +23,10 @@ from cnninterp.jaxcore.linear import conv, upconv
 from cnninterp.jaxcore.model import DEPTH, ModelConfig
 
 
-def decoder(config: ModelConfig, layers: dict, features: tuple):
-    """Tangents of x1 .. x5 -> the tangent of the logits [1, H, W, C] (no ReLUs there)."""
-    y = features[-1]
-    for k in range(1, DEPTH + 1):
-        y = upconv(config, y, layers[f"upconv{k}"]) + features[DEPTH - k]
-    return conv(config, y, layers["final"])
+def _transpose(linear_map, input_shape: tuple, cotangent):
+    """The adjoint of a linear map (from float32 [input_shape]) applied to `cotangent`."""
+    template = jax.ShapeDtypeStruct(input_shape, jnp.float32)
+    return jax.linear_transpose(linear_map, template)(cotangent)[0]
 
 
 def pull_back_weights(
@@ -39,17 +37,22 @@ def pull_back_weights(
     weights: Float[Array, "H W"],
 ) -> Float[Array, "H W"]:
     """d (sum_yx weights[y, x] * p[y, x]) / d image, by one backward pass of the whole masked
-    network with a dense cotangent."""
+    network with a dense cotangent: the decoder's adjoint level by level on whole canvases,
+    then the encoder's (the same stages as pull_back_pixels, without the windows). Staged so,
+    it measured a few per cent faster than transposing decoder(encoder(.)) in one go, with
+    bit-identical results."""
     height, width = probs.shape[:2]
     layers = linear.folded_layers(config, variables)
     cotangent = (weights[:, :, None] * linear.d_p_d_logits(config, probs))[None]  # (1, H, W, C)
+    features = [cotangent]  # cotangents of logits, then of x1 .. x5's decoder inputs
+    stages = [partial(conv, config, kernel=layers["final"])]
+    stages += [partial(upconv, config, kernel=layers[f"upconv{k}"]) for k in range(DEPTH, 0, -1)]
+    for level, stage in enumerate(stages):  # level 0: full size, width channels
+        shape = (1, height >> level, width >> level, config.width << level)
+        features.append(_transpose(stage, shape, features[-1]))
     dense_masks = jax.tree.map(lambda m: m.astype(probs.dtype), masks)
-
-    def masked_network(image):  # (1, H, W, 1) -> (1, H, W, C)
-        return decoder(config, layers, linear.encoder(config, layers, dense_masks, image))
-
-    template = jax.ShapeDtypeStruct((1, height, width, 1), probs.dtype)
-    return jax.linear_transpose(masked_network, template)(cotangent)[0][0, :, :, 0]
+    encode = partial(linear.encoder, config, layers, dense_masks)
+    return _transpose(encode, (1, height, width, 1), tuple(features[1:]))[0, :, :, 0]
 
 
 def target_value_and_gradient(
