@@ -460,6 +460,13 @@ class Explainer:
             stats.mark_done(ys, xs)
         return True
 
+    def linearised(self, pixels):
+        """(class probabilities [H, W, C], ReLU masks) of an image, on the device and cached
+        for the last few images: what attribution.py pulls region targets back through."""
+        pixels = check_image(pixels)
+        with self._priority():
+            return self._linearise(pixels)
+
 
 def _members(offsets_y, offsets_x, height, width):
     """NumPy twin of gradients.colour_members for a chunk: ys, xs, valid, each (N, G)."""
