@@ -18,6 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
+from cnninterp.export.cluster import (
+    ClusterError,
+    connect,
+    gpus_for_tasks,
+    import_ray,
+    run_on_cluster,
+)
+from cnninterp.export.cluster_progress import ClusterProgress
+from cnninterp.export.resume import plan_resume
+from cnninterp.export.summary import write_summary
 from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
 from cnninterp.jaxcore.explainer import Explainer
@@ -31,6 +41,7 @@ from cnninterp.jaxcore.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdM
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_SOME_FAILED = 4
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl+C
 CHECKPOINT_SUFFIXES = (".pth", ".pt")
 
 EPILOG = f"""\
@@ -123,6 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-cache", action="store_true", help="neither read nor write the result cache"
     )
+    # --- cluster (cnninterp.export.cluster) ---
+    parser.add_argument(
+        "--cluster",
+        metavar="local|auto|ADDRESS",
+        help="one Ray task per image: local starts Ray here, auto or ADDRESS joins a cluster "
+        "started with `ray start` (default: compute in this process)",
+    )
+    parser.add_argument(
+        "--gpus-per-task",
+        type=parse_threshold,
+        metavar="G",
+        help="GPUs each cluster task asks for (default 1 where the cluster has GPUs, else 0)",
+    )
+    # --- end cluster ---
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
     parser.add_argument("inputs", type=Path, nargs="+", metavar="IMAGE_OR_FOLDER")
     return parser
@@ -202,13 +227,14 @@ def run(args) -> int:
     mode = ThresholdMode(args.mode)
     if mode is ThresholdMode.ABSOLUTE and args.threshold is None:
         raise UsageError("--mode absolute needs --threshold T (the |G| value itself)")
+    ray = import_ray() if args.cluster is not None else None  # exit 2 before any work
     sources = collect_images(args.inputs, args.pixel)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{args.output}: cannot create the output folder ({exc})") from None
     cache = StatsCache(enabled=not args.no_cache)
-    progress = Progress(len(sources))
+    progress = ClusterProgress(len(sources)) if ray else Progress(len(sources))
     failures = 0
     try:
         if mode is ThresholdMode.LEGACY and args.threshold is not None:
@@ -216,41 +242,97 @@ def run(args) -> int:
         with tempfile.TemporaryDirectory(prefix="cnninterp-export-") as scratch:
             model_path, model = resolve_model(args.model, cache, Path(scratch), progress.say)
             try:
-                explainer = open_explainer(model_path)
-            except ModelFileError as exc:
+                read_header(model_path)
+                model_sha256 = file_sha256(model_path)
+            except (ModelFileError, OSError) as exc:
                 raise UsageError(str(exc)) from None
             job = Job(
                 output=args.output,
                 pixels=np.asarray(args.pixel, np.int64).reshape(-1, 2),  # (N, 2)
                 mode=mode,
                 t_value=DEFAULT_THRESHOLD_PERCENT if args.threshold is None else args.threshold,
-                provenance={
-                    "model": model | {"sha256": explainer.model_sha256},
-                    "versions": versions(),
-                    "device": explainer.device_name,
-                },
+                provenance={"model": model | {"sha256": model_sha256}, "versions": versions()},
             )
-            for source in sources:
-                progress.begin(source.name)
-                started = time.perf_counter()
-                try:
-                    answered = export_image(explainer, source, job, cache, progress.on_stats)
-                except (ImageError, ValueError, OSError) as exc:
-                    failures += 1
-                    progress.end(f"FAILED: {exc}")
-                    continue
-                except Exception as exc:  # one bad image must not cost the others
-                    failures += 1
-                    progress.end(f"FAILED: {type(exc).__name__}: {exc}")
-                    continue
-                seconds = time.perf_counter() - started
-                progress.end(f"written ({seconds:.1f} s, result cache {answered})")
-                progress.output(str(args.output / f"{source.name}.npz"))
-        written = len(sources) - failures
-        progress.say(f"{written} of {len(sources)} images written to {args.output}")
+            plan = plan_resume(sources, job, model_sha256)
+            if plan.done:
+                progress.skip(len(plan.done))
+                progress.say(
+                    f"skipped {len(plan.done)} of {len(sources)} images: their outputs in "
+                    f"{args.output} are complete and made from the same model, image and options"
+                )
+            if ray is not None and plan.todo:
+                failures = export_on_cluster(ray, args, plan.todo, job, model_path, progress)
+            elif plan.todo:
+                failures = export_in_process(plan.todo, job, model_path, cache, progress)
+        write_summary(args.output, sources)
+        written = len(plan.todo) - failures
+        progress.say(
+            f"{written} of {len(plan.todo)} images written to {args.output}"
+            + (f" ({len(plan.done)} already there)" if plan.done else "")
+        )
+    except KeyboardInterrupt:
+        write_summary(args.output, sources)
+        progress.say("interrupted: finished images are kept; run the same command to resume")
+        return EXIT_INTERRUPTED
     finally:
         progress.close()
     return EXIT_SOME_FAILED if failures else EXIT_OK
+
+
+def export_in_process(sources, job: Job, model_path: Path, cache: StatsCache, progress) -> int:
+    """Export each image in this process; returns how many failed."""
+    try:
+        explainer = open_explainer(model_path)
+    except ModelFileError as exc:
+        raise UsageError(str(exc)) from None
+    failures = 0
+    for source in sources:
+        progress.begin(source.name)
+        started = time.perf_counter()
+        try:
+            answered = export_image(explainer, source, job, cache, progress.on_stats)
+        except (ImageError, ValueError, OSError) as exc:
+            failures += 1
+            progress.end(f"FAILED: {exc}")
+            continue
+        except Exception as exc:  # one bad image must not cost the others
+            failures += 1
+            progress.end(f"FAILED: {type(exc).__name__}: {exc}")
+            continue
+        seconds = time.perf_counter() - started
+        progress.end(f"written ({seconds:.1f} s, result cache {answered})")
+        progress.output(str(job.output / f"{source.name}.npz"))
+    return failures
+
+
+def export_on_cluster(ray, args, sources, job: Job, model_path: Path, progress) -> int:
+    """One Ray task per image (cnninterp.export.cluster); returns how many failed."""
+    try:
+        started_ray = connect(ray, args.cluster)
+    except ClusterError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        try:
+            gpus = gpus_for_tasks(ray, args.gpus_per_task)
+        except ClusterError as exc:
+            raise UsageError(str(exc)) from None
+        report = run_on_cluster(
+            ray,
+            sources,
+            job,
+            model_path.read_bytes(),
+            file_sha256(model_path),
+            use_cache=not args.no_cache,
+            gpus_per_task=gpus,
+            progress=progress,
+        )
+    finally:
+        if started_ray:
+            ray.shutdown()
+    for result in report.results:
+        if result.export is not None:
+            progress.output(str(job.output / f"{result.name}.npz"))
+    return sum(result.export is None for result in report.results)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     enable_compilation_cache()
     try:
         return run(args)
+    except ClusterError as exc:  # ray is not installed
+        print(f"cnninterp-export: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except UsageError as exc:
         print(f"cnninterp-export: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
