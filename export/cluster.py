@@ -5,8 +5,9 @@ object store and retries a task whose worker died. This module only says what a 
 what the driver does with its answer:
 
 - The model file and every image travel as bytes (`ray.put`), so no node needs a shared
-  filesystem; a worker keeps the Explainer of the model it last saw, so compiling is paid
-  once per worker process, not once per image.
+  filesystem; a CPU worker keeps the Explainer of the model it last saw, so compiling is
+  paid once per worker process, not once per image. (GPU tasks get a fresh process each,
+  Ray's default, and lean on JAX's persistent compilation cache instead.)
 - A task returns the image's outputs in memory (`ImageExport`); the driver writes them with
   the in-process export's own writer. OUTDIR is written by one process only, each file
   atomically, so a lost node or a Ctrl+C can never leave half a file there.
@@ -25,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cnninterp.jaxcore.cache import StatsCache
+from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.export import ImageExport, Job, explain_image, write_export
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
@@ -75,6 +77,9 @@ def _worker_explainer(model: bytes, model_sha256: str) -> Explainer:
     """The Explainer of this model in this worker process, loaded once: compiling is the slow
     part of a task, and Ray reuses worker processes across tasks."""
     if model_sha256 not in _WORKER_EXPLAINERS:
+        # Ray runs a GPU task in a fresh worker process (max_calls=1 for GPU tasks, so each
+        # sees the GPU it was given), so on GPUs the persistent cache is what spares compiling.
+        enable_compilation_cache()
         _WORKER_EXPLAINERS.clear()  # one model at a time: a full-size one holds 125 MB
         with tempfile.TemporaryDirectory(prefix="cnninterp-model-") as folder:
             path = Path(folder) / "model.safetensors"
