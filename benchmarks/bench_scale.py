@@ -7,26 +7,34 @@ two sides do the same work serially and the difference is Ray's overhead: object
 transfers of the model and images, scheduling, returning the results, the driver's writes.
 
     python benchmarks/bench_scale.py                          # 8 images, 64x64, width 8
+    python benchmarks/bench_scale.py --images 6 --size 32 --repeat 2   # a small CPU
     python benchmarks/bench_scale.py --images 16 --size 128 --workers 2
 """
 
-import argparse
-import contextlib
-import io
-import json
-import statistics
-import sys
-import tempfile
-import time
-import warnings
-from pathlib import Path
+import os
 
-import numpy as np
-from PIL import Image
+# Ray runs each 1-CPU task with OMP_NUM_THREADS=1 (its rule against oversubscription), and
+# XLA:CPU's convolutions (oneDNN) follow it; so the in-process side gets the same single
+# thread, set before JAX starts, or the comparison would time threads, not Ray.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from cnninterp.jaxcore.export_cli import EXIT_OK, main
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.model_file import save_model
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from cnninterp.jaxcore.export_cli import EXIT_OK, main  # noqa: E402
+from cnninterp.jaxcore.model import ModelConfig, random_variables  # noqa: E402
+from cnninterp.jaxcore.model_file import save_model  # noqa: E402
 
 
 def make_inputs(root: Path, count: int, size: int, width: int) -> tuple[Path, Path]:
@@ -74,29 +82,34 @@ def main_benchmark() -> None:
             ray.init(num_cpus=args.workers, include_dashboard=False, logging_level="WARNING")
             ray_start = time.perf_counter() - started
         runs = {"in-process": [], "ray": []}
-        per_image = {"in-process": [], "ray": []}
+        tasks_per_run = []  # each Ray run's task seconds, in image order
         for side, extra in (("in-process", ()), ("ray", ("--cluster", "local"))):
             timed_export(model, images, root / f"warm-{side}", *extra)  # compile, not timed
             for i in range(args.repeat):
                 out = root / f"{side}-{i}"
                 runs[side].append(timed_export(model, images, out, *extra))
-                per_image[side] += task_seconds(out)
+                if side == "ray":
+                    tasks_per_run.append(task_seconds(out))
         ray.shutdown()
     n = args.images
     local = statistics.median(runs["in-process"])
     clustered = statistics.median(runs["ray"])
-    compute = statistics.median(per_image["ray"])
-    overhead = (clustered - local) / n if args.workers == 1 else None
+    tasks = statistics.median(sum(run) for run in tasks_per_run)
+    first = statistics.median(run[0] for run in tasks_per_run)
+    steady = statistics.median(s for run in tasks_per_run for s in run[1:])
     print(f"{n} images {args.size}x{args.size}, width {args.width}, Ray workers {args.workers}")
     print(f"ray.init (local, not in the times below): {ray_start:.2f} s")
     print(f"in-process export: {local:.3f} s ({local / n * 1000:.1f} ms per image)")
     print(f"Ray export:        {clustered:.3f} s ({clustered / n * 1000:.1f} ms per image)")
-    print(f"one image's compute in a task (median): {compute * 1000:.1f} ms")
-    if overhead is not None:
+    print(f"  inside the tasks: {tasks:.3f} s; first task {first * 1000:.0f} ms (a new worker")
+    print(f"  process: imports and compiling), then {steady * 1000:.1f} ms per image (median)")
+    if args.workers == 1:  # tasks run one after another: the rest of the wall time is Ray's
+        outside = (clustered - tasks) / n
         print(
-            f"Ray overhead per image: {overhead * 1000:.1f} ms "
-            f"= {overhead / compute:.1%} of an image's compute"
+            f"Ray outside the tasks (scheduling, transfers, the driver's writes): "
+            f"{outside * 1000:.1f} ms per image = {outside / steady:.1%} of a task's compute"
         )
+        print(f"task compute / in-process per image: {steady / (local / n):.2f}x")
     else:
         print(f"speed-up over in-process with {args.workers} workers: {local / clustered:.2f}x")
 

@@ -101,6 +101,7 @@ def explain_remotely(
     started = time.perf_counter()
     node = platform.node()
     board.started.remote(source.name, node, os.getpid())
+    path = None  # the image's copy on this node, once written
     try:
         explainer = _worker_explainer(model, model_sha256)
         with tempfile.TemporaryDirectory(prefix="cnninterp-image-") as folder:
@@ -120,7 +121,10 @@ def explain_remotely(
             started,
         )
     except Exception as exc:  # the image's own failure: reported, never retried
-        return TaskResult(source.name, node, time.perf_counter() - started, None, describe(exc))
+        # Messages name the file; the user knows it by the driver's path, not this copy's.
+        why = describe(exc)
+        why = why if path is None else why.replace(str(path), str(source.image_path))
+        return TaskResult(source.name, node, time.perf_counter() - started, None, why)
     return TaskResult(source.name, node, time.perf_counter() - started, result, None)
 
 
@@ -205,19 +209,19 @@ def run_on_cluster(
     model_ref = ray.put(model)
     board = ray.remote(num_cpus=0)(TaskBoard).remote()
     remote = ray.remote(num_cpus=1, num_gpus=gpus_per_task, max_retries=max_retries)(task)
-    pending = {
-        remote.remote(
-            model_ref,
-            model_sha256,
-            source,
-            ray.put(source.image_path.read_bytes()),
-            job,
-            use_cache,
-            board,
-        ): source
-        for source in sources
-    }
     results: list[TaskResult] = []
+    pending = {}
+    for source in sources:
+        try:
+            image = source.image_path.read_bytes()
+            if source.label_path is not None:
+                load_image(source)  # a bad label fails the image here, as in-process
+        except (ImageError, OSError) as exc:
+            results.append(TaskResult(source.name, "-", 0.0, None, describe(exc)))
+            progress.finished(results[-1])
+            continue
+        ref = remote.remote(model_ref, model_sha256, source, ray.put(image), job, use_cache, board)
+        pending[ref] = source
     attempts: dict[str, int] = {}
     try:
         while pending:
@@ -227,7 +231,8 @@ def run_on_cluster(
                 try:
                     result = ray.get(ref)
                 except ray.exceptions.RayError as exc:  # retries exhausted, node gone, ...
-                    result = TaskResult(source.name, "?", 0.0, None, f"{type(exc).__name__}")
+                    why = (str(exc).strip().splitlines() or [""])[0]
+                    result = TaskResult(source.name, "?", 0.0, None, f"{type(exc).__name__}: {why}")
                 if result.export is not None:
                     write_export(job.output, result.export)
                 results.append(result)
@@ -241,3 +246,28 @@ def run_on_cluster(
         raise
     running, attempts = ray.get(board.snapshot.remote())
     return ClusterReport(results, attempts)
+
+
+def export_on_cluster(ray, args, sources, job: Job, model_path: Path, progress) -> int:
+    """cnninterp-export --cluster: join or start Ray, run every image, list the files written;
+    returns how many images failed. Raises ClusterError (exit 2) before any task runs."""
+    model = model_path.read_bytes()
+    started_ray = connect(ray, args.cluster)
+    try:
+        report = run_on_cluster(
+            ray,
+            sources,
+            job,
+            model,
+            hashlib.sha256(model).hexdigest(),
+            use_cache=not args.no_cache,
+            gpus_per_task=gpus_for_tasks(ray, args.gpus_per_task),
+            progress=progress,
+        )
+    finally:
+        if started_ray:
+            ray.shutdown()
+    for result in report.results:
+        if result.export is not None:
+            progress.output(str(job.output / f"{result.name}.npz"))
+    return sum(result.export is None for result in report.results)

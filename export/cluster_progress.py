@@ -32,7 +32,10 @@ class ClusterProgress:
             self.images = self.bar.add_task("images", total=total)
 
     def say(self, message: str) -> None:
-        self.console.print(message, markup=False, highlight=False)
+        if self.bar is not None:
+            self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+        else:  # logs: one line per message, never wrapped at rich's 80 columns
+            print(message, file=sys.stderr, flush=True)
 
     def output(self, line: str) -> None:
         """A line of the stdout listing; through the bar's console when both share a terminal."""

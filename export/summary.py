@@ -81,9 +81,9 @@ def summary_row(output: Path, source: ImageSource) -> dict[str, str]:
 
 
 def write_summary(output: Path, sources: list[ImageSource]) -> int:
-    """Write OUTDIR/summary.csv (atomically, and only when its text changes) for the images
-    that have outputs; returns the number of lines. Images without outputs (failed,
-    interrupted) are left out."""
+    """Write OUTDIR/summary.csv (atomically, and only when its text changes), one line per
+    image of `sources` (those with complete outputs for this call: ResumePlan.done); returns
+    the number of lines."""
     rows = []
     for source in sources:
         try:

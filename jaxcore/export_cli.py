@@ -18,13 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnninterp.export.cluster import (
-    ClusterError,
-    connect,
-    gpus_for_tasks,
-    import_ray,
-    run_on_cluster,
-)
+from cnninterp.export.cluster import ClusterError, export_on_cluster, import_ray
 from cnninterp.export.cluster_progress import ClusterProgress
 from cnninterp.export.resume import plan_resume
 from cnninterp.export.summary import write_summary
@@ -54,6 +48,10 @@ outputs, per image (stem = file name without extension):
                       image notes (padding to a multiple of 16) and provenance
   H, W are the image's size padded (bottom/right) to multiples of 16. stdout lists each
   .npz written; progress and errors go to stderr.
+  OUTDIR/summary.csv  one line per image: size, device, seconds, model, threshold, mean and
+                      median significance over predicted (and labelled) vessel/background
+  A rerun into OUTDIR skips images whose outputs are complete and were made from the same
+  model, image content and options.
 
 threshold modes (default global, T = {DEFAULT_THRESHOLD_PERCENT}):
   global    T percent of max |J| over the whole Jacobian of the image
@@ -66,6 +64,7 @@ exit codes:
   2  bad usage or input: unreadable model, no images, bad --pixel or --threshold, pixel
      outside an image, two images with the same stem (nothing computed)
   4  some images failed (each reported on stderr); the others were written
+  130  interrupted (Ctrl+C); finished images are kept, rerun to resume
 
 The result cache ($CNNINTERP_CACHE_DIR, else the user cache folder) makes a rerun on the same
 model and images cost a file read; --no-cache neither reads nor writes it.
@@ -227,6 +226,8 @@ def run(args) -> int:
     mode = ThresholdMode(args.mode)
     if mode is ThresholdMode.ABSOLUTE and args.threshold is None:
         raise UsageError("--mode absolute needs --threshold T (the |G| value itself)")
+    if args.gpus_per_task is not None and args.cluster is None:
+        raise UsageError("--gpus-per-task is for cluster tasks: give --cluster too")
     ray = import_ray() if args.cluster is not None else None  # exit 2 before any work
     sources = collect_images(args.inputs, args.pixel)
     try:
@@ -234,8 +235,9 @@ def run(args) -> int:
     except OSError as exc:
         raise UsageError(f"{args.output}: cannot create the output folder ({exc})") from None
     cache = StatsCache(enabled=not args.no_cache)
-    progress = ClusterProgress(len(sources)) if ray else Progress(len(sources))
+    progress = ClusterProgress(len(sources)) if ray is not None else Progress(len(sources))
     failures = 0
+    job = None
     try:
         if mode is ThresholdMode.LEGACY and args.threshold is not None:
             progress.say("note: legacy mode uses 1 % of signed max J; --threshold is ignored")
@@ -260,79 +262,44 @@ def run(args) -> int:
                     f"skipped {len(plan.done)} of {len(sources)} images: their outputs in "
                     f"{args.output} are complete and made from the same model, image and options"
                 )
-            if ray is not None and plan.todo:
+            in_process = plan.todo if ray is None else []
+            if ray is not None and plan.todo:  # cnninterp.export.cluster
                 failures = export_on_cluster(ray, args, plan.todo, job, model_path, progress)
-            elif plan.todo:
-                failures = export_in_process(plan.todo, job, model_path, cache, progress)
-        write_summary(args.output, sources)
+            if in_process:
+                try:
+                    explainer = open_explainer(model_path)
+                except ModelFileError as exc:
+                    raise UsageError(str(exc)) from None
+            for source in in_process:
+                progress.begin(source.name)
+                started = time.perf_counter()
+                try:
+                    answered = export_image(explainer, source, job, cache, progress.on_stats)
+                except (ImageError, ValueError, OSError) as exc:
+                    failures += 1
+                    progress.end(f"FAILED: {exc}")
+                    continue
+                except Exception as exc:  # one bad image must not cost the others
+                    failures += 1
+                    progress.end(f"FAILED: {type(exc).__name__}: {exc}")
+                    continue
+                seconds = time.perf_counter() - started
+                progress.end(f"written ({seconds:.1f} s, result cache {answered})")
+                progress.output(str(args.output / f"{source.name}.npz"))
+        write_summary(args.output, plan_resume(sources, job, model_sha256).done)
         written = len(plan.todo) - failures
         progress.say(
             f"{written} of {len(plan.todo)} images written to {args.output}"
             + (f" ({len(plan.done)} already there)" if plan.done else "")
         )
     except KeyboardInterrupt:
-        write_summary(args.output, sources)
+        if job is not None:
+            write_summary(args.output, plan_resume(sources, job, model_sha256).done)
         progress.say("interrupted: finished images are kept; run the same command to resume")
         return EXIT_INTERRUPTED
     finally:
         progress.close()
     return EXIT_SOME_FAILED if failures else EXIT_OK
-
-
-def export_in_process(sources, job: Job, model_path: Path, cache: StatsCache, progress) -> int:
-    """Export each image in this process; returns how many failed."""
-    try:
-        explainer = open_explainer(model_path)
-    except ModelFileError as exc:
-        raise UsageError(str(exc)) from None
-    failures = 0
-    for source in sources:
-        progress.begin(source.name)
-        started = time.perf_counter()
-        try:
-            answered = export_image(explainer, source, job, cache, progress.on_stats)
-        except (ImageError, ValueError, OSError) as exc:
-            failures += 1
-            progress.end(f"FAILED: {exc}")
-            continue
-        except Exception as exc:  # one bad image must not cost the others
-            failures += 1
-            progress.end(f"FAILED: {type(exc).__name__}: {exc}")
-            continue
-        seconds = time.perf_counter() - started
-        progress.end(f"written ({seconds:.1f} s, result cache {answered})")
-        progress.output(str(job.output / f"{source.name}.npz"))
-    return failures
-
-
-def export_on_cluster(ray, args, sources, job: Job, model_path: Path, progress) -> int:
-    """One Ray task per image (cnninterp.export.cluster); returns how many failed."""
-    try:
-        started_ray = connect(ray, args.cluster)
-    except ClusterError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        try:
-            gpus = gpus_for_tasks(ray, args.gpus_per_task)
-        except ClusterError as exc:
-            raise UsageError(str(exc)) from None
-        report = run_on_cluster(
-            ray,
-            sources,
-            job,
-            model_path.read_bytes(),
-            file_sha256(model_path),
-            use_cache=not args.no_cache,
-            gpus_per_task=gpus,
-            progress=progress,
-        )
-    finally:
-        if started_ray:
-            ray.shutdown()
-    for result in report.results:
-        if result.export is not None:
-            progress.output(str(job.output / f"{result.name}.npz"))
-    return sum(result.export is None for result in report.results)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     enable_compilation_cache()
     try:
         return run(args)
-    except ClusterError as exc:  # ray is not installed
+    except ClusterError as exc:  # no ray, no cluster to join, no GPUs for --gpus-per-task
         print(f"cnninterp-export: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except UsageError as exc:

@@ -16,7 +16,7 @@ import pytest
 from cnninterp.export.cluster import INSTALL_HINT, explain_remotely, run_on_cluster
 from cnninterp.export.cluster_progress import ClusterProgress
 from cnninterp.jaxcore.export import Job
-from cnninterp.jaxcore.export_cli import EXIT_OK, EXIT_USAGE, main
+from cnninterp.jaxcore.export_cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
 from cnninterp.jaxcore.images import find_images
 from cnninterp.jaxcore.model_file import file_sha256
 from cnninterp.jaxcore.significance import ThresholdMode
@@ -150,3 +150,24 @@ def test_missing_ray_says_how_to_install_it(model, dataset, tmp_path, monkeypatc
     assert INSTALL_HINT in err and "Traceback" not in err
     assert err.count("\n") == 1
     assert not out.exists()  # refused before anything was made
+
+
+def test_an_image_failing_on_the_cluster_is_reported_and_the_others_written(
+    ray_session, model, dataset, tmp_path, capsys
+):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.png").write_bytes((dataset / "images" / "a.png").read_bytes())
+    (data / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    out = tmp_path / "out"
+    assert export(model, data, out, "--cluster", "local") == EXIT_SOME_FAILED
+    err = capsys.readouterr().err
+    assert "bad: FAILED" in err and "cannot read this image" in err
+    assert f"{data / 'bad.png'}: cannot read" in err  # the user's path, not the worker's copy
+    assert "1 of 2 images written" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.json", "a.npz", "summary.csv"]
+
+
+def test_gpus_per_task_without_a_cluster_is_refused(model, dataset, tmp_path, capsys):
+    assert export(model, dataset, tmp_path / "out", "--gpus-per-task", "1") == EXIT_USAGE
+    assert "give --cluster too" in capsys.readouterr().err
