@@ -182,7 +182,7 @@ def gpus_for_tasks(ray, requested: float | None) -> float:
     return requested
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClusterReport:
     """How a cluster run went."""
 
