@@ -20,11 +20,17 @@ from typing import Any
 
 import numpy as np
 
+from cnninterp.export.cluster import ClusterError, export_on_cluster, import_ray
+from cnninterp.export.cluster_progress import ClusterProgress
 from cnninterp.export.image import Job, export_image
 from cnninterp.export.progress import Progress
+from cnninterp.export.resume import plan_resume
+from cnninterp.export.summary import write_summary
 from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
+from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
+from cnninterp.jaxcore.model_file import ModelFileError, file_sha256, load_model
 from cnninterp.jaxcore.opening import ModelOpenError, explainer_for, models_folder, open_model
 from cnninterp.jaxcore.provenance import versions
 from cnninterp.jaxcore.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
@@ -32,6 +38,7 @@ from cnninterp.jaxcore.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdM
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_SOME_FAILED = 4
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl+C
 
 EPILOG = f"""\
 outputs, per image (stem = file name without extension):
@@ -43,6 +50,10 @@ outputs, per image (stem = file name without extension):
                       image notes (padding to a multiple of 16) and provenance
   H, W are the image's size padded (bottom/right) to multiples of 16. stdout lists each
   .npz written; progress and errors go to stderr.
+  OUTDIR/summary.csv  one line per image: size, device, seconds, model, threshold, mean and
+                      median significance over predicted (and labelled) vessel/background
+  A rerun into OUTDIR skips images whose outputs are complete and were made from the same
+  model, image content and options.
 
 threshold modes (default global, T = {DEFAULT_THRESHOLD_PERCENT}):
   global    T percent of max |J| over the whole Jacobian of the image
@@ -55,6 +66,7 @@ exit codes:
   2  bad usage or input: unreadable model, no images, bad --pixel or --threshold, pixel
      outside an image, two images with the same stem (nothing computed)
   4  some images failed (each reported on stderr); the others were written
+  130  interrupted (Ctrl+C); finished images are kept, rerun to resume
 
 The result cache ($CNNINTERP_CACHE_DIR, else the user cache folder) makes a rerun on the same
 model and images cost a file read; --no-cache neither reads nor writes it.
@@ -123,6 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-cache", action="store_true", help="neither read nor write the result cache"
     )
+    # --- cluster (cnninterp.export.cluster) ---
+    parser.add_argument(
+        "--cluster",
+        metavar="local|auto|ADDRESS",
+        help="one Ray task per image: local starts Ray here, auto or ADDRESS joins a cluster "
+        "started with `ray start` (default: compute in this process)",
+    )
+    parser.add_argument(
+        "--gpus-per-task",
+        type=parse_threshold,
+        metavar="G",
+        help="GPUs each cluster task asks for (default 1 where the cluster has GPUs, else 0)",
+    )
+    # --- end cluster ---
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
     parser.add_argument("inputs", type=Path, nargs="+", metavar="IMAGE_OR_FOLDER")
     return parser
@@ -176,56 +202,89 @@ def resolve_model(
     return opened.path, opened.provenance
 
 
+def export_in_process(
+    explainer: Explainer, todo: list[ImageSource], job: Job, cache: StatsCache, progress: Progress
+) -> int:
+    """Export each image in this process; returns how many failed (each reported)."""
+    failures = 0
+    for source in todo:
+        progress.begin(source.name)
+        started = time.perf_counter()
+        try:
+            answered = export_image(explainer, source, job, cache, progress.on_stats)
+        except (ImageError, ValueError, OSError) as exc:
+            failures += 1
+            progress.end(f"FAILED: {exc}")
+            continue
+        except Exception as exc:  # one bad image must not cost the others
+            failures += 1
+            progress.end(f"FAILED: {type(exc).__name__}: {exc}")
+            continue
+        seconds = time.perf_counter() - started
+        progress.end(f"written ({seconds:.1f} s, result cache {answered})")
+        progress.output(str(job.output / f"{source.name}.npz"))
+    return failures
+
+
 def run(args: argparse.Namespace) -> int:
     mode = ThresholdMode(args.mode)
     if mode is ThresholdMode.ABSOLUTE and args.threshold is None:
         raise UsageError("--mode absolute needs --threshold T (the |G| value itself)")
+    if args.gpus_per_task is not None and args.cluster is None:
+        raise UsageError("--gpus-per-task is for cluster tasks: give --cluster too")
+    ray = import_ray() if args.cluster is not None else None  # exit 2 before any work
     sources = collect_images(args.inputs, args.pixel)
     try:
         args.output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{args.output}: cannot create the output folder ({exc})") from None
     cache = StatsCache(enabled=not args.no_cache)
-    progress = Progress(len(sources))
+    progress = ClusterProgress(len(sources)) if ray is not None else Progress(len(sources))
     failures = 0
+    job = None
     try:
         if mode is ThresholdMode.LEGACY and args.threshold is not None:
             progress.say("note: legacy mode uses 1 % of signed max J; --threshold is ignored")
         with tempfile.TemporaryDirectory(prefix="cnninterp-export-") as scratch:
             model_path, model = resolve_model(args.model, cache, Path(scratch), progress.say)
             try:
-                explainer = explainer_for(model_path)
-            except ModelOpenError as exc:
+                model_sha256 = file_sha256(model_path)
+                if ray is None:
+                    explainer = explainer_for(model_path)
+                else:  # the tasks open it; validate it here so a bad file fails once, early
+                    load_model(model_path)
+            except (ModelOpenError, ModelFileError, OSError) as exc:
                 raise UsageError(str(exc)) from None
             job = Job(
                 output=args.output,
                 pixels=np.asarray(args.pixel, np.int64).reshape(-1, 2),  # (N, 2)
                 mode=mode,
                 t_value=DEFAULT_THRESHOLD_PERCENT if args.threshold is None else args.threshold,
-                provenance={
-                    "model": model | {"sha256": explainer.model_sha256},
-                    "versions": versions(),
-                    "device": explainer.device_name,
-                },
+                provenance={"model": model | {"sha256": model_sha256}, "versions": versions()},
             )
-            for source in sources:
-                progress.begin(source.name)
-                started = time.perf_counter()
-                try:
-                    answered = export_image(explainer, source, job, cache, progress.on_stats)
-                except (ImageError, ValueError, OSError) as exc:
-                    failures += 1
-                    progress.end(f"FAILED: {exc}")
-                    continue
-                except Exception as exc:  # one bad image must not cost the others
-                    failures += 1
-                    progress.end(f"FAILED: {type(exc).__name__}: {exc}")
-                    continue
-                seconds = time.perf_counter() - started
-                progress.end(f"written ({seconds:.1f} s, result cache {answered})")
-                progress.output(str(args.output / f"{source.name}.npz"))
-        written = len(sources) - failures
-        progress.say(f"{written} of {len(sources)} images written to {args.output}")
+            plan = plan_resume(sources, job, model_sha256)
+            if plan.done:
+                progress.skip(len(plan.done))
+                progress.say(
+                    f"skipped {len(plan.done)} of {len(sources)} images: their outputs in "
+                    f"{args.output} are complete and made from the same model, image and options"
+                )
+            if isinstance(progress, ClusterProgress):  # cnninterp.export.cluster
+                if plan.todo:
+                    failures = export_on_cluster(ray, args, plan.todo, job, model_path, progress)
+            else:
+                failures = export_in_process(explainer, plan.todo, job, cache, progress)
+        write_summary(args.output, plan_resume(sources, job, model_sha256).done)
+        written = len(plan.todo) - failures
+        progress.say(
+            f"{written} of {len(plan.todo)} images written to {args.output}"
+            + (f" ({len(plan.done)} already there)" if plan.done else "")
+        )
+    except KeyboardInterrupt:
+        if job is not None:
+            write_summary(args.output, plan_resume(sources, job, model_sha256).done)
+        progress.say("interrupted: finished images are kept; run the same command to resume")
+        return EXIT_INTERRUPTED
     finally:
         progress.close()
     return EXIT_SOME_FAILED if failures else EXIT_OK
@@ -240,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     enable_compilation_cache()
     try:
         return run(args)
+    except ClusterError as exc:  # no ray, no cluster to join, no GPUs for --gpus-per-task
+        print(f"cnninterp-export: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except UsageError as exc:
         print(f"cnninterp-export: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,8 +1,10 @@
 """One image's export: the arrays in OUTDIR/<stem>.npz and the numbers and provenance in
 OUTDIR/<stem>.json, each written atomically, the .json last (cnninterp-export's contract)."""
 
+import hashlib
 import io
 import json
+import platform
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -12,8 +14,8 @@ import numpy as np
 
 from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
 from cnninterp.jaxcore.footprint import footprint
-from cnninterp.jaxcore.images import ImageSource, load_image
-from cnninterp.jaxcore.model_file import write_atomically
+from cnninterp.jaxcore.images import ImageSource, LoadedImage, load_image
+from cnninterp.jaxcore.model_file import file_sha256, write_atomically
 from cnninterp.jaxcore.significance import (
     ThresholdMode,
     predicted_mask,
@@ -33,13 +35,51 @@ class Job:
     mode: ThresholdMode
     t_value: float
     provenance: dict
-    """Model, versions and device: the same for every image."""
+    """Model and versions: the same for every image (each image adds its device and node)."""
+
+    def request(self) -> dict:
+        """The options that decide an image's outputs, as recorded in its .json (resume
+        compares them)."""
+        return {"mode": self.mode.value, "threshold": self.t_value, "pixels": self.pixels.tolist()}
+
+
+@dataclass(frozen=True)
+class ImageExport:
+    """One image's outputs, computed but not yet written: what a cluster task sends back."""
+
+    name: str
+    """The stem: files are <name>.npz and <name>.json."""
+    npz: bytes
+    """The .npz file's bytes."""
+    record: dict
+    """The .json's content; its outputs.npz_sha256 names the .npz it belongs to."""
+    answered: str
+    """How the full pass was answered from the result cache: hit, miss or disabled."""
 
 
 def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on_progress) -> str:
     """Compute and write one image's .npz and .json; returns how the full pass was answered."""
     started = time.perf_counter()
     loaded = load_image(source)
+    result = explain_image(
+        explainer, loaded, file_sha256(source.image_path), job, cache, on_progress, started
+    )
+    write_export(job.output, result)
+    return result.answered
+
+
+def explain_image(
+    explainer,
+    loaded: LoadedImage,
+    image_sha256: str,
+    job: Job,
+    cache: StatsCache,
+    on_progress,
+    started: float | None = None,
+) -> ImageExport:
+    """One image's outputs in memory; `started` (perf_counter) counts loading in the seconds."""
+    started = time.perf_counter() if started is None else started
+    source = loaded.source
     pixels = loaded.pixels
     mode, t_value, yx = job.mode, job.t_value, job.pixels
     probability = explainer.probability(pixels)
@@ -69,7 +109,9 @@ def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on
             "original_shape": list(loaded.original_shape),
             "shape": list(pixels.shape),
             "notes": list(loaded.notes),
+            "sha256": image_sha256,
         },
+        "request": job.request(),
         "threshold": {
             "mode": mode.value,
             "value": None if mode is ThresholdMode.LEGACY else t_value,
@@ -85,6 +127,8 @@ def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on
         "footprints": records,
         "provenance": job.provenance
         | {
+            "device": explainer.device_name,
+            "node": platform.node(),
             "utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 3),
             "full_pass_seconds": round(stats.seconds, 3),
@@ -93,10 +137,14 @@ def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on
     }
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    text = json.dumps(record, indent=1, allow_nan=False) + "\n"
+    npz = buffer.getvalue()
+    record["outputs"] = {"npz_sha256": hashlib.sha256(npz).hexdigest()}
+    return ImageExport(source.name, npz, record, answered)
+
+
+def write_export(output: Path, result: ImageExport) -> None:
+    """Write <name>.npz then <name>.json into OUTDIR, each atomically."""
+    text = json.dumps(result.record, indent=1, allow_nan=False) + "\n"
     # The .json last: a reader that finds it can trust the .npz beside it.
-    write_atomically(
-        job.output / f"{source.name}.npz", lambda tmp: tmp.write_bytes(buffer.getvalue())
-    )
-    write_atomically(job.output / f"{source.name}.json", lambda tmp: tmp.write_text(text))
-    return answered
+    write_atomically(output / f"{result.name}.npz", lambda tmp: tmp.write_bytes(result.npz))
+    write_atomically(output / f"{result.name}.json", lambda tmp: tmp.write_text(text))

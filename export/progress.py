@@ -43,6 +43,12 @@ class Progress:
         else:
             print(line, flush=True)
 
+    def skip(self, count: int) -> None:
+        """Images skipped on resume: no longer part of the bar."""
+        self.total -= count
+        if self.bar is not None:
+            self.bar.update(self.images, total=self.total)
+
     def begin(self, name: str) -> None:
         self.index, self.name = self.index + 1, name
         self.last_line = time.monotonic()

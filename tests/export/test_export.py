@@ -146,7 +146,13 @@ def test_export_matches_the_explainer_and_reuses_the_cache(
         )
     assert record["image"]["original_shape"] == [30, 30]
     assert any("padded 30x30 -> 32x32" in note for note in record["image"]["notes"])
-    assert sorted(p.name for p in out.iterdir()) == ["a.json", "a.npz", "odd.json", "odd.npz"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a.json",
+        "a.npz",
+        "odd.json",
+        "odd.npz",
+        "summary.csv",
+    ]
     assert len(list((cache_dir / "stats").iterdir())) == 2
 
     # Another mode and threshold on the same images: every full pass comes from the cache.
@@ -171,7 +177,7 @@ def test_failed_image_is_reported_and_others_written(model, reference, images, t
     assert "--threshold is ignored" in err
     assert "bad: FAILED" in err and "cannot read this image" in err and "Traceback" not in err
     assert "1 of 2 images written" in err
-    assert sorted(p.name for p in out.iterdir()) == ["a.json", "a.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.json", "a.npz", "summary.csv"]
     record = check_outputs(out, images / "a.png", reference, "legacy", 3.0, [])
     with np.load(out / "a.npz") as npz:
         assert npz["gradients"].shape == (0, SIZE, SIZE) and npz["pixels"].shape == (0, 2)
