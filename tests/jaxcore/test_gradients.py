@@ -207,5 +207,9 @@ def test_out_of_device_memory_halves_the_chunk_and_loses_nothing(small_pair):
     # The smaller chunk is kept for this image size only; the override stands for others.
     assert explainer._chunk_for(32, 32) == 32 and explainer._chunk_for(64, 64) == 64
     assert calls[:3] == [64, 64, 64] and set(calls[3:]) == {32}
-    np.testing.assert_array_equal(stats.sorted_abs, expected.sorted_abs)
-    np.testing.assert_array_equal(stats.rows, expected.rows)
+    # Chunks of 32 and of 64 are different XLA programs: equal up to rounding (jax 0.10 differs
+    # by ~1e-10 here), while a lost or doubled chunk would leave rows of zeros.
+    assert stats.done.all()
+    atol = 1e-6 * float(np.abs(expected.rows).max())
+    np.testing.assert_allclose(stats.rows, expected.rows, rtol=1e-5, atol=atol)
+    np.testing.assert_allclose(stats.sorted_abs, expected.sorted_abs, rtol=1e-5, atol=atol)
