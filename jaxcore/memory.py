@@ -22,7 +22,10 @@ from cnninterp.jaxcore import receptive_field
 from cnninterp.jaxcore.model import DEPTH, ModelConfig
 from cnninterp.jaxcore.significance import EDGES, is_exact
 
-FORWARD_ACTIVATIONS = 4  # float canvases of the stem's size alive at once in the forward pass
+# Float canvases of the stem's size alive at once in the forward pass. Measured at 1024x1024,
+# full size: the pass's peak was 2.74 GiB above what was held before it, 1.19x this formula
+# with 4; 6 bounds it (benchmarks/RESULTS.md).
+FORWARD_ACTIVATIONS = 6
 ROW_BYTES_PER_PIXEL = 4 * 24  # a backward pass's working bytes per pixel and channel (measured)
 
 
