@@ -9,7 +9,8 @@ in bytes, for an H x W image (n = H * W pixels, w = the model's width, C classes
     forward      4 n C (probabilities) + n w (1 + 2 * (1/2 + 1/4 + ... )) (boolean ReLU masks,
                  full resolution and both masks of every block) + FORWARD_ACTIVATIONS * 4 n w
                  (the forward pass's float activations while it runs)
-    working      one chunk: min(budget, rows * ROW_BYTES_PER_PIXEL * w * crop pixels)
+    working      one chunk: min(budget, rows * ROW_BYTES_PER_PIXEL * w * pixels of one row's
+                 backward pass: its 128x128 crop where the pass goes on crops, else n)
 
 benchmarks/bench_rows.py prints the measured peak RSS beside this estimate at 1024x1024.
 """
@@ -17,10 +18,14 @@ benchmarks/bench_rows.py prints the measured peak RSS beside this estimate at 10
 import os
 from dataclasses import dataclass
 
+from cnninterp.jaxcore import receptive_field
 from cnninterp.jaxcore.model import DEPTH, ModelConfig
 from cnninterp.jaxcore.significance import EDGES, is_exact
 
-FORWARD_ACTIVATIONS = 4  # float canvases of the stem's size alive at once in the forward pass
+# Float canvases of the stem's size alive at once in the forward pass. Measured at 1024x1024,
+# full size: the pass's peak was 2.74 GiB above what was held before it, 1.19x this formula
+# with 4; 6 bounds it (benchmarks/RESULTS.md).
+FORWARD_ACTIVATIONS = 6
 ROW_BYTES_PER_PIXEL = 4 * 24  # a backward pass's working bytes per pixel and channel (measured)
 
 
@@ -47,9 +52,12 @@ def pass_memory(
     chunk_budget: float = 1.5 * 2**30,
     crop_pixels: int | None = None,
 ) -> PassMemory:
-    """The formula above. crop_pixels: pixels of one row's backward pass (the crop's, or the
-    whole image's when None)."""
+    """The formula above. crop_pixels: pixels of one row's backward pass; by default the crop's
+    where the pass goes on crops (histogram sizes larger than a crop), else the image's."""
     n = height * width
+    if crop_pixels is None:
+        crop = receptive_field.crop_extent(height) * receptive_field.crop_extent(width)
+        crop_pixels = n if is_exact(height, width) else crop
     if is_exact(height, width):
         summaries = 8 * n * n + (4 * n * n if by_columns else 0)
     else:
@@ -58,7 +66,7 @@ def pass_memory(
     mask_levels = 1 + 2 * sum(0.5**level for level in range(1, DEPTH + 1))
     forward = 4 * n * config.classes + int(n * config.width * mask_levels)
     forward += FORWARD_ACTIVATIONS * 4 * n * config.width
-    per_row = ROW_BYTES_PER_PIXEL * config.width * (crop_pixels or n)
+    per_row = ROW_BYTES_PER_PIXEL * config.width * crop_pixels
     working = int(min(chunk_budget, chunk_rows * per_row))
     return PassMemory(summaries, forward, working)
 
