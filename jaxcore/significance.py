@@ -120,7 +120,7 @@ class JacobianStats:
 
 def threshold_value(
     stats: JacobianStats,
-    mode: ThresholdMode,
+    mode: ThresholdMode | str,
     t_value: float,
     y: int | None = None,
     x: int | None = None,
@@ -141,7 +141,7 @@ def threshold_value(
 
 def threshold_at(
     stats: JacobianStats | None,
-    mode: ThresholdMode,
+    mode: ThresholdMode | str,
     t_value: float,
     y: int,
     x: int,
@@ -169,7 +169,7 @@ def check_threshold(t_value: float) -> None:
         raise ValueError(f"threshold must be a non-negative number, not {t_value!r}")
 
 
-def row_thresholds(stats: JacobianStats, mode: ThresholdMode, t_value: float) -> np.ndarray:
+def row_thresholds(stats: JacobianStats, mode: ThresholdMode | str, t_value: float) -> np.ndarray:
     """float32 [H, W]: the absolute threshold applied to each row."""
     mode = ThresholdMode(mode)
     if mode is ThresholdMode.ROW:
@@ -188,7 +188,7 @@ class Significance:
 
 def significance_counts(
     stats: JacobianStats,
-    mode: ThresholdMode,
+    mode: ThresholdMode | str,
     t_value: float,
     predicted_mask: np.ndarray | None = None,
 ) -> Significance:
