@@ -16,8 +16,9 @@ import numpy as np
 from jaxtyping import Bool, Float
 from scipy import ndimage
 
+from cnninterp.jaxcore.significance import predicted_mask
+
 KINDS = ("pixel", "box", "segment", "vessel", "border")
-PREDICTED = 0.5  # p > PREDICTED is the predicted vessel mask
 EIGHT_CONNECTED = np.ones((3, 3), bool)
 
 
@@ -36,7 +37,7 @@ class Target:
     x: int | None = None
     box: tuple[int, int, int, int] | None = None
     """(y0, x0, y1, x1), both corners included (box)."""
-    radius: float | None = None
+    radius: int | float | None = None
     """segment only: keep pixels within this Euclidean distance of (y, x); None: no limit."""
 
     def __post_init__(self):
@@ -98,10 +99,6 @@ class Target:
         return {"vessel": "whole vessel", "border": "vessel border"}[self.kind]
 
 
-def predicted_mask(probability: Float[np.ndarray, "H W"]) -> Bool[np.ndarray, "H W"]:
-    return np.asarray(probability) > PREDICTED
-
-
 def target_weights(target: Target, probability: Float[np.ndarray, "H W"]) -> np.ndarray:
     """float32 [H, W]: the target's weight on every output pixel, or TargetError."""
     probability = np.asarray(probability, np.float32)
@@ -133,7 +130,7 @@ def target_weights(target: Target, probability: Float[np.ndarray, "H W"]) -> np.
     return weights
 
 
-def segment_mask(probability, y: int, x: int, radius: float | None = None) -> np.ndarray:
+def segment_mask(probability, y: int, x: int, radius: int | float | None = None) -> np.ndarray:
     """bool [H, W]: the 8-connected component of the predicted mask containing (y, x);
     with a radius, of the mask cut to the disc around (y, x). TargetError on background,
     naming the nearest vessel pixel."""

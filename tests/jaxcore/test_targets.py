@@ -105,7 +105,8 @@ def test_segment_is_the_flood_filled_component(demo):
     _, _, probability = demo
     mask = probability > 0.5
     for y, x in np.argwhere(mask)[:: max(1, mask.sum() // 7)]:
-        np.testing.assert_array_equal(segment_mask(probability, y, x), flood_fill(mask, y, x))
+        segment = segment_mask(probability, int(y), int(x))
+        np.testing.assert_array_equal(segment, flood_fill(mask, y, x))
 
 
 def test_segment_radius_cuts_the_component_to_a_disc():
