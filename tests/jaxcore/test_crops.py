@@ -117,14 +117,13 @@ def test_histogram_summaries_on_crops_equal_the_colouring_pass(small_pair):
     coloured = jax.tree.map(np.asarray, explainer._histogram_summaries(probs, masks, *offsets))
     ys, xs, valid = _members(*offsets, 160, 160)
     ys, xs = ys[valid].astype(np.int32), xs[valid].astype(np.int32)
-    on_crops = crops.histogram_summaries_on_crops(
+    origins = crops.crop_origins(ys, xs, 160, 160)
+    on_crops = crops.histogram_summaries_on_crops(  # device arrays, as in the jitted pass
         small_pair.config,
         small_pair.variables,
         probs,
         masks,
-        ys,
-        xs,
-        *crops.crop_origins(ys, xs, 160, 160),
+        *(jnp.asarray(a) for a in (ys, xs, *origins)),
     )
     for name in ("row_max_abs", "row_max_signed", "edges"):
         np.testing.assert_allclose(on_crops[name], coloured[name][valid], rtol=1e-5)
