@@ -27,8 +27,8 @@ from cnninterp.tui.view import (
     statistics_rows,
 )
 
-FOOTPRINT_FIELDS = ("above", "y_min", "y_max", "x_min", "x_max", "area", "fulfillment")
-FOOTPRINT_FIELDS += ("positive_mass", "negative_mass", "centre_dy", "centre_dx")
+FOOTPRINT_FIELDS: tuple[str, ...] = ("above", "y_min", "y_max", "x_min", "x_max", "area")
+FOOTPRINT_FIELDS += ("fulfillment", "positive_mass", "negative_mass", "centre_dy", "centre_dx")
 
 
 def attribution_threshold(threshold: Threshold, values: np.ndarray) -> float:
