@@ -190,8 +190,10 @@ class Explaining(Controls):
         if view is None or view.loaded is None:
             return
         mask = np.zeros(view.loaded.pixels.shape, bool)
-        if self.target_weights is not None and self.explanation.target_kind != "pixel":
-            mask |= render.outline(target_support(self.target_weights))
+        weights = self.target_weights
+        # (weights of the image just left can still be here while the next one loads)
+        if weights is not None and weights.shape == mask.shape and not self.explanation.is_pixel:
+            mask |= render.outline(target_support(weights))
         if self.box_corner is not None:
             (ya, xa), (yb, xb) = self.box_corner, self.cursor
             drawn = np.zeros_like(mask)

@@ -37,6 +37,11 @@ class Explanation:
         """The cursor pixel's plain gradient: the app's row, nothing else to compute."""
         return self.method.name == "gradient" and self.target_kind == "pixel"
 
+    @property
+    def is_pixel(self) -> bool:
+        """The target is the cursor's pixel (the cursor marks it; no outline)."""
+        return self.target_kind == "pixel"
+
     def next_method(self) -> "Explanation":
         name = METHODS[(METHODS.index(self.method.name) + 1) % len(METHODS)]
         return replace(self, method=replace(self.method, name=name))

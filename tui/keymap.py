@@ -57,7 +57,8 @@ HELP_TEXT: dict[str, str] = {
     "parameters": "method parameters: steps, samples, sigma, baseline, seed",
     "target": "cycle what is explained: pixel, box, segment, vessel, border",
     "box": "mark a box corner, then the opposite one (key or click): the box is the target",
-    "false-positive": "next false positive / false negative pixel (with labels)",
+    "false-positive": "next false positive pixel: predicted vessel, labelled background",
+    "false-negative": "next false negative pixel: labelled vessel, predicted background",
 }
 
 

@@ -99,6 +99,9 @@ async def test_a_box_corner_marked_then_a_click_draws_the_box(data_dir, model_fi
         await pilot.click("#probability", offset=(1 + view.picture_left + 10, 1 + 4))
         y, x = view.fit.pixel_at(4, 10)
         assert app.explanation.box == (0, 0, y, x)
+        assert app.cursor == (y, x)  # the click still moves the cursor
+        await wait_for(pilot, lambda: attribution_shown(app), timeout=60)
+        assert app.shown_attribution().target == Target("box", box=(0, 0, y, x))
 
 
 async def test_segment_on_background_is_refused_naming_the_nearest_vessel(

@@ -1,7 +1,10 @@
 """The method x target state, its parameter prompt and its statistics, without an App."""
 
+import io
+
 import numpy as np
 import pytest
+from rich.console import Console
 
 from cnninterp.jaxcore.attribution import Attribution
 from cnninterp.jaxcore.groundtruth import ground_truth_figures, segmentation_scores
@@ -20,9 +23,12 @@ from cnninterp.tui.explanation_stats import (
     explained_rows,
     explained_statistics,
 )
+from cnninterp.tui.key_labels import help_rows
+from cnninterp.tui.keymap import default_bindings
 from cnninterp.tui.prompts import Refused
 from cnninterp.tui.threshold import Threshold
 from cnninterp.tui.view import ImageView
+from cnninterp.tui.widgets.help_screen import help_table
 
 
 def test_cycling_visits_every_method_and_target_and_comes_back():
@@ -164,3 +170,20 @@ def test_ig_shows_its_completeness_error_and_smoothgrad_its_seed(tmp_path):
     smooth = Attribution(values, Method("smoothgrad", seed=42), Target("vessel"), 2.0)
     record = explained_statistics(view, Threshold(), 0, 0, smooth, None)
     assert dict(explained_rows(record, Threshold()))["seed"] == "42"
+
+
+def test_the_keys_are_in_the_footer_and_the_help():
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(help_table())
+    text = console.export_text()
+    for key, words in [
+        ("a", "attribution method"),
+        ("A", "method parameters"),
+        ("r", "what is explained"),
+    ]:
+        assert any(line.split()[:1] == [key] and words in line for line in text.splitlines())
+    assert "false negative" in text and "box corner" in text
+    rows = dict(help_rows())
+    assert rows["f / F"] == "next false positive / false negative pixel (with labels)"
+    shown = {b.key: b.description for b in default_bindings() if b.show}
+    assert shown["a"] == "method" and shown["r"] == "target" and shown["F"] == "next FN"
