@@ -18,7 +18,7 @@ import numpy as np
 
 from cnninterp.jaxcore.attribution import Attributor
 from cnninterp.jaxcore.groundtruth import next_mistake
-from cnninterp.jaxcore.targets import TargetError, target_weights
+from cnninterp.jaxcore.targets import Target, TargetError, target_weights
 from cnninterp.tui import jobs, messages, paint, render
 from cnninterp.tui.controls import Controls
 from cnninterp.tui.explanation import (
@@ -30,6 +30,7 @@ from cnninterp.tui.explanation import (
     target_support,
 )
 from cnninterp.tui.explanation_stats import (
+    GroundTruthMemo,
     attribution_detail,
     attribution_threshold,
     explained_rows,
@@ -65,6 +66,9 @@ class Explaining(Controls):
         self._attributor: Attributor | None = None
         self._asked: AttributionRequest | None = None
         self._outlined = False
+        self._ground_truth = GroundTruthMemo()
+        self._weights_for: tuple[int, Target] | None = None
+        """(image token, target) of target_weights: recomputed only when either changes."""
         self._attribution_runner = LatestOnly(
             self._compute_attribution, self._start_attributions, self._attribution_failed
         )
@@ -87,17 +91,22 @@ class Explaining(Controls):
         target that cannot be built at once (`loud`: with a notification, after a key)."""
         view, (y, x) = self.view, self.cursor
         self.query_one("#gradient-box").border_title = self.explanation.title(y, x)
-        self.target_weights = None
         if view is None or view.loaded is None or view.probability is None:
+            self.target_weights = None
             return
         if self.explanation.is_plain or self.explainer is None:
+            self.target_weights = None
             self.cancel_attribution()
             self.outline_target()
             return
         try:
             target = self.explanation.target_at(y, x)
-            self.target_weights = target_weights(target, view.probability)
+            if self._weights_for != (view.token, target):  # kept while the target stays
+                self.target_weights, self._weights_for = None, None
+                self.target_weights = target_weights(target, view.probability)
+                self._weights_for = (view.token, target)
         except TargetError as exc:
+            self.target_weights = None
             self.cancel_attribution()
             self.outline_target()
             self.refuse(str(exc), loud)
@@ -214,7 +223,9 @@ class Explaining(Controls):
         attribution = self.shown_attribution()
         if attribution is None:
             weights = None  # the row's numbers are shown meanwhile: ground truth of the row
-        return explained_statistics(view, self.threshold, *self.cursor, attribution, weights)
+        y, x = self.cursor
+        memo = self._ground_truth
+        return explained_statistics(view, self.threshold, y, x, attribution, weights, memo)
 
     def show_statistics(self, record: StatsRecord) -> None:
         rows = explained_rows(record, self.threshold)

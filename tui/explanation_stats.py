@@ -44,6 +44,24 @@ def describe_threshold(threshold: Threshold) -> str:
     return f"{threshold.percent:g} % of max |A|"
 
 
+class GroundTruthMemo:
+    """The last ground-truth figures, by the identity of their arrays and the threshold: a
+    region's attribution stays the same while the cursor moves, and its figures cost 30 ms at
+    256x256 (a sort of |A|), too much to redo on every key repeat."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._kept: tuple = ()
+        self._figures: dict = {}
+
+    def figures(self, values, label, weights, limit: float) -> dict:
+        key = (id(values), id(label), id(weights), limit)
+        if key != self._key:
+            self._figures = ground_truth_figures(values, label, weights, limit).as_dict()
+            self._key, self._kept = key, (values, label, weights)  # kept: ids stay unique
+        return self._figures
+
+
 def explained_statistics(
     view: ImageView,
     threshold: Threshold,
@@ -51,10 +69,11 @@ def explained_statistics(
     x: int,
     attribution: Attribution | None,
     weights: np.ndarray | None,
+    memo: GroundTruthMemo | None = None,
 ) -> StatsRecord:
     """cursor_statistics, with the attribution's numbers in place of the row's when one is
     given, and ground truth where the image has labels. weights: the target's, float32 [H, W]
-    (None: the cursor pixel)."""
+    (None: the cursor pixel); memo: reuses the figures while nothing they depend on changed."""
     out = cursor_statistics(view, threshold, y, x)
     if view.loaded is None:
         return out
@@ -73,7 +92,8 @@ def explained_statistics(
         if weights is None:
             weights = np.zeros(values.shape, np.float32)
             weights[y, x] = 1.0
-        out |= ground_truth_figures(values, label, weights, limit).as_dict()
+        memo = memo or GroundTruthMemo()
+        out |= memo.figures(values, label, weights, limit)
     return out
 
 

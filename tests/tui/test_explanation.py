@@ -19,6 +19,7 @@ from cnninterp.tui.explanation import (
     parse_parameters,
 )
 from cnninterp.tui.explanation_stats import (
+    GroundTruthMemo,
     attribution_threshold,
     explained_rows,
     explained_statistics,
@@ -187,3 +188,19 @@ def test_the_keys_are_in_the_footer_and_the_help():
     assert rows["f / F"] == "next false positive / false negative pixel (with labels)"
     shown = {b.key: b.description for b in default_bindings() if b.show}
     assert shown["a"] == "method" and shown["r"] == "target" and shown["F"] == "next FN"
+
+
+def test_ground_truth_figures_are_reused_only_while_their_inputs_stay(tmp_path):
+    view = _view_with_label(tmp_path)
+    values = np.random.default_rng(2).standard_normal((16, 16)).astype(np.float32)
+    weights = (view.probability > 0.5).astype(np.float32)
+    memo = GroundTruthMemo()
+    first = memo.figures(values, view.loaded.label, weights, 0.5)
+    assert memo.figures(values, view.loaded.label, weights, 0.5) is first
+    other = memo.figures(values, view.loaded.label, weights, 1.5)
+    want = ground_truth_figures(values, view.loaded.label, weights, 1.5).as_dict()
+    assert other is not first and other == pytest.approx(want, nan_ok=True)
+    shifted = values + 1
+    assert memo.figures(shifted, view.loaded.label, weights, 1.5) == pytest.approx(
+        ground_truth_figures(shifted, view.loaded.label, weights, 1.5).as_dict(), nan_ok=True
+    )
