@@ -66,6 +66,7 @@ class Explaining(Controls):
         self._attributor: Attributor | None = None
         self._asked: AttributionRequest | None = None
         self._outlined = False
+        self._outline_key: tuple | None = None
         self._ground_truth = GroundTruthMemo()
         self._weights_for: tuple[int, Target] | None = None
         """(image token, target) of target_weights: recomputed only when either changes."""
@@ -92,12 +93,12 @@ class Explaining(Controls):
         view, (y, x) = self.view, self.cursor
         self.query_one("#gradient-box").border_title = self.explanation.title(y, x)
         if view is None or view.loaded is None or view.probability is None:
-            self.target_weights = None
+            self.target_weights, self._weights_for = None, None
             return
         if self.explanation.is_plain or self.explainer is None:
-            self.target_weights = None
+            self.target_weights, self._weights_for = None, None
             self.cancel_attribution()
-            self.outline_target()
+            self.outline_target(force=False)
             return
         try:
             target = self.explanation.target_at(y, x)
@@ -106,12 +107,12 @@ class Explaining(Controls):
                 self.target_weights = target_weights(target, view.probability)
                 self._weights_for = (view.token, target)
         except TargetError as exc:
-            self.target_weights = None
+            self.target_weights, self._weights_for = None, None
             self.cancel_attribution()
-            self.outline_target()
+            self.outline_target(force=False)
             self.refuse(str(exc), loud)
             return
-        self.outline_target()
+        self.outline_target(force=False)
         key = self.explanation.key(y, x)
         if self.attributions.get(view.token, key) is not None:
             self.cancel_attribution()
@@ -193,11 +194,18 @@ class Explaining(Controls):
         limit = attribution_threshold(self.threshold, values)
         self.panels.show("detail", attribution_detail(values, limit, y, x, scale, self.cmap))
 
-    def outline_target(self) -> None:
-        """The target (and a box being drawn) outlined on the image and probability panels."""
+    def outline_target(self, force: bool = True) -> None:
+        """The target (and a box being drawn) outlined on the image and probability panels;
+        unless `force`d (the app repainted p), only when the outline changed: two panels
+        repainted on every key repeat would slow the cursor."""
         view = self.view
         if view is None or view.loaded is None:
             return
+        drawing = (self.box_corner, self.cursor) if self.box_corner is not None else None
+        key = (view.token, self._weights_for, self.explanation.is_pixel, drawing, self.overlays)
+        if not force and key == self._outline_key:
+            return
+        self._outline_key = key
         mask = np.zeros(view.loaded.pixels.shape, bool)
         weights = self.target_weights
         # (weights of the image just left can still be here while the next one loads)
