@@ -17,7 +17,7 @@ from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.images import ImageSource
 from cnninterp.jaxcore.significance import ThresholdMode, row_thresholds
 from cnninterp.tui import jobs, messages, saving
-from cnninterp.tui.controls import Controls
+from cnninterp.tui.explaining import Explaining
 from cnninterp.tui.keymap import default_bindings
 from cnninterp.tui.latest import LatestOnly
 from cnninterp.tui.options import AppOptions
@@ -29,12 +29,12 @@ from cnninterp.tui.requests import (
     RowRequest,
     ThresholdKey,
 )
-from cnninterp.tui.view import ImageView, StatsRecord, cursor_statistics, progress_text
+from cnninterp.tui.view import ImageView, StatsRecord, progress_text
 from cnninterp.tui.widgets.colorbar import Colorbar
 from cnninterp.tui.widgets.image_list import ImageEntry, ImageList
 
 
-class CnnInterpApp(Controls):
+class CnnInterpApp(Explaining):
     CSS_PATH = "app.tcss"
     TITLE = "cnninterp"
     BINDINGS = default_bindings()
@@ -234,6 +234,7 @@ class CnnInterpApp(Controls):
     def place_cursor(self) -> None:
         """Show the cursor everywhere, then ask for what depends on it."""
         self.panels.cursor(self.view, *self.cursor)
+        self.request_explanation()
         self.paint_statistics()
         self.request_row()
 
@@ -242,23 +243,27 @@ class CnnInterpApp(Controls):
     def paint_probability(self) -> None:
         if self.view is not None:
             self.panels.probability(self.view, self.overlays)
+            self.outline_target()
 
     def paint_significance(self) -> None:
         if self.view is not None:
             self.panels.significance(self.view, self.threshold)
 
     def paint_row(self, detail_only: bool = False) -> None:
-        if self.view is not None:
+        if self.view is not None and not self.explanation.is_plain:
+            self.paint_explanation(detail_only)
+            self.paint_statistics()
+        elif self.view is not None:
             view, cursor = self.view, self.cursor
             self.panels.row(view, self.threshold, cursor, self.log_scale, self.cmap, detail_only)
             self.paint_statistics()
 
     def paint_statistics(self) -> None:
         if self.view is not None:
-            self.panels.statistics(self.cursor_statistics(self.view), self.threshold)
+            self.show_statistics(self.cursor_statistics(self.view))
 
     def cursor_statistics(self, view: ImageView) -> StatsRecord:
-        return cursor_statistics(view, self.threshold, *self.cursor)
+        return self.explained_record(view)
 
     # ---- actions ---------------------------------------------------------------------------
 

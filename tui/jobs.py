@@ -11,19 +11,27 @@ from collections.abc import Callable
 import numpy as np
 from textual.message import Message
 
+from cnninterp.jaxcore.attribution import Attributor
 from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
+from cnninterp.jaxcore.methods import MethodError
 from cnninterp.jaxcore.significance import (
     JacobianStats,
     ThresholdMode,
     legacy_normalise,
     significance_counts,
 )
+from cnninterp.jaxcore.targets import TargetError
 from cnninterp.tui import messages
 from cnninterp.tui.model_source import OpenError, open_data
 from cnninterp.tui.options import AppOptions
-from cnninterp.tui.requests import CountsRequest, ExactCountsRequest, RowRequest
+from cnninterp.tui.requests import (
+    AttributionRequest,
+    CountsRequest,
+    ExactCountsRequest,
+    RowRequest,
+)
 
 Post = Callable[[Message], object]
 Drain = Callable[[], None]
@@ -127,3 +135,30 @@ def exact_counts(
     if request.key.mode is ThresholdMode.LEGACY:
         counts = legacy_normalise(counts, request.predicted_mask)
     post(messages.ExactCountsReady(request.token, request.key, counts, time.perf_counter() - start))
+
+
+def attribution(post: Post, attributor: Attributor, request: AttributionRequest) -> None:
+    """One attribution map, reporting progress by chunks; nothing when cancelled. Bad input
+    (a segment on background, a box outside the image, bad parameters) is refused in words."""
+    start = last = time.perf_counter()
+    token, key = request.token, request.key
+
+    def progress(share: float) -> None:
+        nonlocal last
+        if time.perf_counter() - last > PROGRESS_INTERVAL:
+            last = time.perf_counter()
+            post(messages.AttributionProgress(token, key, share))
+
+    try:
+        result = attributor.attribute(
+            request.pixels,
+            request.method,
+            request.target,
+            on_progress=progress,
+            cancel=request.cancel,
+        )
+    except (MethodError, TargetError) as exc:
+        post(messages.AttributionRefused(token, key, str(exc)))
+        return
+    if result is not None:
+        post(messages.AttributionReady(token, key, result, time.perf_counter() - start))

@@ -31,6 +31,14 @@ HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("save the view: figure + .npz + .json", ("save",)),
     ("this help", ("help",)),
     ("quit", ("quit",)),
+    ("cycle the attribution method: gradient, gradient × input, SmoothGrad, IG", ("method",)),
+    ("method parameters: steps, samples, sigma, baseline, seed", ("parameters",)),
+    ("cycle what is explained: pixel, box, segment, vessel, border", ("target",)),
+    ("mark a box corner, then the opposite one (key or click): the box is the target", ("box",)),
+    (
+        "next false positive / false negative pixel (with labels)",
+        ("false-positive", "false-negative"),
+    ),
 )
 """(what it does, the binding ids that do it); every id of DEFAULT_KEYS is in one group."""
 

@@ -29,6 +29,12 @@ DEFAULT_KEYS: list[tuple[str, str, str, str, bool]] = [
     ("save", "s", "save", "save", True),
     ("help", "question_mark,f1", "help", "help", True),
     ("quit", "q", "quit", "quit", True),
+    ("method", "a", "cycle_method", "method", True),
+    ("parameters", "A", "method_parameters", "params", True),
+    ("target", "r", "cycle_target", "target", True),
+    ("box", "b", "mark_box_corner", "box", True),
+    ("false-positive", "f", "next_mistake('fp')", "next FP", True),
+    ("false-negative", "F", "next_mistake('fn')", "next FN", True),
 ]
 
 HELP_TEXT: dict[str, str] = {
@@ -47,6 +53,12 @@ HELP_TEXT: dict[str, str] = {
     "save": "save the view: PNG + .npz + .json",
     "help": "this help (? or F1)",
     "quit": "quit",
+    "method": "cycle the attribution method: gradient, gradient × input, SmoothGrad, IG",
+    "parameters": "method parameters: steps, samples, sigma, baseline, seed",
+    "target": "cycle what is explained: pixel, box, segment, vessel, border",
+    "box": "mark a box corner, then the opposite one (key or click): the box is the target",
+    "false-positive": "next false positive pixel: predicted vessel, labelled background",
+    "false-negative": "next false negative pixel: labelled vessel, predicted background",
 }
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 from textual.message import Message
 
+from cnninterp.jaxcore.attribution import Attribution
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.images import ImageSource, LoadedImage
 from cnninterp.jaxcore.significance import JacobianStats, Significance
@@ -113,3 +114,32 @@ class WorkFailed(Message):
 
     message: str
     fatal: bool = False
+
+
+@dataclass
+class AttributionProgress(Message):
+    """Share done of the attribution `key` of image `token` (SmoothGrad and IG, by chunks)."""
+
+    token: int
+    key: str
+    share: float
+
+
+@dataclass
+class AttributionReady(Message):
+    """The attribution `key` (an Explanation.key) of image `token`."""
+
+    token: int
+    key: str
+    attribution: Attribution
+    seconds: float
+
+
+@dataclass
+class AttributionRefused(Message):
+    """The attribution `key` cannot be computed: `message` says why (a segment on background
+    with the nearest vessel pixel, a box outside the image, bad parameters)."""
+
+    token: int
+    key: str
+    message: str

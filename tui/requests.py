@@ -4,11 +4,14 @@ A request carries the image's `token` so its answer can be dropped when the user
 and everything the worker needs, so the worker never reads the app's state.
 """
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from cnninterp.jaxcore.methods import Method
 from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode
+from cnninterp.jaxcore.targets import Target
 
 
 @dataclass(frozen=True)
@@ -62,3 +65,18 @@ class ExactCountsRequest:
     thresholds: np.ndarray
     """float32 [H, W]: the absolute threshold of each row."""
     predicted_mask: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class AttributionRequest:
+    """An attribution map (method x target) of the image; `cancel` is set by the next request,
+    so a slow IG stops between chunks of its inputs as soon as the user asks for another."""
+
+    token: int
+    key: str
+    """Explanation.key: what the answer is cached and matched under."""
+    pixels: np.ndarray
+    """float32 [H, W]."""
+    method: Method
+    target: Target
+    cancel: threading.Event

@@ -1,0 +1,190 @@
+"""Pilot tests of method x target in the app (tiny width-4 model, 32x32 images), checked
+against jaxcore's Attributor and groundtruth on the same arrays."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from pilot_helpers import options, row_shown, wait_for
+
+from cnninterp.jaxcore.attribution import Attributor
+from cnninterp.jaxcore.groundtruth import mistakes
+from cnninterp.jaxcore.methods import Method
+from cnninterp.jaxcore.targets import Target, predicted_mask
+from cnninterp.tui import paint
+from cnninterp.tui.app import create_app
+from cnninterp.tui.explaining import TARGET_OUTLINE_RGB
+from cnninterp.tui.widgets.checked_prompt import CheckedPromptScreen
+
+
+def attribution_shown(app) -> bool:
+    return app.shown_attribution() is not None
+
+
+def gradient_rgb(app) -> np.ndarray:
+    return app.query_one("#gradient")._rgb
+
+
+async def test_cycling_the_method_shows_the_attribution_jaxcore_computes(
+    data_dir, model_file, tmp_path
+):
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        await pilot.press("j", "j", "l")
+        y, x = app.cursor
+        attributor, pixels = Attributor(app.explainer), app.view.loaded.pixels
+        box = app.query_one("#gradient-box")
+        for name, title in [
+            ("gradxinput", f"gradient × input of pixel at ({y}, {x})"),
+            ("smoothgrad", f"SmoothGrad(16, 15 %) of pixel at ({y}, {x})"),
+            ("ig", f"IG(32, zeros) of pixel at ({y}, {x})"),
+        ]:
+            await pilot.press("a")
+            assert app.explanation.method.name == name
+            await wait_for(pilot, lambda: attribution_shown(app), timeout=60)
+            await pilot.pause()
+            want = attributor.attribute(pixels, Method(name), Target("pixel", y=y, x=x)).values
+            np.testing.assert_allclose(app.shown_attribution().values, want, rtol=1e-5, atol=1e-8)
+            scale = paint.row_scale(want, app.log_scale)
+            drawn = paint.gradient_picture(app.shown_attribution().values, scale, app.cmap).rgb
+            np.testing.assert_array_equal(gradient_rgb(app), drawn)
+            assert box.border_title == title
+            text = app.query_one("#stats").text()
+            assert f"explains: {title}" in text
+            assert (
+                "significance (per-pixel gradient)" == app.query_one("#significance").border_title
+            )
+        assert "complete.: |ΣA - ΔT|" in text  # IG shows its completeness error
+        await pilot.press("a")  # back to the plain row
+        assert app.explanation.is_plain
+        await wait_for(pilot, lambda: row_shown(app))
+        assert box.border_title == f"gradient ({y}, {x})"
+        assert app.query_one("#significance").border_title == "significance"
+
+
+async def test_a_box_drawn_with_keys_is_the_target_titled_and_outlined(
+    data_dir, model_file, tmp_path
+):
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        await pilot.press("g", "ctrl+a", "ctrl+k", *"9 4", "enter", "b")
+        await pilot.press("k", "k", "l", "l", "l", "b")  # the other corner: (7, 7)
+        assert app.explanation.target_kind == "box" and app.explanation.box == (7, 4, 9, 7)
+        await wait_for(pilot, lambda: attribution_shown(app), timeout=60)
+        title = "gradient of box (7, 4)-(9, 7)"
+        assert app.query_one("#gradient-box").border_title == title
+        want = Attributor(app.explainer).target_gradient(
+            app.view.loaded.pixels, Target("box", box=(7, 4, 9, 7))
+        )
+        np.testing.assert_allclose(app.shown_attribution().values, want, rtol=1e-5, atol=1e-8)
+        image = app.query_one("#image")._rgb
+        assert (image[7, 4:8] == TARGET_OUTLINE_RGB).all() and (
+            image[8, 5] != TARGET_OUTLINE_RGB
+        ).any()
+        # the box does not follow the cursor: moving keeps the cached result, no new request
+        computed = app._attribution_runner.computed
+        await pilot.press("j", "l")
+        await pilot.pause(0.2)
+        assert app._asked is None and attribution_shown(app)
+        assert app._attribution_runner.computed == computed
+
+
+async def test_a_box_corner_marked_then_a_click_draws_the_box(data_dir, model_file, tmp_path):
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        await pilot.press("b")  # corner at (0, 0)
+        view = app.query_one("#probability")
+        await pilot.click("#probability", offset=(1 + view.picture_left + 10, 1 + 4))
+        y, x = view.fit.pixel_at(4, 10)
+        assert app.explanation.box == (0, 0, y, x)
+        assert app.cursor == (y, x)  # the click still moves the cursor
+        await wait_for(pilot, lambda: attribution_shown(app), timeout=60)
+        assert app.shown_attribution().target == Target("box", box=(0, 0, y, x))
+
+
+async def test_segment_on_background_is_refused_naming_the_nearest_vessel(
+    data_dir, model_file, tmp_path
+):
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        mask = predicted_mask(app.view.probability)
+        assert mask.any() and (~mask).any()  # the fixture's images have both
+        by, bx = np.argwhere(~mask)[0]
+        await pilot.press("g", "ctrl+a", "ctrl+k", *f"{by} {bx}", "enter", "r", "r")
+        assert app.explanation.target_kind == "segment"
+        await pilot.pause()
+        assert "is background" in app.query_one("#gradient")._message
+        assert "the nearest vessel pixel is" in app.query_one("#gradient")._message
+        assert app.query_one("#gradient-box").border_subtitle == "refused"
+        vy, vx = np.argwhere(mask)[0]
+        await pilot.press("g", "ctrl+a", "ctrl+k", *f"{vy} {vx}", "enter")
+        await wait_for(pilot, lambda: attribution_shown(app), timeout=60)
+        assert app.query_one("#gradient-box").border_title == f"gradient of segment at ({vy}, {vx})"
+
+
+async def test_bad_parameters_keep_the_prompt_open_saying_what_is_allowed(
+    data_dir, model_file, tmp_path
+):
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        await pilot.press("A", "ctrl+a", "ctrl+k", *"steps=0", "enter")
+        assert isinstance(app.screen, CheckedPromptScreen)
+        refusal = str(app.screen.query_one("#prompt-refusal").render())
+        assert "steps must be an integer from 1 to 1024" in refusal
+        await pilot.press("ctrl+a", "ctrl+k", *"steps=4 baseline=mean", "enter")
+        assert not isinstance(app.screen, CheckedPromptScreen)
+        assert (app.explanation.method.steps, app.explanation.method.baseline) == (4, "mean")
+        assert app.explanation.is_plain  # parameters only; the method is still gradient
+
+
+async def test_a_new_request_cancels_the_one_running(data_dir, model_file, tmp_path):
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        await pilot.press("a", "a", "a")  # IG of the cursor pixel
+        first = app._asked
+        assert first is not None and first.method.name == "ig"
+        await pilot.press("l")  # another pixel: the first IG is no longer wanted
+        assert first.cancel.is_set() and app._asked is not first
+        await wait_for(pilot, lambda: attribution_shown(app), timeout=60)
+        assert app.shown_attribution().target == Target("pixel", y=0, x=1)
+
+
+@pytest.fixture
+def labelled_dir(tmp_path, make_images):
+    """Two 32x32 images with labels: a band the tiny model gets partly wrong."""
+    folder = tmp_path / "labelled"
+    make_images(folder / "images", count=2)
+    (folder / "labels").mkdir()
+    label = np.zeros((32, 32), np.uint8)
+    label[10:20, :] = 255
+    for i in range(2):
+        Image.fromarray(label).save(folder / "labels" / f"image_{i}.png")
+    return folder
+
+
+async def test_mistake_keys_walk_false_positives_and_negatives(labelled_dir, model_file, tmp_path):
+    app = create_app(options(labelled_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        probability, label = app.view.probability, app.view.loaded.label
+        for key, kind in (("f", "fp"), ("F", "fn")):
+            wrong = mistakes(probability, label, kind)
+            assert wrong.sum() >= 2  # the fixture's model and label disagree both ways
+            seen = []
+            for _ in range(2):
+                await pilot.press(key)
+                assert wrong[app.cursor]
+                seen.append(app.cursor)
+            assert seen[0] != seen[1]
+        await wait_for(pilot, lambda: row_shown(app))
+        text = app.query_one("#stats").text()
+        fp, fn = (
+            int(mistakes(probability, label, "fp").sum()),
+            int(mistakes(probability, label, "fn").sum()),
+        )
+        assert f"FP {fp}  FN {fn}" in text and "pointing:" in text and "|A| ves/bg:" in text

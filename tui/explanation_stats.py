@@ -1,0 +1,168 @@
+"""The statistics and the detail crop of an attribution map, and the ground truth beside them.
+
+Pure, like view.py, whose cursor record this extends: an attribution A takes the place of the
+gradient row in the footprint numbers (A(y,x), max |A|, pixels above the threshold, ...), and
+with labels every explanation, the plain row included, gets the figures of
+jaxcore.groundtruth. The significance numbers stay the per-pixel gradient footprint's.
+
+Thresholds of an attribution: absolute mode applies as it is; the percentage modes (global,
+row, legacy) take a percentage of max |A|, because max |J| over the image bounds one pixel's
+gradient, not a region's sum or an integrated path.
+"""
+
+import numpy as np
+
+from cnninterp.jaxcore.attribution import Attribution
+from cnninterp.jaxcore.footprint import crop_to_footprint, footprint
+from cnninterp.jaxcore.groundtruth import ground_truth_figures, segmentation_scores
+from cnninterp.jaxcore.significance import ThresholdMode
+from cnninterp.tui import render
+from cnninterp.tui.paint import Picture
+from cnninterp.tui.threshold import Threshold
+from cnninterp.tui.view import (
+    ImageView,
+    StatsRecord,
+    current_threshold,
+    cursor_statistics,
+    statistics_rows,
+)
+
+FOOTPRINT_FIELDS: tuple[str, ...] = ("above", "y_min", "y_max", "x_min", "x_max", "area")
+FOOTPRINT_FIELDS += ("fulfillment", "positive_mass", "negative_mass", "centre_dy", "centre_dx")
+
+
+def attribution_threshold(threshold: Threshold, values: np.ndarray) -> float:
+    """|A| above this is the attribution's footprint (see the module's note on modes)."""
+    if threshold.mode is ThresholdMode.ABSOLUTE:
+        return float(threshold.t_value)
+    return threshold.percent / 100 * float(np.max(np.abs(values)))
+
+
+def describe_threshold(threshold: Threshold) -> str:
+    if threshold.mode is ThresholdMode.ABSOLUTE:
+        return threshold.describe()
+    return f"{threshold.percent:g} % of max |A|"
+
+
+class GroundTruthMemo:
+    """The last ground-truth figures, by the identity of their arrays and the threshold: a
+    region's attribution stays the same while the cursor moves, and its figures cost 30 ms at
+    256x256 (a sort of |A|), too much to redo on every key repeat."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._kept: tuple = ()
+        self._figures: dict = {}
+
+    def figures(self, values, label, weights, limit: float) -> dict:
+        key = (id(values), id(label), id(weights), limit)
+        if key != self._key:
+            self._figures = ground_truth_figures(values, label, weights, limit).as_dict()
+            self._key, self._kept = key, (values, label, weights)  # kept: ids stay unique
+        return self._figures
+
+
+def explained_statistics(
+    view: ImageView,
+    threshold: Threshold,
+    y: int,
+    x: int,
+    attribution: Attribution | None,
+    weights: np.ndarray | None,
+    memo: GroundTruthMemo | None = None,
+) -> StatsRecord:
+    """cursor_statistics, with the attribution's numbers in place of the row's when one is
+    given, and ground truth where the image has labels. weights: the target's, float32 [H, W]
+    (None: the cursor pixel); memo: reuses the figures while nothing they depend on changed."""
+    out = cursor_statistics(view, threshold, y, x)
+    if view.loaded is None:
+        return out
+    values, limit = view.row_for(y, x), current_threshold(view, threshold, y, x)
+    if attribution is not None:
+        values = attribution.values
+        limit = attribution_threshold(threshold, values)
+        out.update(_attribution_fields(attribution, values, limit, y, x))
+    label = view.loaded.label
+    if label is None or view.probability is None:
+        return out
+    scores = segmentation_scores(view.probability, label)
+    out |= {"iou": scores.iou, "false_positives": scores.false_positives}
+    out["false_negatives"] = scores.false_negatives
+    if values is not None and limit is not None:
+        if weights is None:
+            weights = np.zeros(values.shape, np.float32)
+            weights[y, x] = 1.0
+        memo = memo or GroundTruthMemo()
+        out |= memo.figures(values, label, weights, limit)
+    return out
+
+
+def _attribution_fields(
+    attribution: Attribution, values: np.ndarray, limit: float, y: int, x: int
+) -> StatsRecord:
+    out: StatsRecord = {"explains": attribution.title(), "method": attribution.method.name}
+    out["parameters"] = attribution.method.parameters()
+    out["target"] = attribution.target.key()
+    out["target_value"] = attribution.target_value
+    out["completeness_error"] = attribution.completeness_error
+    out["threshold"] = limit
+    out["gradient_at_cursor"] = float(values[y, x])
+    out["row_max_abs"] = float(np.max(np.abs(values)))
+    fp = footprint(values, limit, y, x)
+    for name in FOOTPRINT_FIELDS:
+        value = getattr(fp, name)
+        out[name] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+def explained_rows(record: StatsRecord, threshold: Threshold) -> list[tuple[str, str]]:
+    """The statistics panel's lines: view.statistics_rows, relabelled for an attribution, then
+    the method's own figures and the ground truth."""
+    rows = statistics_rows(record, threshold)
+    if "method" in record:
+        names = {"G(y,x)": "A(y,x)", "row max": "max |A|"}
+        rows = [(names.get(label, label), value) for label, value in rows]
+        rows = [("mode", describe_threshold(threshold)) if r[0] == "mode" else r for r in rows]
+        rows.insert(1, ("explains", record["explains"]))
+        rows.insert(2, ("T(x)", render.format_value(record["target_value"])))
+        if record["completeness_error"] is not None:
+            rows.append(
+                ("complete.", f"|ΣA - ΔT| {render.format_value(record['completeness_error'])}")
+            )
+        if record["method"] == "smoothgrad":
+            rows.append(("seed", str(record["parameters"]["seed"])))
+    if "iou" in record:
+        rows.append(("IoU p>0.5", f"{_share(record['iou'])}  FP {record['false_positives']}"))
+        rows[-1] = (rows[-1][0], f"{rows[-1][1]}  FN {record['false_negatives']}")
+    if "vessel_share" in record:
+        rows.append(("|A| ves/bg", _vessel_background(record["vessel_share"])))
+        rows.append(("footprint", _vessel_background(record["footprint_vessel_share"])))
+        rows.append(("mass acc.", _share(record["relevance_mass_accuracy"])))
+        rows.append(("rank acc.", _share(record["relevance_rank_accuracy"])))
+        hit = record["pointing_game"]
+        rows.append(("pointing", "-" if np.isnan(hit) else "hit" if hit else "miss"))
+    return rows
+
+
+def _share(value: float) -> str:
+    return "-" if value is None or np.isnan(value) else f"{value:.3f}"
+
+
+def _vessel_background(share: float) -> str:
+    """'62.0 % / 38.0 %': the share of |A| on labelled vessel, then on background."""
+    if share is None or np.isnan(share):
+        return "-"
+    return f"{100 * share:.1f} % / {100 * (1 - share):.1f} %"
+
+
+def attribution_detail(
+    values: np.ndarray, limit: float, y: int, x: int, scale: render.SignedScale, cmap: str
+) -> Picture:
+    """The attribution cropped to its footprint (|A| > limit), the rest blanked."""
+    fp = footprint(values, limit, y, x)
+    crop = crop_to_footprint(values, fp)
+    if crop.size == 0:
+        return Picture(None, "none above threshold", subtitle="")
+    shown = np.where(np.abs(crop) > limit, crop, 0.0)
+    subtitle = f"y {fp.y_min}..{fp.y_max} x {fp.x_min}..{fp.x_max}"
+    return Picture(render.signed_rgb(shown, scale, cmap), subtitle=subtitle)
