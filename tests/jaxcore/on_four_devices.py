@@ -22,8 +22,15 @@ ARRAYS = ("done", "rows", "sorted_abs", "edges", "above_edges", "row_max_abs", "
 PER_DEVICE = 4  # colours per chunk on each device
 
 
-def explainer(devices, full_pass: str) -> Explainer:
-    return Explainer(CONFIG, VARIABLES, devices=devices, full_pass=full_pass, chunk_size=PER_DEVICE)
+def explainer(devices, full_pass: str, constants: bool = True) -> Explainer:
+    return Explainer(
+        CONFIG,
+        VARIABLES,
+        devices=devices,
+        full_pass=full_pass,
+        chunk_size=PER_DEVICE,
+        weights_as_constants=constants,
+    )
 
 
 def differences(one, four) -> dict[str, float]:
@@ -44,9 +51,10 @@ def differences(one, four) -> dict[str, float]:
     return out
 
 
-def spread_pass(full_pass: str) -> dict:
-    """A complete pass on 1 and 4 devices: equal results, the 4-device one's shares."""
-    one, four = explainer(1, full_pass), explainer(None, full_pass)
+def spread_pass(full_pass: str, constants: bool = True) -> dict:
+    """A complete pass on 1 and 4 devices: equal results, the 4-device one's shares.
+    `constants` False: the weights as a replicated argument, as on GPUs."""
+    one, four = explainer(1, full_pass, constants), explainer(None, full_pass, constants)
     shares = []  # every device's work after each chunk
     four_stats = four.jacobian_stats(
         IMAGE, on_progress=lambda _: shares.append(dict(four.spread.work))
@@ -145,6 +153,7 @@ def main() -> None:
         "device_count": jax.local_device_count(),
         "rows": spread_pass("rows"),
         "columns": spread_pass("columns"),
+        "weights_as_arguments": spread_pass("rows", constants=False),
         "histogram": histogram_pass(),
         "out_of_memory": out_of_memory_and_rows_meanwhile(),
         "factory": factory(),

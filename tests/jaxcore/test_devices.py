@@ -41,7 +41,7 @@ def test_the_pass_runs_as_one_program_split_over_all_four_devices(four):
     assert rows["result_shard_rows"] == [PER_DEVICE] * 4  # each holding its own share
 
 
-@pytest.mark.parametrize("full_pass", ["rows", "columns"])
+@pytest.mark.parametrize("full_pass", ["rows", "columns", "weights_as_arguments"])
 def test_every_device_does_a_fair_share_throughout(four, full_pass):
     shares = four[full_pass]["shares"]
     assert len(shares) > 4
@@ -50,7 +50,7 @@ def test_every_device_does_a_fair_share_throughout(four, full_pass):
     assert min(shares[-1].values()) > 0
 
 
-@pytest.mark.parametrize("full_pass", ["rows", "columns"])
+@pytest.mark.parametrize("full_pass", ["rows", "columns", "weights_as_arguments"])
 def test_results_are_bitwise_those_of_one_device(four, full_pass):
     result = four[full_pass]
     assert result["complete"]
