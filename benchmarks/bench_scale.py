@@ -1,4 +1,16 @@
-"""Scale, part 2: a Ray export of N images on a local cluster against the in-process export.
+"""Scale: the full pass over 1, 2, 4 devices (part 1), and a Ray export (part 2).
+
+Part 1 (`--devices-pass`): one image's full pass on 1, 2 and 4 devices, each count in its own
+subprocess (XLA_FLAGS=--xla_force_host_platform_device_count=N on the CPU, which must be set
+before JAX starts; on a GPU machine the first N GPUs), warm (a first pass compiles, untimed),
+reporting each device's share of the work (offsets it computed, read from the result shards)
+and the speed-up over one device. Simulated CPU devices share the machine's cores, so on the
+CPU this shows the work is split, not what N GPUs gain.
+
+    python benchmarks/bench_scale.py --devices-pass --size 64 --width 4
+    python benchmarks/bench_scale.py --devices-pass --size 256 --width 64   # on a GPU server
+
+Part 2: a Ray export of N images on a local cluster against the in-process export.
 
 Both sides run in this process, warm (compiled on a first run that is not timed), into fresh
 output folders (a rerun into the same folder would be skipped by resume), without the result
@@ -114,5 +126,102 @@ def main_benchmark() -> None:
         print(f"speed-up over in-process with {args.workers} workers: {local / clustered:.2f}x")
 
 
-if __name__ == "__main__":
+# --- part 1: the full pass over several devices ---------------------------------------------
+
+
+def one_device_count(count: int, size: int, width: int, repeat: int) -> dict:
+    """In a subprocess whose JAX sees `count` devices: warm, then timed full passes."""
+    from cnninterp.jaxcore.explainer import Explainer
+
+    config = ModelConfig(width=width)
+    explainer = Explainer(config, random_variables(config, seed=0), devices=count)
+    pixels = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    explainer.jacobian_stats(pixels)  # compiles; not timed
+    before = dict(explainer.spread.work)
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        explainer.jacobian_stats(pixels)
+        seconds.append(time.perf_counter() - started)
+    work = {k: (v - before[k]) // repeat for k, v in explainer.spread.work.items()}
+    return {
+        "devices": explainer.device_name,
+        "full_pass": explainer.full_pass,
+        "seconds": statistics.median(seconds),
+        "work": work,
+        "row_idle": statistics.median(row_latencies(explainer, pixels, during_pass=False)),
+        "row_during_pass": statistics.median(row_latencies(explainer, pixels, during_pass=True)),
+    }
+
+
+def row_latencies(explainer, pixels, *, during_pass: bool, rows: int = 6) -> list[float]:
+    """Seconds from asking for a gradient row to having it, alone or while a pass runs."""
+    import threading
+
+    cancel = threading.Event()
+    worker = threading.Thread(target=lambda: explainer.jacobian_stats(pixels, cancel=cancel))
+    if during_pass:
+        worker.start()
+        time.sleep(0.5)  # the pass is under way
+    latencies = []
+    for k in range(rows):
+        started = time.perf_counter()
+        explainer.gradient_row(pixels, 3 * k, 5 * k)
+        latencies.append(time.perf_counter() - started)
+        time.sleep(0.1)
+    cancel.set()
+    if during_pass:
+        worker.join()
+    return latencies
+
+
+def devices_benchmark(args) -> None:
+    import subprocess
+
+    results = {}
+    for count in (1, 2, 4):
+        env = os.environ | {
+            "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+            f"--xla_force_host_platform_device_count={count}".strip()
+        }
+        child = [sys.executable, __file__, "--devices-child", str(count)]
+        child += ["--size", str(args.size), "--width", str(args.width)]
+        child += ["--repeat", str(args.repeat)]
+        run = subprocess.run(child, env=env, capture_output=True, text=True)
+        if run.returncode:
+            sys.exit(f"{count} devices: failed\n{run.stderr[-2000:]}")
+        results[count] = json.loads(run.stdout.strip().splitlines()[-1])
+    base = results[1]["seconds"]
+    print(f"full pass {args.size}x{args.size}, width {args.width}, {results[1]['full_pass']}")
+    for count, result in results.items():
+        total = sum(result["work"].values())
+        shares = " ".join(f"{100 * w / total:.0f}%" for w in result["work"].values())
+        print(
+            f"{count} device(s) [{result['devices']}]: {result['seconds']:.2f} s, "
+            f"speed-up {base / result['seconds']:.2f}x (ideal {count}x), shares {shares}; "
+            f"a row {result['row_idle'] * 1000:.0f} ms alone, "
+            f"{result['row_during_pass'] * 1000:.0f} ms during the pass"
+        )
+
+
+def main_entry() -> None:
+    if "--devices-pass" in sys.argv or "--devices-child" in sys.argv:
+        parser = argparse.ArgumentParser(description="the full pass over 1, 2, 4 devices")
+        parser.add_argument("--devices-pass", action="store_true")
+        parser.add_argument("--devices-child", type=int)
+        parser.add_argument("--size", type=int, default=64)
+        parser.add_argument("--width", type=int, default=4)
+        parser.add_argument("--repeat", type=int, default=2)
+        args = parser.parse_args()
+        if args.devices_child:
+            print(
+                json.dumps(one_device_count(args.devices_child, args.size, args.width, args.repeat))
+            )
+        else:
+            devices_benchmark(args)
+        return
     main_benchmark()
+
+
+if __name__ == "__main__":
+    main_entry()

@@ -28,6 +28,7 @@ from cnninterp.export.resume import plan_resume
 from cnninterp.export.summary import write_summary
 from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
+from cnninterp.jaxcore.devices import devices_option
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
 from cnninterp.jaxcore.model_file import ModelFileError, file_sha256, load_model
@@ -134,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-cache", action="store_true", help="neither read nor write the result cache"
+    )
+    parser.add_argument(
+        "--devices",
+        type=devices_option,
+        default=None,
+        metavar="all|N|0,2",
+        help="devices one image's pass spreads over, in this process (default all; after "
+        "CUDA_VISIBLE_DEVICES)",
     )
     # --- cluster (cnninterp.export.cluster) ---
     parser.add_argument(
@@ -250,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 model_sha256 = file_sha256(model_path)
                 if ray is None:
-                    explainer = explainer_for(model_path)
+                    explainer = explainer_for(model_path, devices=args.devices)
                 else:  # the tasks open it; validate it here so a bad file fails once, early
                     load_model(model_path)
             except (ModelOpenError, ModelFileError, OSError) as exc:

@@ -27,6 +27,7 @@ from jaxtyping import Float
 from numpy.typing import ArrayLike
 
 from cnninterp.jaxcore import columns, crops, gradients, linear
+from cnninterp.jaxcore.devices import DeviceChoice, DeviceSpread, free_bytes, select_devices
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
 from cnninterp.jaxcore.model_file import file_sha256, load_model
 from cnninterp.jaxcore.significance import (
@@ -108,6 +109,7 @@ class Explainer:
         weights_as_constants: bool | None = None,
         full_pass: str | None = None,
         model_sha256: str | None = None,
+        devices: DeviceChoice = None,
     ):
         self.config = config
         self.model_sha256 = model_sha256
@@ -115,9 +117,14 @@ class Explainer:
         """Colours per chunk for every image size, or None: chosen per size."""
         self._chunk_sizes: dict[tuple[int, int], int] = {}
         """Chunk sizes found to fit, by image size (H, W); set when the device ran out."""
-        device = jax.devices()[0]
+        self.devices = select_devices(devices)
+        """Every device the full pass spreads over; interactive calls use the first."""
+        device = self.devices[0]
         self.device = device
         self.device_name = "CPU" if device.platform == "cpu" else device.device_kind
+        if len(self.devices) > 1:
+            self.device_name = f"{len(self.devices)}x {self.device_name}"
+        self.spread = DeviceSpread(self.devices)
         variables = jax.device_put(variables, device)
         self.variables = variables
         if weights_as_constants is None:  # measured: 2x faster on XLA:CPU; see RESULTS.md
@@ -138,18 +145,33 @@ class Explainer:
         self._rows_on_image = bind(crops.rows_on_image)
         self._rows_on_crops = bind(crops.rows_on_crops)  # compiled per crop size, not image
         self._crop_inputs = jax.jit(crops.crop_inputs, static_argnums=(4, 5))
-        self._crop_summaries = bind(crops.pass_summaries)
+        bind_pass = partial(self._bind_pass, bind)
+        self._crop_summaries = bind_pass(crops.pass_summaries)
         self.pass_on_crops = True  # histogram passes larger than a crop go on crops (measured)
-        self._exact_summaries = bind(_exact_summaries)
-        self._histogram_summaries = bind(_histogram_summaries)
-        self._recount = bind(_chunk_counts)
-        self._columns = bind(_column_chunk)
+        self._exact_summaries = bind_pass(_exact_summaries)
+        self._histogram_summaries = bind_pass(_histogram_summaries)
+        self._recount = bind_pass(_chunk_counts)
+        self._columns = bind_pass(_column_chunk)
         self._linearised: OrderedDict[str, tuple] = OrderedDict()
         self._lock = threading.Lock()  # guards _linearised; callers may use several threads
         # Interactive requests (rows, probabilities) overtake the streamed pass: it waits for
         # them between chunks, so a cursor move never queues behind the whole pass.
         self._interactive = threading.Condition()
         self._interactive_pending = 0
+
+    def _bind_pass(self, bind, f) -> "_PassFunction":
+        """A full pass's chunk function: bound for the first device as `bind` does, and
+        (over several devices) built on demand as one program over all of them."""
+        spread = None
+        if len(self.devices) > 1:
+            constants = self.weights_as_constants
+            spread = partial(self.spread.program, f, self.config, self.variables)
+            spread = partial(spread, constants=constants)
+        return _PassFunction(bind(f), spread)
+
+    def device_summary(self) -> str:
+        """What each device is doing, for a status line: 'GPU 0 rows+pass, 1-3 pass'."""
+        return self.spread.summary(interactive=self._interactive_pending > 0)
 
     @classmethod
     def from_file(cls, path: Path, *, vessel_class: int | None = None, **kwargs) -> "Explainer":
@@ -196,14 +218,15 @@ class Explainer:
         self.gradient_row(pixels, 0, 0)
         if not full_pass:
             return
-        probs, masks = self._linearise(pixels)
-        offsets = jnp.zeros((self._chunk_for(height, width),), jnp.int32)
+        forward = self._linearise(pixels)
+        offsets = np.zeros((self._chunk_for(height, width) * len(self.devices),), np.int32)
         summaries = self._exact_summaries if is_exact(height, width) else self._histogram_summaries
         if self._pass_on_crops(height, width):
             summaries = self._crop_summaries  # the pass goes on crops there (jacobian_stats)
-        jax.block_until_ready(summaries(probs, masks, offsets, offsets))
-        if self._by_columns(height, width):
-            jax.block_until_ready(self._columns(probs, masks, offsets, offsets))
+        kernels = [summaries] + ([self._columns] if self._by_columns(height, width) else [])
+        for kernel in kernels:
+            program, inputs, place = self._placed(kernel, forward)
+            jax.block_until_ready(program(*inputs, place(offsets), place(offsets)))
 
     def _pass_on_crops(self, height: int, width: int) -> bool:
         """Whether the pass goes pixel by pixel on crops: histogram sizes larger than a crop."""
@@ -278,8 +301,9 @@ class Explainer:
         return out
 
     def _chunk_for(self, height: int, width: int) -> int:
-        """Colours per chunk: what fitted this size after running out of memory, else the
-        override, else what fits the memory budget."""
+        """Colours per chunk on each device: what fitted this size after running out of
+        memory, else the override, else what fits the memory budget of the device with the
+        least free memory (every device runs the same program on an equal share)."""
         if (height, width) in self._chunk_sizes:
             return self._chunk_sizes[(height, width)]
         if self.chunk_size:
@@ -288,9 +312,7 @@ class Explainer:
         if self.device.platform == "cpu":
             budget = CPU_CHUNK_BUDGET
         else:
-            stats = self.device.memory_stats() or {}
-            free = stats.get("bytes_limit", 16 * 2**30) - stats.get("bytes_in_use", 0)
-            budget = GPU_CHUNK_FRACTION * free
+            budget = GPU_CHUNK_FRACTION * min(free_bytes(device) for device in self.devices)
         limit = MAX_CHUNK["cpu" if self.device.platform == "cpu" else "gpu"]
         chunk = int(np.clip(budget // per_colour, 1, limit))
         return 1 << (chunk.bit_length() - 1)  # a power of two: few distinct compilations
@@ -307,45 +329,66 @@ class Explainer:
         True if all were done.
 
         One chunk stays in flight: the device computes chunk k + 1 while the host copies and
-        files chunk k (on an H200 that host work was a quarter of the pass)."""
+        files chunk k (on an H200 that host work was a quarter of the pass). Over several
+        devices a chunk is every device's share laid end to end, computed by one program
+        (devices.py), so a device's batch, and how long an interactive call waits for the
+        chunk in flight, are those of a single device."""
         height, width = pixels.shape
-        probs, masks = self._linearise(pixels)
-        chunk = self._chunk_for(height, width)
+        program, inputs, place = self._placed(compute, self._linearise(pixels))
+        per_device = self._chunk_for(height, width)
+        chunk = per_device * len(self.devices)
         start = 0
         in_flight = None  # (start, part, device result): dispatched, not yet consumed
 
         def finish(flight) -> None:
             first, part, result = flight
+            self.spread.record(result, len(part))
             host = jax.tree.map(np.asarray, result)
             consume(part[:, 0], part[:, 1], {k: v[: len(part)] for k, v in host.items()})
             if on_progress is not None:
                 on_progress(first + len(part))
 
-        while start < len(order) or in_flight is not None:
-            self._yield_to_interactive()
-            if cancel is not None and cancel.is_set():
-                return False  # an in-flight chunk is dropped: what was reported stands
-            try:
-                flight = None
-                if start < len(order):
-                    part = order[start : start + chunk]
-                    padded = np.concatenate([part, np.repeat(part[-1:], chunk - len(part), 0)])
-                    offsets = jnp.asarray(padded[:, 0]), jnp.asarray(padded[:, 1])
-                    flight = (start, part, compute(probs, masks, *offsets))  # asynchronous
-                    start += len(part)
-                if in_flight is not None:
-                    finish(in_flight)
-                in_flight = flight
-            except jax.errors.JaxRuntimeError as exc:
-                if not is_out_of_memory(exc) or chunk == 1:
-                    raise
-                # Out of device memory: redo what was not consumed, in smaller chunks, and
-                # remember them for this image size only (other sizes need their own).
-                start = in_flight[0] if in_flight is not None else start
-                in_flight = None
-                chunk //= 2
-                self._chunk_sizes[(height, width)] = chunk
-        return True
+        self.spread.mark("pass")
+        try:
+            while start < len(order) or in_flight is not None:
+                self._yield_to_interactive()
+                if cancel is not None and cancel.is_set():
+                    return False  # an in-flight chunk is dropped: what was reported stands
+                try:
+                    flight = None
+                    if start < len(order):
+                        part = order[start : start + chunk]
+                        padding = np.repeat(part[-1:], chunk - len(part), 0)
+                        padded = np.concatenate([part, padding])
+                        offsets = place(padded[:, 0]), place(padded[:, 1])
+                        flight = (start, part, program(*inputs, *offsets))  # asynchronous
+                        start += len(part)
+                    if in_flight is not None:
+                        finish(in_flight)
+                    in_flight = flight
+                except jax.errors.JaxRuntimeError as exc:
+                    if not is_out_of_memory(exc) or per_device == 1:
+                        raise
+                    # Out of device memory: redo what was not consumed, in smaller chunks, and
+                    # remember them for this image size only (other sizes need their own).
+                    start = in_flight[0] if in_flight is not None else start
+                    in_flight = None
+                    per_device //= 2
+                    chunk = per_device * len(self.devices)
+                    self._chunk_sizes[(height, width)] = per_device
+            return True
+        finally:
+            self.spread.mark(None)
+
+    def _placed(self, compute, forward):
+        """(program, its leading inputs, how to place a chunk's offsets) for a pass: on one
+        device, compute itself and the image's forward results as they are; over several,
+        compute's one program over all of them, with the forward results (and compute's
+        extra inputs) on every device and the offsets split between them."""
+        if len(self.devices) == 1 or not isinstance(compute, _PassFunction):
+            return compute, tuple(forward), jnp.asarray
+        program, extras = compute.spread_program()
+        return program, self.spread.replicate((*forward, *extras)), self.spread.offsets
 
     def jacobian_stats(
         self,
@@ -422,9 +465,7 @@ class Explainer:
             ys, xs, valid = _members(oy, ox, height, width)
             counts[ys[valid], xs[valid]] = result["counts"][valid]
 
-        def recount(probs, masks, offsets_y, offsets_x):
-            return self._recount(probs, masks, offsets_y, offsets_x, thresholds)
-
+        recount = self._recount.with_extras(thresholds)
         progress = None if on_progress is None else (lambda _: on_progress(counts))
         order = self._colour_order(height, width)
         return counts if self._run_pass(pixels, order, recount, consume, progress, cancel) else None
@@ -466,6 +507,38 @@ class Explainer:
         pixels = check_image(pixels)
         with self._priority():
             return self._linearise(pixels)
+
+
+class _PassFunction:
+    """A chunk function of the full pass: called as f(probs, masks, ys, xs, *extras) on the
+    first device; `spread_program` builds (once) its one program over every device."""
+
+    def __init__(self, single, make_spread, extras: tuple = (), programs: dict | None = None):
+        self._single = single
+        self._make_spread = make_spread
+        self._extras = extras
+        self._programs = {} if programs is None else programs  # shared by with_extras' copies
+
+    def __call__(self, probs, masks, offsets_y, offsets_x):
+        return self._single(probs, masks, offsets_y, offsets_x, *self._extras)
+
+    def with_extras(self, *extras) -> "_PassFunction":
+        """The same function with further inputs after the offsets (replicated when spread)."""
+        return _PassFunction(self._single, self._make_spread, extras, self._programs)
+
+    def spread_program(self) -> tuple[Callable, tuple]:
+        """(program over every device, the extra inputs it takes after the forward results)."""
+        count = len(self._extras)
+        if count not in self._programs:
+            self._programs[count] = self._make_spread(extras=count)
+        program = self._programs[count]
+        extras = self._extras
+
+        def reordered(probs, masks, *rest):  # extras follow the offsets, as on one device
+            *extra_inputs, offsets_y, offsets_x = rest
+            return program(probs, masks, offsets_y, offsets_x, *extra_inputs)
+
+        return (reordered if count else program), extras
 
 
 def _members(offsets_y, offsets_x, height, width):

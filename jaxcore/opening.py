@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cnninterp.jaxcore.cache import cache_root
+from cnninterp.jaxcore.devices import DeviceChoice, DeviceChoiceError, select_devices
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.model_file import (
     MODEL_SUFFIX,
@@ -126,21 +127,32 @@ _explainers_lock = threading.Lock()  # front ends open models from worker thread
 
 
 def explainer_for(
-    path: Path, *, vessel_class: int | None = None, chunk_size: int | None = None
+    path: Path,
+    *,
+    vessel_class: int | None = None,
+    chunk_size: int | None = None,
+    devices: DeviceChoice = None,
 ) -> Explainer:
     """Explainer.from_file(path, ...), reused while the file is unchanged (the last
-    EXPLAINERS_KEPT by file identity and options). Raises ModelOpenError."""
+    EXPLAINERS_KEPT by file identity, options and the devices `devices` resolves to).
+    Raises ModelOpenError."""
     try:
         stat = path.stat()
+        chosen = select_devices(devices)
     except OSError as exc:
         raise ModelOpenError(f"{path}: cannot read ({exc})") from None
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, vessel_class, chunk_size)
+    except DeviceChoiceError as exc:
+        raise ModelOpenError(str(exc)) from None
+    identity = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    key = (*identity, vessel_class, chunk_size, tuple(device.id for device in chosen))
     with _explainers_lock:
         if key in _explainers:
             _explainers.move_to_end(key)
             return _explainers[key]
     try:
-        explainer = Explainer.from_file(path, vessel_class=vessel_class, chunk_size=chunk_size)
+        explainer = Explainer.from_file(
+            path, vessel_class=vessel_class, chunk_size=chunk_size, devices=chosen
+        )
     except ModelFileError as exc:
         raise ModelOpenError(str(exc)) from None
     except ValueError as exc:  # a class the model does not have

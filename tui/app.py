@@ -181,9 +181,15 @@ class CnnInterpApp(Explaining):
         text = progress_text(
             view, message.rows_done, message.rows_total, message.fraction, message.seconds
         )
-        self.panels.status(text)
+        self.panels.status(text, device=self.device_status(running=not message.stats.complete))
         self.request_significance()
         self.paint_row()
+
+    def device_status(self, running: bool) -> str:
+        """The device's name and, while a pass runs, what each device is doing."""
+        assert self.explainer is not None
+        name = self.explainer.device_name
+        return f"{name}: {self.explainer.device_summary()}" if running else name
 
     def on_significance_ready(self, message: messages.SignificanceReady) -> None:
         if (view := self.current(message.token)) is None:

@@ -35,7 +35,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="neither read nor write significance results in the cache "
         "($CNNINTERP_CACHE_DIR or the platform's user cache folder)",
     )
+    parser.add_argument(
+        "--devices",
+        type=_devices_option,
+        default=None,
+        metavar="all|N|0,2",
+        help="devices the significance pass spreads over (default all; after CUDA_VISIBLE_DEVICES)",
+    )
     return parser.parse_args(argv)
+
+
+def _devices_option(text: str):
+    from cnninterp.jaxcore.devices import devices_option  # JAX loads only once it is needed
+
+    return devices_option(text)
 
 
 def force_truecolor(environ=os.environ) -> None:
@@ -83,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         vessel_class=args.vessel_class,
         save_dir=args.save_dir,
         cache=args.cache,
+        devices=args.devices,
     )
     app = create_app(options)
     app.run()

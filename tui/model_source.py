@@ -62,12 +62,18 @@ def convert_with_torch(checkpoint: Path, out: Path) -> dict[str, Any]:
 
 
 def open_explainer(
-    model: Path, vessel_class: int | None, chunk_size: int | None, notes: list[str]
+    model: Path,
+    vessel_class: int | None,
+    chunk_size: int | None,
+    notes: list[str],
+    devices: None | int | list[int] = None,
 ) -> Explainer:
     """The explainer of a model file or checkpoint (converted once, into the cache)."""
     try:
         opened = open_model(model, convert_with_torch)
-        explainer = explainer_for(opened.path, vessel_class=vessel_class, chunk_size=chunk_size)
+        explainer = explainer_for(
+            opened.path, vessel_class=vessel_class, chunk_size=chunk_size, devices=devices
+        )
     except ModelOpenError as exc:
         raise OpenError(str(exc)) from None
     if opened.converted_now:
@@ -94,4 +100,7 @@ def open_data(options: AppOptions) -> tuple[Explainer, list[ImageSource], list[s
         raise OpenError(str(exc)) from None
     if model is None:
         model = find_model(folder)
-    return open_explainer(model, options.vessel_class, options.chunk_size, notes), images, notes
+    explainer = open_explainer(
+        model, options.vessel_class, options.chunk_size, notes, options.devices
+    )
+    return explainer, images, notes

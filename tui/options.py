@@ -20,6 +20,8 @@ class AppOptions:
     """Reuse complete significance results from the disk cache (jaxcore/cache.py)."""
     chunk_size: int | None = None
     """Rows per batch of the significance pass (None: the explainer decides)."""
+    devices: None | int | list[int] = None
+    """--devices: None every local device, a count, or indices (jaxcore/devices.py)."""
     image_widget: type | None = None
     """textual-image widget class for kitty/sixel panels (None: chosen from `graphics`);
     tests substitute a stand-in."""

@@ -231,6 +231,9 @@ def test_checkpoint_is_converted_once_into_the_cache(images, tmp_path, capsys, c
         (["--threshold", "x"], "expected a number"),
         (["--mode", "absolute"], "needs --threshold"),
         (["--mode", "fancy"], "invalid choice"),
+        (["--devices", "gpu1"], "expected 'all', a count"),
+        (["--devices", "5"], "5 devices asked for, but 1 CPU device available"),
+        (["--devices", "0,3"], "device 3 does not exist"),
     ],
 )
 def test_bad_arguments_exit_2(model, images, tmp_path, capsys, extra, message):
