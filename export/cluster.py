@@ -107,7 +107,7 @@ def explain_remotely(
         with tempfile.TemporaryDirectory(prefix="cnninterp-image-") as folder:
             path = Path(folder) / f"image{source.image_path.suffix.lower()}"
             path.write_bytes(image)
-            loaded = load_image(ImageSource(source.name, path, None))
+            loaded = load_image(ImageSource(source.name, path, None), max_pixels=job.max_pixels)
         # The driver's paths in the record; the labels stay with the driver (summary.csv).
         loaded = replace(loaded, source=source)
         job = replace(job, provenance=job.provenance | {"versions": versions()})
@@ -215,7 +215,7 @@ def run_on_cluster(
         try:
             image = source.image_path.read_bytes()
             if source.label_path is not None:
-                load_image(source)  # a bad label fails the image here, as in-process
+                load_image(source, max_pixels=job.max_pixels)  # a bad label fails here too
         except (ImageError, OSError) as exc:
             results.append(TaskResult(source.name, "-", 0.0, None, describe(exc)))
             progress.finished(results[-1])
