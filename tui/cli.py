@@ -35,7 +35,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="neither read nor write significance results in the cache "
         "($CNNINTERP_CACHE_DIR or the platform's user cache folder)",
     )
+    parser.add_argument(
+        "--max-pixels",
+        type=parse_max_pixels,
+        default=2**26,
+        metavar="N",
+        help="largest image opened, in pixels (default 67,108,864 = 8192x8192), checked from "
+        "the file's header before decoding",
+    )
     return parser.parse_args(argv)
+
+
+def parse_max_pixels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 16 * 16:
+        raise argparse.ArgumentTypeError(f"must be at least 256 (16x16), got {text!r}")
+    return value
 
 
 def force_truecolor(environ=os.environ) -> None:
@@ -83,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         vessel_class=args.vessel_class,
         save_dir=args.save_dir,
         cache=args.cache,
+        max_pixels=args.max_pixels,
     )
     app = create_app(options)
     app.run()
