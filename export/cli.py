@@ -258,7 +258,8 @@ def export_in_process(
             progress.end(f"FAILED: {type(exc).__name__}: {exc}")
             continue
         seconds = time.perf_counter() - started
-        progress.end(f"written ({seconds:.1f} s, result cache {answered})")
+        how = "no full pass" if answered == "not run" else f"result cache {answered}"
+        progress.end(f"written ({seconds:.1f} s, {how})")
         progress.output(str(job.output / f"{source.name}.npz"))
     return failures
 
