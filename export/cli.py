@@ -16,21 +16,32 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
+from cnninterp.export import outdir
 from cnninterp.export.cluster import ClusterError, export_on_cluster, import_ray
 from cnninterp.export.cluster_progress import ClusterProgress
 from cnninterp.export.image import Job, export_image
+from cnninterp.export.options import (
+    OptionError,
+    Request,
+    add_request_arguments,
+    box_outside,
+    request_from_args,
+)
 from cnninterp.export.progress import Progress
 from cnninterp.export.resume import plan_resume
 from cnninterp.export.summary import write_summary
 from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
+from cnninterp.jaxcore.crops import crop_shape, is_cropped
 from cnninterp.jaxcore.devices import devices_option
 from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.image_header import MAX_PIXELS, ImageHeaderError, read_image_header
 from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
+from cnninterp.jaxcore.memory import check_pass_memory
 from cnninterp.jaxcore.model_file import ModelFileError, file_sha256, load_model
 from cnninterp.jaxcore.opening import ModelOpenError, explainer_for, models_folder, open_model
 from cnninterp.jaxcore.provenance import versions
@@ -42,13 +53,17 @@ EXIT_SOME_FAILED = 4
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl+C
 
 EPILOG = f"""\
-outputs, per image (stem = file name without extension):
-  OUTDIR/<stem>.npz   probability [H, W] float32, pixels [N, 2] int (y, x as given),
-                      gradients [N, H, W] float32 (d p[y, x] / d image, in --pixel order),
-                      significance [H, W] float32 (counts for --threshold and --mode;
-                      legacy: the original's normalised map)
-  OUTDIR/<stem>.json  footprint statistics of each pixel, threshold, count accuracy,
-                      image notes (padding to a multiple of 16) and provenance
+outputs, per image (stem = file name without extension), those named in --outputs:
+  OUTDIR/<stem>.npz   probability [H, W] float32, pixels [N, 2] int (y, x as given: --pixel,
+                      then --pixels-from), gradients [E, H, W] float32 (the attribution of
+                      each entry: with --target pixel, d p[y, x] / d image of each pixel in
+                      order; segment: each pixel's segment; box, vessel, border: the region
+                      is entry 0, each pixel's own follow), significance [H, W] float32
+                      (counts for --threshold and --mode; legacy: the original's normalised map)
+  OUTDIR/<stem>.json  what was computed, method and parameters, footprint statistics of each
+                      entry (IG: completeness error; with labels: ground-truth figures, IoU),
+                      threshold, count accuracy, image notes (padding to a multiple of 16) and
+                      provenance
   H, W are the image's size padded (bottom/right) to multiples of 16. stdout lists each
   .npz written; progress and errors go to stderr.
   OUTDIR/summary.csv  one line per image: size, device, seconds, model, threshold, mean and
@@ -64,10 +79,17 @@ threshold modes (default global, T = {DEFAULT_THRESHOLD_PERCENT}):
 
 exit codes:
   0  every image written
-  2  bad usage or input: unreadable model, no images, bad --pixel or --threshold, pixel
-     outside an image, two images with the same stem (nothing computed)
-  4  some images failed (each reported on stderr); the others were written
+  2  bad usage or input: unreadable model, no images, bad --pixel, --pixels-from (the line
+     is named), --threshold, --outputs or method parameter, a pixel or box outside an image,
+     two images with the same stem, an OUTDIR that cannot be written, a pass that would not
+     fit in memory (nothing computed, no OUTDIR created)
+  4  some images failed (each reported on stderr, e.g. a segment target on background);
+     the others were written
   130  interrupted (Ctrl+C); finished images are kept, rerun to resume
+
+limits: images up to --max-pixels (default 2**26 = 8192x8192), checked from the header
+before decoding; --steps and --samples 1..1024; --sigma 0..10; --pixels-from up to 1,000,000
+pixels. Temporaries older than an hour (a killed run's) are swept from OUTDIR.
 
 The result cache ($CNNINTERP_CACHE_DIR, else the user cache folder) makes a rerun on the same
 model and images cost a file read; --no-cache neither reads nor writes it.
@@ -98,8 +120,15 @@ def parse_threshold(text: str) -> float:
     return value
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (the usage of 20 options would bury it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="cnninterp-export",
         description="Write probability maps, gradient rows, significance maps and footprint "
         "statistics of images, for scripts.",
@@ -158,12 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="GPUs each cluster task asks for (default 1 where the cluster has GPUs, else 0)",
     )
     # --- end cluster ---
+    add_request_arguments(parser)  # cnninterp.export.options
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
     parser.add_argument("inputs", type=Path, nargs="+", metavar="IMAGE_OR_FOLDER")
     return parser
 
 
-def collect_images(inputs: list[Path], pixels: list[tuple[int, int]]) -> list[ImageSource]:
+def collect_images(
+    inputs: list[Path], pixels, *, max_pixels: int = MAX_PIXELS, target: str = "pixel"
+) -> list[ImageSource]:
     """Every image named or found, each once; pixels and output names checked against them."""
     sources: dict[Path, ImageSource] = {}
     for item in inputs:
@@ -182,12 +214,17 @@ def collect_images(inputs: list[Path], pixels: list[tuple[int, int]]) -> list[Im
             )
         by_name[source.name] = source.image_path
         try:
-            h, w = load_image(source).original_shape
+            h, w = load_image(source, max_pixels=max_pixels).original_shape
         except ImageError:
             continue  # reported, and counted as failed, when its turn comes
-        for y, x in pixels:
-            if y >= h or x >= w:
-                raise UsageError(f"--pixel {y},{x} is outside {source.image_path} ({h}x{w})")
+        yx = np.asarray(pixels, np.int64).reshape(-1, 2)  # (N, 2)
+        outside = np.flatnonzero((yx[:, 0] >= h) | (yx[:, 1] >= w))
+        if len(outside):
+            y, x = yx[outside[0]]
+            raise UsageError(f"--pixel {y},{x} is outside {source.image_path} ({h}x{w})")
+        why = box_outside(target, h, w)
+        if why is not None:
+            raise UsageError(f"{why} ({source.image_path})")
     return list(sources.values())
 
 
@@ -230,9 +267,50 @@ def export_in_process(
             progress.end(f"FAILED: {type(exc).__name__}: {exc}")
             continue
         seconds = time.perf_counter() - started
-        progress.end(f"written ({seconds:.1f} s, result cache {answered})")
+        how = "no full pass" if answered == "not run" else f"result cache {answered}"
+        progress.end(f"written ({seconds:.1f} s, {how})")
         progress.output(str(job.output / f"{source.name}.npz"))
     return failures
+
+
+def check_request(args: argparse.Namespace) -> Request:
+    """The request options (export.options), or UsageError."""
+    try:
+        return request_from_args(args)
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_output_folder(output: Path) -> bool:
+    """Before any work: OUTDIR writable (or creatable); returns whether this call creates it."""
+    try:
+        return outdir.check_writable(output)
+    except outdir.OutputFolderError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_memory(explainer: Explainer, sources: list[ImageSource]) -> None:
+    """Refuse (exit 2) a significance pass that would not fit in this machine's memory now,
+    naming the image, before any image is computed (jaxcore.memory's formula)."""
+    for source in sources:
+        try:
+            header = read_image_header(source.image_path)
+        except ImageHeaderError:
+            continue  # reported, and counted as failed, when its turn comes
+        height, width = (-(-side // 16) * 16 for side in (header.height, header.width))
+        crop = crop_shape(height, width)
+        try:
+            check_pass_memory(
+                height,
+                width,
+                explainer.config,
+                by_columns=explainer.full_pass == "columns",
+                crop_pixels=crop[0] * crop[1] if is_cropped(height, width) else None,
+            )
+        except ValueError as exc:
+            raise UsageError(
+                f"{source.image_path}: {exc} (or leave significance out of --outputs)"
+            ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -241,12 +319,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--mode absolute needs --threshold T (the |G| value itself)")
     if args.gpus_per_task is not None and args.cluster is None:
         raise UsageError("--gpus-per-task is for cluster tasks: give --cluster too")
+    request = check_request(args)
+    creates_output = check_output_folder(args.output)  # before any work
     ray = import_ray() if args.cluster is not None else None  # exit 2 before any work
-    sources = collect_images(args.inputs, args.pixel)
-    try:
-        args.output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{args.output}: cannot create the output folder ({exc})") from None
+    sources = collect_images(
+        args.inputs, request.pixels, max_pixels=args.max_pixels, target=request.target
+    )
     cache = StatsCache(enabled=not args.no_cache)
     progress = ClusterProgress(len(sources)) if ray is not None else Progress(len(sources))
     failures = 0
@@ -257,21 +335,35 @@ def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="cnninterp-export-") as scratch:
             model_path, model = resolve_model(args.model, cache, Path(scratch), progress.say)
             try:
-                model_sha256 = file_sha256(model_path)
                 if ray is None:
                     explainer = explainer_for(model_path, devices=args.devices)
+                    # Hashed when it was loaded, and reused while the file is unchanged:
+                    # hashing a full-size model again costs 0.3 s of a 3 s export.
+                    model_sha256 = explainer.model_sha256 or file_sha256(model_path)
                 else:  # the tasks open it; validate it here so a bad file fails once, early
+                    model_sha256 = file_sha256(model_path)
                     load_model(model_path)
             except (ModelOpenError, ModelFileError, OSError) as exc:
                 raise UsageError(str(exc)) from None
             job = Job(
                 output=args.output,
-                pixels=np.asarray(args.pixel, np.int64).reshape(-1, 2),  # (N, 2)
+                pixels=request.pixels,
                 mode=mode,
                 t_value=DEFAULT_THRESHOLD_PERCENT if args.threshold is None else args.threshold,
                 provenance={"model": model | {"sha256": model_sha256}, "versions": versions()},
+                outputs=request.outputs,
+                method=request.method,
+                target=request.target,
+                max_pixels=args.max_pixels,
             )
             plan = plan_resume(sources, job, model_sha256)
+            if ray is None and "significance" in job.outputs:
+                check_memory(explainer, plan.todo)
+            try:
+                outdir.create(args.output)  # about to write: not before
+            except outdir.OutputFolderError as exc:
+                raise UsageError(str(exc)) from None
+            outdir.sweep(args.output)
             if plan.done:
                 progress.skip(len(plan.done))
                 progress.say(
@@ -290,12 +382,14 @@ def run(args: argparse.Namespace) -> int:
             + (f" ({len(plan.done)} already there)" if plan.done else "")
         )
     except KeyboardInterrupt:
-        if job is not None:
+        if job is not None and args.output.is_dir():
             write_summary(args.output, plan_resume(sources, job, model_sha256).done)
         progress.say("interrupted: finished images are kept; run the same command to resume")
         return EXIT_INTERRUPTED
     finally:
         progress.close()
+        if creates_output:
+            outdir.remove_if_empty(args.output)
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
@@ -305,9 +399,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error already printed (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    enable_compilation_cache()
     try:
+        enable_compilation_cache()
         return run(args)
+    except KeyboardInterrupt:  # before the export loop (which handles its own): nothing kept
+        print("cnninterp-export: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ClusterError as exc:  # no ray, no cluster to join, no GPUs for --gpus-per-task
         print(f"cnninterp-export: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -92,12 +92,14 @@ def explain_remotely(
     model: bytes,
     model_sha256: str,
     source: ImageSource,
-    image: bytes,
+    files: tuple[bytes, bytes | None],
     job: Job,
     use_cache: bool,
     board,
 ) -> TaskResult:
-    """The task: one image's outputs, computed on whichever node Ray chose."""
+    """The task: one image's outputs, computed on whichever node Ray chose. `files`: the
+    image's bytes and its label's (None without one), so ground truth is computed here too."""
+    image, label = files
     started = time.perf_counter()
     node = platform.node()
     board.started.remote(source.name, node, os.getpid())
@@ -107,9 +109,13 @@ def explain_remotely(
         with tempfile.TemporaryDirectory(prefix="cnninterp-image-") as folder:
             path = Path(folder) / f"image{source.image_path.suffix.lower()}"
             path.write_bytes(image)
-            loaded = load_image(ImageSource(source.name, path, None))
-        # The driver's paths in the record; the labels stay with the driver (summary.csv).
-        loaded = replace(loaded, source=source)
+            label_path = None
+            if label is not None and source.label_path is not None:
+                label_path = Path(folder) / f"label{Path(source.label_path).suffix.lower()}"
+                label_path.write_bytes(label)
+            copy = ImageSource(source.name, path, label_path)
+            loaded = load_image(copy, max_pixels=job.max_pixels)
+        loaded = replace(loaded, source=source)  # the driver's paths in the record
         job = replace(job, provenance=job.provenance | {"versions": versions()})
         result = explain_image(
             explainer,
@@ -214,13 +220,16 @@ def run_on_cluster(
     for source in sources:
         try:
             image = source.image_path.read_bytes()
+            label = None
             if source.label_path is not None:
-                load_image(source)  # a bad label fails the image here, as in-process
+                load_image(source, max_pixels=job.max_pixels)  # a bad label fails here too
+                label = Path(source.label_path).read_bytes()
         except (ImageError, OSError) as exc:
             results.append(TaskResult(source.name, "-", 0.0, None, describe(exc)))
             progress.finished(results[-1])
             continue
-        ref = remote.remote(model_ref, model_sha256, source, ray.put(image), job, use_cache, board)
+        files = ray.put((image, label))
+        ref = remote.remote(model_ref, model_sha256, source, files, job, use_cache, board)
         pending[ref] = source
     attempts: dict[str, int] = {}
     try:

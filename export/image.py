@@ -3,7 +3,6 @@ OUTDIR/<stem>.json, each written atomically, the .json last (cnninterp-export's 
 
 import hashlib
 import io
-import json
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -12,9 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from cnninterp.export.attributions import explain_entries
+from cnninterp.export.options import OUTPUTS
+from cnninterp.jaxcore.attribution_cache import AttributionCache
 from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
-from cnninterp.jaxcore.footprint import footprint
+from cnninterp.jaxcore.groundtruth import segmentation_scores
+from cnninterp.jaxcore.image_header import MAX_PIXELS
 from cnninterp.jaxcore.images import ImageSource, LoadedImage, load_image
+from cnninterp.jaxcore.json_record import json_text
+from cnninterp.jaxcore.methods import Method
 from cnninterp.jaxcore.model_file import file_sha256, write_atomically
 from cnninterp.jaxcore.significance import (
     ThresholdMode,
@@ -36,11 +41,26 @@ class Job:
     t_value: float
     provenance: dict
     """Model and versions: the same for every image (each image adds its device and node)."""
+    outputs: tuple[str, ...] = OUTPUTS
+    """What to compute and write (export.options.OUTPUTS); without significance no pass."""
+    method: Method = Method()
+    target: str = "pixel"
+    """--target: pixel | box:Y0,X0,Y1,X1 | segment | vessel | border (export.attributions)."""
+    max_pixels: int = MAX_PIXELS
+    """Largest image accepted (jaxcore.images.load_image's max_pixels)."""
 
     def request(self) -> dict:
         """The options that decide an image's outputs, as recorded in its .json (resume
         compares them)."""
-        return {"mode": self.mode.value, "threshold": self.t_value, "pixels": self.pixels.tolist()}
+        return {
+            "mode": self.mode.value,
+            "threshold": self.t_value,
+            "pixels": self.pixels.tolist(),
+            "outputs": list(self.outputs),
+            "method": self.method.name,
+            "parameters": self.method.parameters(),
+            "target": self.target,
+        }
 
 
 @dataclass(frozen=True)
@@ -60,7 +80,7 @@ class ImageExport:
 def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on_progress) -> str:
     """Compute and write one image's .npz and .json; returns how the full pass was answered."""
     started = time.perf_counter()
-    loaded = load_image(source)
+    loaded = load_image(source, max_pixels=job.max_pixels)
     result = explain_image(
         explainer, loaded, file_sha256(source.image_path), job, cache, on_progress, started
     )
@@ -81,27 +101,32 @@ def explain_image(
     started = time.perf_counter() if started is None else started
     source = loaded.source
     pixels = loaded.pixels
-    mode, t_value, yx = job.mode, job.t_value, job.pixels
+    mode, t_value = job.mode, job.t_value
     probability = explainer.probability(pixels)
-    stats = cached_jacobian_stats(explainer, pixels, cache, on_progress=on_progress)
-    answered = (
-        "disabled" if not cache.enabled else "hit" if stats.extras.get("cache_path") else "miss"
-    )
-    significance = significance_counts(
-        stats, mode, t_value, predicted_mask=predicted_mask(probability)
-    )
-    gradients = explainer.gradient_rows(pixels, yx) if len(yx) else np.zeros((0, *pixels.shape))
-    records = []
-    for (y, x), row in zip(yx.tolist(), gradients, strict=True):
-        fp = footprint(row, threshold_value(stats, mode, t_value, y, x), y, x)
-        records.append({"y": y, "x": x, "probability": float(probability[y, x])} | asdict(fp))
-    arrays = {
-        "probability": probability.astype(np.float32),
-        "pixels": yx,
-        "gradients": gradients.astype(np.float32),
-        "significance": significance.counts.astype(np.float32),
-    }
-    global_value = None if mode is ThresholdMode.ROW else threshold_value(stats, mode, t_value)
+    stats, answered = None, "not run"
+    if "significance" in job.outputs:
+        stats = cached_jacobian_stats(explainer, pixels, cache, on_progress=on_progress)
+        answered = (
+            "disabled" if not cache.enabled else "hit" if stats.extras.get("cache_path") else "miss"
+        )
+    arrays = {"pixels": job.pixels}
+    if "probability" in job.outputs:
+        arrays["probability"] = probability.astype(np.float32)
+    records: list[dict] = []
+    if "gradients" in job.outputs:
+        attribution_cache = AttributionCache(cache.root, enabled=cache.enabled)
+        entries = explain_entries(
+            explainer, pixels, probability, loaded.label, job, stats, attribution_cache
+        )
+        arrays["gradients"], records = entries.values, entries.records
+    global_value = None
+    if stats is not None:
+        significance = significance_counts(
+            stats, mode, t_value, predicted_mask=predicted_mask(probability)
+        )
+        arrays["significance"] = significance.counts.astype(np.float32)
+        if mode is not ThresholdMode.ROW:
+            global_value = threshold_value(stats, mode, t_value)
     record = {
         "image": {
             "name": source.name,
@@ -112,39 +137,58 @@ def explain_image(
             "sha256": image_sha256,
         },
         "request": job.request(),
+        "outputs_computed": [name for name in OUTPUTS if name in job.outputs],
         "threshold": {
             "mode": mode.value,
             "value": None if mode is ThresholdMode.LEGACY else t_value,
             "description": mode.describe(t_value),
-            "absolute": global_value,  # null in row mode: each pixel's is in its footprint
-            "max_abs_J": stats.max_abs,
-            "max_signed_J": stats.max_signed,
+            "absolute": global_value,  # null in row mode (each pixel's is in its footprint)
+            "max_abs_J": None if stats is None else stats.max_abs,  # null: no full pass
+            "max_signed_J": None if stats is None else stats.max_signed,
         },
         "counts": {
-            "exact": significance.error is None,
-            "max_error": None if significance.error is None else int(significance.error.max()),
+            "exact": None if stats is None else significance.error is None,
+            "max_error": (
+                None
+                if stats is None or significance.error is None
+                else int(significance.error.max())
+            ),
+        },
+        "attribution": {
+            "method": job.method.name,
+            "title": job.method.describe(),
+            "parameters": job.method.parameters(),
+            "target": job.target,
         },
         "footprints": records,
+        "segmentation": None if loaded.label is None else segmentation(loaded, probability),
         "provenance": job.provenance
         | {
             "device": explainer.device_name,
             "node": platform.node(),
             "utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 3),
-            "full_pass_seconds": round(stats.seconds, 3),
+            "full_pass_seconds": None if stats is None else round(stats.seconds, 3),
             "result_cache": answered,
         },
     }
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
     npz = buffer.getvalue()
     record["outputs"] = {"npz_sha256": hashlib.sha256(npz).hexdigest()}
     return ImageExport(source.name, npz, record, answered)
 
 
+def segmentation(loaded: LoadedImage, probability) -> dict:
+    """IoU, false positives and negatives at p > 0.5 over the image as its file has it."""
+    h, w = loaded.original_shape
+    assert loaded.label is not None
+    return asdict(segmentation_scores(probability[:h, :w], loaded.label[:h, :w]))
+
+
 def write_export(output: Path, result: ImageExport) -> None:
     """Write <name>.npz then <name>.json into OUTDIR, each atomically."""
-    text = json.dumps(result.record, indent=1, allow_nan=False) + "\n"
+    text = json_text(result.record)  # NaN (e.g. a figure of an empty segment) as null
     # The .json last: a reader that finds it can trust the .npz beside it.
     write_atomically(output / f"{result.name}.npz", lambda tmp: tmp.write_bytes(result.npz))
     write_atomically(output / f"{result.name}.json", lambda tmp: tmp.write_text(text))

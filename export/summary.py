@@ -31,7 +31,10 @@ COLUMNS = (
     "threshold_mode",
     "threshold",
     *(f"{stat}_significance_{region}" for region in REGIONS for stat in ("mean", "median")),
+    "outputs",
 )
+"""outputs: what the export computed (--outputs), e.g. probability+gradients; the significance
+columns are empty without significance, the predicted ones also without probability."""
 VESSEL_PROBABILITY = 0.5  # the predicted mask, as everywhere else (p > 0.5)
 
 
@@ -40,8 +43,8 @@ def _number(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def _region_stats(significance: np.ndarray, mask: np.ndarray | None) -> list[str]:
-    if mask is None or not mask.any():
+def _region_stats(significance: np.ndarray | None, mask: np.ndarray | None) -> list[str]:
+    if significance is None or mask is None or not mask.any():
         return ["", ""]
     values = significance[mask].astype(np.float64)
     return [_number(values.mean()), _number(np.median(values))]
@@ -50,11 +53,11 @@ def _region_stats(significance: np.ndarray, mask: np.ndarray | None) -> list[str
 def summary_row(output: Path, source: ImageSource) -> dict[str, str]:
     """The summary line of one image from its outputs; raises OSError/ValueError/KeyError."""
     record = json.loads((output / f"{source.name}.json").read_text())
-    with np.load(output / f"{source.name}.npz") as arrays:
-        probability, significance = arrays["probability"], arrays["significance"]
     h, w = record["image"]["original_shape"]
-    probability, significance = probability[:h, :w], significance[:h, :w]  # (h, w)
-    predicted = probability > VESSEL_PROBABILITY
+    with np.load(output / f"{source.name}.npz") as arrays:  # (h, w) of each, where present
+        probability = arrays["probability"][:h, :w] if "probability" in arrays else None
+        significance = arrays["significance"][:h, :w] if "significance" in arrays else None
+    predicted = None if probability is None else probability > VESSEL_PROBABILITY
     try:
         label = load_image(source).label
     except ImageError:
@@ -73,9 +76,10 @@ def summary_row(output: Path, source: ImageSource) -> dict[str, str]:
         threshold["mode"],
         _number(threshold["value"]),
         *_region_stats(significance, predicted),
-        *_region_stats(significance, ~predicted),
+        *_region_stats(significance, None if predicted is None else ~predicted),
         *_region_stats(significance, label),
         *_region_stats(significance, None if label is None else ~label),
+        "+".join(record.get("outputs_computed", ["probability", "gradients", "significance"])),
     ]
     return dict(zip(COLUMNS, values, strict=True))
 
@@ -99,6 +103,8 @@ def write_summary(output: Path, sources: list[ImageSource]) -> int:
         unchanged = path.read_text() == text.getvalue()
     except OSError:
         unchanged = False
+    if not rows and not path.exists():
+        return 0  # every image failed: no summary of nothing (and OUTDIR may stay empty)
     if not unchanged:  # a rerun that skipped everything writes nothing at all
         write_atomically(path, lambda tmp: tmp.write_text(text.getvalue()))
     return len(rows)

@@ -71,7 +71,16 @@ class CnnInterpApp(Explaining):
     def analyse_image(self, token: int, source: ImageSource, cancel: threading.Event) -> None:
         assert self.explainer is not None
         explainer, cache = self.explainer, self._cache
-        jobs.analyse_image(self.post_message, explainer, token, source, cancel, self._warmed, cache)
+        jobs.analyse_image(
+            self.post_message,
+            explainer,
+            token,
+            source,
+            cancel,
+            self._warmed,
+            cache,
+            max_pixels=self.options.max_pixels,
+        )
 
     @work(thread=True, exclusive=True, group="exact", exit_on_error=False)
     def count_exactly(self, request: ExactCountsRequest, cancel: threading.Event) -> None:

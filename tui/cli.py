@@ -42,6 +42,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="all|N|0,2",
         help="devices the significance pass spreads over (default all; after CUDA_VISIBLE_DEVICES)",
     )
+    parser.add_argument(
+        "--max-pixels",
+        type=parse_max_pixels,
+        default=2**26,
+        metavar="N",
+        help="largest image opened, in pixels (default 67,108,864 = 8192x8192), checked from "
+        "the file's header before decoding",
+    )
     return parser.parse_args(argv)
 
 
@@ -49,6 +57,16 @@ def _devices_option(text: str):
     from cnninterp.jaxcore.devices import devices_option  # JAX loads only once it is needed
 
     return devices_option(text)
+
+
+def parse_max_pixels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 16 * 16:
+        raise argparse.ArgumentTypeError(f"must be at least 256 (16x16), got {text!r}")
+    return value
 
 
 def force_truecolor(environ=os.environ) -> None:
@@ -97,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         save_dir=args.save_dir,
         cache=args.cache,
         devices=args.devices,
+        max_pixels=args.max_pixels,
     )
     app = create_app(options)
     app.run()

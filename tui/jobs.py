@@ -14,6 +14,7 @@ from textual.message import Message
 from cnninterp.jaxcore.attribution import Attributor
 from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
 from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.image_header import MAX_PIXELS
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
 from cnninterp.jaxcore.methods import MethodError
 from cnninterp.jaxcore.significance import (
@@ -57,12 +58,14 @@ def analyse_image(
     cancel: threading.Event,
     warmed: set[tuple[int, int]],
     cache: StatsCache | None = None,
+    *,
+    max_pixels: int = MAX_PIXELS,
 ) -> None:
     """Load, p map, then the full significance pass (progressively, until cancelled), or its
     result from the disk cache when this model has seen this image before."""
     post(messages.Status(f"loading {source.name}"))
     try:
-        loaded = load_image(source)
+        loaded = load_image(source, max_pixels=max_pixels)
     except ImageError as exc:
         post(messages.ImageFailed(token, str(exc)))
         return

@@ -18,6 +18,8 @@ class AppOptions:
     """Where `s` writes the current view."""
     cache: bool = True
     """Reuse complete significance results from the disk cache (jaxcore/cache.py)."""
+    max_pixels: int = 2**26
+    """Largest image opened (jaxcore.images.load_image's max_pixels; --max-pixels)."""
     chunk_size: int | None = None
     """Rows per batch of the significance pass (None: the explainer decides)."""
     devices: None | int | list[int] = None

@@ -80,7 +80,7 @@ def test_a_worker_killed_mid_task_is_retried_and_every_output_is_right(
     out.mkdir()
     victim = "b"
 
-    def waits_on_first_attempt(model_bytes, model_sha256, source, image, job, use_cache, board):
+    def waits_on_first_attempt(model_bytes, model_sha256, source, files, job, use_cache, board):
         import os
         import time
         from pathlib import Path
@@ -90,7 +90,7 @@ def test_a_worker_killed_mid_task_is_retried_and_every_output_is_right(
             (mark.parent / "tmp").write_text(str(os.getpid()))
             os.replace(mark.parent / "tmp", mark)  # the test kills this process
             time.sleep(300)
-        return explain_remotely(model_bytes, model_sha256, source, image, job, use_cache, board)
+        return explain_remotely(model_bytes, model_sha256, source, files, job, use_cache, board)
 
     killed = []
 

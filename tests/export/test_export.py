@@ -31,6 +31,7 @@ from cnninterp.jaxcore.model import ModelConfig, random_variables
 from cnninterp.jaxcore.model_file import file_sha256, save_model
 from cnninterp.jaxcore.significance import (
     DEFAULT_THRESHOLD_PERCENT,
+    ThresholdMode,
     significance_counts,
     threshold_value,
 )
@@ -109,12 +110,14 @@ def check_outputs(out: Path, image: Path, reference, mode, t_value, pixels) -> d
         rows = reference.gradient_rows(loaded.pixels, pixels_yx)
         assert npz["gradients"].shape == (len(pixels), SIZE, SIZE)
         np.testing.assert_allclose(npz["gradients"], rows, rtol=1e-6, atol=0)
-        expected = significance_counts(stats, mode, t_value, predicted_mask=probability > 0.5)
+        expected = significance_counts(
+            stats, ThresholdMode(mode), t_value, predicted_mask=probability > 0.5
+        )
         np.testing.assert_array_equal(npz["significance"], expected.counts)
     record = json.loads((out / f"{image.stem}.json").read_text())
     for entry, (y, x), row in zip(record["footprints"], pixels, rows, strict=True):
         assert (entry["y"], entry["x"]) == (y, x)
-        fp = footprint(row, threshold_value(stats, mode, t_value, y, x), y, x)
+        fp = footprint(row, threshold_value(stats, ThresholdMode(mode), t_value, y, x), y, x)
         assert {k: entry[k] for k in asdict(fp)} == pytest.approx(asdict(fp), rel=1e-6)
     assert len(record["footprints"]) == len(pixels)
     assert record["threshold"]["mode"] == mode

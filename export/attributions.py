@@ -1,0 +1,132 @@
+"""The `gradients` of one image's export: the attribution of each entry, in order.
+
+Entries: with --target pixel (the default) or segment, one per requested pixel; with box,
+vessel or border the region first (entry 0), then each requested pixel's own. The plain
+gradient of pixels is Explainer.gradient_rows, batched; every other method or target goes
+through jaxcore.attribution's Attributor, one per explainer (it compiles per instance).
+
+Footprint thresholds: a pixel's gradient keeps the threshold modes' meaning (global needs the
+full pass's max |J|, so without the significance output it has none). Any other attribution is
+not a row of the Jacobian, so a percentage is of its own max |A| (legacy: 1 %), and absolute
+is |A| > T.
+"""
+
+import weakref
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from cnninterp.jaxcore.attribution import Attribution, Attributor
+from cnninterp.jaxcore.attribution_cache import AttributionCache, attribution_key
+from cnninterp.jaxcore.footprint import footprint
+from cnninterp.jaxcore.groundtruth import ground_truth_figures
+from cnninterp.jaxcore.methods import Method
+from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode, threshold_at
+from cnninterp.jaxcore.targets import Target, target_weights
+
+LEGACY_PERCENT = 1.0  # the original's 1 % of max J, here of max |A|
+_ATTRIBUTORS: "weakref.WeakKeyDictionary[object, Attributor]" = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Entries:
+    """The attributions of one image, in the order of the .npz's gradients."""
+
+    values: np.ndarray
+    """float32 [N, H, W]."""
+    records: list[dict]
+    """One .json record per entry: target, footprint, method figures, ground truth."""
+
+
+def entry_targets(target: str, pixels: np.ndarray) -> list[Target]:
+    """The targets of an image's entries, in order."""
+    yx = [(int(y), int(x)) for y, x in np.asarray(pixels).reshape(-1, 2)]
+    kind = target.partition(":")[0]
+    if kind in ("pixel", "segment"):
+        return [Target(kind, y=y, x=x) for y, x in yx]
+    return [Target.parse(target), *(Target("pixel", y=y, x=x) for y, x in yx)]
+
+
+def attributor_for(explainer) -> Attributor:
+    if explainer not in _ATTRIBUTORS:
+        _ATTRIBUTORS[explainer] = Attributor(explainer)
+    return _ATTRIBUTORS[explainer]
+
+
+def footprint_threshold(
+    values, target: Target, method: Method, stats: JacobianStats | None, mode, t_value
+) -> float | None:
+    """The footprint's threshold of one entry (see the module's docstring); None when it
+    needs the full pass and there is none."""
+    if target.is_single_pixel and method.name == "gradient":
+        assert target.y is not None and target.x is not None
+        return threshold_at(stats, mode, t_value, target.y, target.x, row=values)
+    if mode is ThresholdMode.ABSOLUTE:
+        return float(t_value)
+    percent = LEGACY_PERCENT if mode is ThresholdMode.LEGACY else t_value
+    return percent / 100 * float(np.max(np.abs(values)))
+
+
+def explain_entries(
+    explainer,
+    pixels,
+    probability,
+    label,
+    job,
+    stats: JacobianStats | None,
+    cache: AttributionCache | None = None,
+) -> Entries:
+    """Every entry's attribution, footprint and figures; raises ValueError (TargetError,
+    MethodError) with a message fit for the user. Attributions other than plain rows are
+    answered from `cache` when it holds them, and stored there."""
+    targets = entry_targets(job.target, job.pixels)
+    values = np.zeros((len(targets), *pixels.shape), np.float32)
+    attributions: list[Attribution | None] = [None] * len(targets)
+    plain = [
+        i for i, t in enumerate(targets) if t.is_single_pixel and job.method.name == "gradient"
+    ]
+    if plain:  # batched rows: the common case, and the fast one
+        yx = np.array([(targets[i].y, targets[i].x) for i in plain], np.int64).reshape(-1, 2)
+        values[plain] = explainer.gradient_rows(pixels, yx)
+    answered = ["row"] * len(targets)
+    for i, target in enumerate(targets):
+        if i in plain:
+            continue
+        key = attribution_key(explainer, pixels, job.method, target)
+        attribution = None if cache is None else cache.load(key, job.method, target, pixels.shape)
+        answered[i] = "hit" if attribution is not None else "miss"
+        if attribution is None:
+            attribution = attributor_for(explainer).attribute(pixels, job.method, target)
+            assert attribution is not None  # never cancelled here
+            if cache is not None:
+                cache.store(key, attribution)
+        values[i], attributions[i] = attribution.values, attribution
+    records = []
+    for i, target in enumerate(targets):
+        threshold = footprint_threshold(values[i], target, job.method, stats, job.mode, job.t_value)
+        y, x = (target.y, target.x) if target.y is not None else (None, None)
+        record: dict[str, Any] = {
+            "y": y,
+            "x": x,
+            "probability": None if y is None else float(probability[y, x]),
+            "target": target.key(),
+            "result_cache": answered[i] if cache is None or cache.enabled else "disabled",
+        }
+        fp = None if threshold is None else footprint(values[i], threshold, y or 0, x or 0)
+        record |= asdict(fp) if fp is not None else {"threshold": None}
+        attribution = attributions[i]
+        if attribution is not None:
+            record |= {
+                "target_value": attribution.target_value,
+                "baseline_value": attribution.baseline_value,
+                "completeness_error": attribution.completeness_error,
+            }
+        if label is not None:
+            weights = target_weights(target, probability)
+            figures = ground_truth_figures(
+                values[i], label, weights, np.inf if threshold is None else threshold
+            )
+            record["ground_truth"] = figures.as_dict()
+        records.append(record)
+    return Entries(values, records)
