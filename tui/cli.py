@@ -3,6 +3,8 @@
 import argparse
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 from cnninterp.tui.graphics import MODES, resolve_graphics, truecolor_reported
@@ -47,6 +49,15 @@ def force_truecolor(environ=os.environ) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console script. A Ctrl+C at any moment (loading JAX, before the app is up) ends
+    quietly with 130, never with a traceback."""
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        return 130
+
+
+def run(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.demo:
         args.folder = None
@@ -57,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.folder is not None and not args.folder.is_dir():
         print(f"cnninterp-tui: {args.folder} is not a folder", file=sys.stderr)
         return 2
+    if args.folder is not None and args.model is None:
+        from cnninterp.tui.model_source import OpenError, find_model
+
+        try:
+            find_model(args.folder)  # no model (or several): say so here, not in an empty app
+        except OpenError as exc:
+            print(f"cnninterp-tui: {exc}", file=sys.stderr)
+            return 2
     if args.truecolor:
         force_truecolor()
     graphics, note = resolve_graphics(args.graphics)
@@ -85,10 +104,38 @@ def main(argv: list[str] | None = None) -> int:
         cache=args.cache,
     )
     app = create_app(options)
-    app.run()
+    try:
+        app.run()
+    except KeyboardInterrupt:  # a Ctrl+C that reached Python, not the app: no traceback
+        app.cancel_everything()
+        return leave(130)
     if not truecolor_reported() and not args.truecolor:
         print("tip: if pictures looked banded, your terminal may support --truecolor")
-    return app.return_code or 0
+    return leave(app.return_code or 0)
+
+
+EXIT_GRACE = 0.5
+"""Seconds the cancelled workers get to stop at their next chunk before the process exits."""
+
+
+def leave(code: int) -> int:
+    """`code`, once the worker threads have stopped; a thread still inside one long device call
+    (compiling, a big chunk) would hold the interpreter's exit for seconds, so after
+    EXIT_GRACE the process ends without waiting for it (results are written atomically: an
+    abandoned write leaves no partial file)."""
+    deadline = time.monotonic() + EXIT_GRACE
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.current_thread()
+    ):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

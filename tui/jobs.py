@@ -4,9 +4,11 @@ Each takes `post` (the app's thread-safe post_message) so it can be read, and te
 plain function of its inputs.
 """
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import numpy as np
 from textual.message import Message
@@ -14,6 +16,7 @@ from textual.message import Message
 from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
+from cnninterp.jaxcore.pass_order import Focus
 from cnninterp.jaxcore.significance import (
     JacobianStats,
     ThresholdMode,
@@ -49,9 +52,16 @@ def analyse_image(
     cancel: threading.Event,
     warmed: set[tuple[int, int]],
     cache: StatsCache | None = None,
+    focus: Focus | None = None,
+    resume: JacobianStats | None = None,
+    lock: AbstractContextManager | None = None,
 ) -> None:
     """Load, p map, then the full significance pass (progressively, until cancelled), or its
-    result from the disk cache when this model has seen this image before."""
+    result from the disk cache when this model has seen this image before.
+
+    focus: the cursor, read between chunks (the pass does the rows around it first). resume:
+    this image's partial pass, continued (its rows are kept). lock: held while the pass runs,
+    so a resumed pass waits for the cancelled one to stop filing rows into the same stats."""
     post(messages.Status(f"loading {source.name}"))
     try:
         loaded = load_image(source)
@@ -81,9 +91,18 @@ def analyse_image(
         done = int(stats.done.sum())
         post(messages.StatsProgress(token, stats, done, total, stats.fraction_done, now - start))
 
-    stats = cached_jacobian_stats(
-        explainer, loaded.pixels, cache, on_progress=progress, cancel=cancel
-    )
+    with lock if lock is not None else contextlib.nullcontext():
+        if cancel.is_set():
+            return
+        stats = cached_jacobian_stats(
+            explainer,
+            loaded.pixels,
+            cache,
+            on_progress=progress,
+            cancel=cancel,
+            focus=focus,
+            resume=resume if resume is not None and not resume.complete else None,
+        )
     progress(stats, final=True)
 
 

@@ -35,7 +35,7 @@ class Panels:
         return widget
 
     def show(self, name: str, picture: Picture) -> None:
-        self.picture(name).set_picture(picture.rgb, picture.message)
+        self.picture(name).set_picture(picture.rgb, picture.message, picture.layers)
         if picture.subtitle is not None:
             self.app.query_one(f"#{name}").border_subtitle = picture.subtitle
 
@@ -59,9 +59,9 @@ class Panels:
         self.title("image", paint.image_title(loaded, index, count))
 
     def probability(self, view: ImageView, overlays: bool) -> None:
-        rgb = paint.probability_picture(view, overlays)
-        if rgb is not None:
-            self.picture("probability").set_picture(rgb)
+        picture = paint.probability_picture(view, overlays)
+        if picture is not None:
+            self.show("probability", picture)
 
     def significance(self, view: ImageView, threshold: Threshold) -> None:
         picture = paint.significance_picture(view, threshold)

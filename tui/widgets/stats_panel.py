@@ -25,6 +25,7 @@ class StatsPanel(Static):
     DEFAULT_CSS = """
     StatsPanel { width: 1fr; height: 1fr; }
     """
+    can_focus = True  # so `f` can maximise it on a small terminal
 
     rows: list[tuple[str, str]] = []
 
