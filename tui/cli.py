@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from cnninterp.tui.graphics import MODES, resolve_graphics, truecolor_reported
 
@@ -50,11 +51,16 @@ def force_truecolor(environ=os.environ) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The console script. A Ctrl+C at any moment (loading JAX, before the app is up) ends
-    quietly with 130, never with a traceback."""
+    quietly with 130, never with a traceback. As the process's entry point (argv None) it
+    ends the process itself once the app is closed: the interpreter's own teardown (JAX's
+    backends, gigabytes of arrays) took 2 s after a quit, and a quit should be instant."""
     try:
-        return run(argv)
+        code = run(argv)
     except KeyboardInterrupt:
-        return 130
+        code = 130
+    if argv is None:
+        leave(code)
+    return code
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -108,34 +114,28 @@ def run(argv: list[str] | None = None) -> int:
         app.run()
     except KeyboardInterrupt:  # a Ctrl+C that reached Python, not the app: no traceback
         app.cancel_everything()
-        return leave(130)
+        return 130
     if not truecolor_reported() and not args.truecolor:
         print("tip: if pictures looked banded, your terminal may support --truecolor")
-    return leave(app.return_code or 0)
+    return app.return_code or 0
 
 
 EXIT_GRACE = 0.5
-"""Seconds the cancelled workers get to stop at their next chunk before the process exits."""
+"""Seconds the cancelled workers get to stop at their next chunk before the process ends."""
 
 
-def leave(code: int) -> int:
-    """`code`, once the worker threads have stopped; a thread still inside one long device call
-    (compiling, a big chunk) would hold the interpreter's exit for seconds, so after
-    EXIT_GRACE the process ends without waiting for it (results are written atomically: an
-    abandoned write leaves no partial file)."""
+def leave(code: int) -> NoReturn:
+    """End the process with `code` once the worker threads have stopped, waiting at most
+    EXIT_GRACE for them: a thread inside one long device call (compiling, a big chunk) is
+    not waited for (results are written atomically: an abandoned write leaves no partial
+    file). Skips the interpreter's teardown, so output is flushed here."""
     deadline = time.monotonic() + EXIT_GRACE
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join(max(0.0, deadline - time.monotonic()))
-    if any(
-        t.is_alive() and not t.daemon
-        for t in threading.enumerate()
-        if t is not threading.current_thread()
-    ):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
