@@ -50,6 +50,7 @@ class CnnInterpApp(Controls):
     ENABLE_COMMAND_PALETTE = True
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusLine"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # -short: the compact layout
 
     def __init__(self, options: AppOptions):
         super().__init__(options)
@@ -75,6 +76,7 @@ class CnnInterpApp(Controls):
         self.panels.say(CURSOR_VIEWS, "loading…")
         self.warn_about_colours()
         self.apply_remembered()
+        self.show_compact_picture()
         self.open_everything()
 
     def action_quit(self) -> None:  # type: ignore[override]

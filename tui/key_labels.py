@@ -32,6 +32,10 @@ HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("zoom in / out (or the mouse wheel over a picture)", ("zoom-in", "zoom-out")),
     ("maximise the focused panel (tab focuses the next) / back", ("maximise",)),
     ("pick an image from the list, filtered as you type", ("images",)),
+    (
+        "short terminals: the next picture in the slot (image, p, significance, detail)",
+        ("picture",),
+    ),
     ("this help", ("help",)),
     ("quit", ("quit",)),
     ("quit from anywhere, a prompt included", ("quit-now",)),

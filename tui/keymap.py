@@ -33,6 +33,7 @@ DEFAULT_KEYS: list[tuple[str, str, str, str, bool]] = [
     ("zoom-out", "Z", "zoom(-1)", "zoom-", True),
     ("maximise", "f", "maximise", "full", True),
     ("images", "i", "pick_image", "images", True),
+    ("picture", "w", "cycle_picture", "picture", False),
     ("quit-now", "ctrl+q,ctrl+c", "quit", "quit", False),
 ]
 FOOTER_FIRST = ("help", "quit")
@@ -59,6 +60,7 @@ HELP_TEXT: dict[str, str] = {
     "zoom-in": "zoom in / out (or the mouse wheel over a picture)",
     "maximise": "maximise the focused panel / back",
     "images": "pick an image from the list, filtered as you type",
+    "picture": "short terminals: show the next picture (image, p, significance, detail)",
 }
 
 

@@ -111,6 +111,23 @@ class Looking(App[None]):
             screen.maximized = panel or self.query_one("#image")
         self.call_after_refresh(self.after_resize)
 
+    COMPACT_PICTURES = ("image", "probability", "significance", "detail")
+    """The pictures that take turns in the compact layout's one picture slot (`w`)."""
+    compact_picture = 0
+
+    def show_compact_picture(self) -> None:
+        for i, name in enumerate(self.COMPACT_PICTURES):
+            self.query_one(f"#{name}").set_class(i != self.compact_picture, "compact-hidden")
+
+    def action_cycle_picture(self) -> None:
+        """In the compact layout (short terminals), show the next picture in its slot."""
+        if not self.screen.has_class("-short"):
+            self.notify("every picture is on screen already (w is for short terminals)")
+            return
+        self.compact_picture = (self.compact_picture + 1) % len(self.COMPACT_PICTURES)
+        self.show_compact_picture()
+        self.call_after_refresh(self.after_resize)
+
     def action_pick_image(self) -> None:
         names = [entry.name for entry in self.query_one(ImageList).entries]
         if not names:

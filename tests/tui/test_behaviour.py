@@ -16,7 +16,6 @@ from cnninterp.tui import cli, jobs, prompts
 from cnninterp.tui.app import create_app
 from cnninterp.tui.key_labels import palette_entries
 from cnninterp.tui.keymap import DEFAULT_KEYS
-from cnninterp.tui.panels import COMPACT_BELOW
 from cnninterp.tui.threshold import Threshold
 from cnninterp.tui.view import compact_rows, statistics_rows
 from cnninterp.tui.widgets.help_screen import HelpScreen
@@ -86,7 +85,7 @@ async def test_80x24_shows_help_and_quit_in_the_footer(data_dir, model_file, tmp
             keys = app.query_one(Footer).query("FooterKey")
             return {k.action for k in keys if k.region.width and k.region.right <= 80}
 
-        await wait_for(pilot, lambda: {"quit", "help"} <= on_screen(), timeout=5)
+        await wait_for(pilot, lambda: {"quit", "help"} <= on_screen())
         await pilot.press("f")
         assert app.screen.maximized is app.query_one("#image")
         await pilot.press("f")
@@ -151,12 +150,16 @@ async def test_statistics_relayout_at_once_after_a_resize(data_dir, model_file, 
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
-        compact = list(app.query_one(StatsPanel).rows)
-        await pilot.resize_terminal(*COMPACT_BELOW)
-        await pilot.pause(0.2)
-        wide = app.query_one(StatsPanel).rows
         full = statistics_rows(app.cursor_statistics(app.view), app.threshold)
-        assert wide == full and compact == compact_rows(full)
+        assert app.query_one(StatsPanel).rows == full  # the compact layout's panel is tall
+        await pilot.resize_terminal(120, 30)  # the 3 x 2 grid: panels of about 12 rows
+        await pilot.pause(0.2)
+        panel = app.query_one(StatsPanel)
+        short = len(full) > panel.size.height
+        assert panel.rows == (compact_rows(full) if short else full)
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause(0.2)
+        assert app.query_one(StatsPanel).rows == full
 
 
 async def test_the_command_palette_lists_every_action(data_dir, model_file, tmp_path):
