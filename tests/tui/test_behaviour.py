@@ -228,3 +228,19 @@ async def test_a_typed_entry_field_keeps_q(data_dir, model_file, tmp_path):
         assert app.screen.query_one(Input).value.endswith("q")
         await pilot.press("ctrl+q")
     assert app.return_code == 0
+
+
+async def test_a_partial_pass_is_kept_and_resumed(big_folder, model_file, tmp_path):
+    """Leave an image mid-pass and come back: its rows are still there, the list shows it
+    partial, and the pass goes on from them (not from 0 %)."""
+    app = create_app(options(big_folder, model_file, tmp_path, cache=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.view is not None and app.view.rows_done > 0, 120)
+        await pilot.press("n")
+        kept = app._passes[0]
+        before = kept.done.copy()
+        assert before.any() and not kept.complete
+        assert app.query_one("#images").entries[0].state == "partial"
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.view.stats is kept and app.view.rows_done > before.sum())
+        assert kept.done[before].all()  # nothing done before was thrown away
