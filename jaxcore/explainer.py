@@ -30,6 +30,7 @@ from cnninterp.jaxcore import columns, crops, gradients, linear
 from cnninterp.jaxcore.devices import DeviceChoice, DeviceSpread, free_bytes, select_devices
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
 from cnninterp.jaxcore.model_file import file_sha256, load_model
+from cnninterp.jaxcore.pass_order import Focus, FocusOrder
 from cnninterp.jaxcore.significance import (
     BINS_PER_DECADE,
     EDGES,
@@ -396,11 +397,21 @@ class Explainer:
         *,
         on_progress: Callable[[JacobianStats], None] | None = None,
         cancel: threading.Event | None = None,
+        focus: Focus | None = None,
+        resume: JacobianStats | None = None,
     ) -> JacobianStats:
-        """Summaries of every row of J, streamed coarse-to-fine (partial if cancelled)."""
+        """Summaries of every row of J, streamed coarse-to-fine (partial if cancelled).
+
+        focus: the pixel the user looks at, re-read between chunks: a pass pixel by pixel (on
+        crops) does the rows around it first (pass_order.py); passes by colours cover the whole
+        image in every chunk, so there it changes nothing. resume: a partial result of this
+        image (same model) to continue; its rows are kept and skipped, and it is filled in
+        place and returned."""
         pixels = check_image(pixels)
         height, width = pixels.shape
-        stats = JacobianStats.empty(height, width)
+        stats = JacobianStats.empty(height, width) if resume is None else resume
+        if stats.done.shape != (height, width):
+            raise ValueError(f"resume: stats of {stats.done.shape}, image of {(height, width)}")
         started = time.perf_counter()
 
         # Histogram sizes larger than a crop go pixel by pixel on crops (a crop's rows cost no
@@ -433,6 +444,9 @@ class Explainer:
         # Progress in units of one column's work; a row costs ROW_COST columns.
         row_units = ROW_COST if by_columns else 1.0
         work = len(order) * row_units + (height * width if by_columns else 0)
+        order, skipped = _left_to_do(order, stats.done, on_crops)
+        # Sliced like the array by _run_pass, the focus re-read for each chunk.
+        queue = FocusOrder(order, focus) if on_crops and focus is not None else order
 
         def progress(units: float) -> None:
             stats.progress = min(units / work, 1.0)
@@ -440,10 +454,10 @@ class Explainer:
                 on_progress(stats)
 
         complete = self._run_pass(
-            pixels, order, summaries, consume, lambda n: progress(n * row_units), cancel
+            pixels, queue, summaries, consume, lambda n: progress((skipped + n) * row_units), cancel
         )
         if complete and by_columns:
-            base = len(order) * row_units
+            base = (skipped + len(order)) * row_units
             complete = self._column_pass(pixels, stats, lambda n: progress(base + n), cancel)
         stats.complete = complete
         stats.progress = 1.0 if complete else stats.progress
@@ -539,6 +553,20 @@ class _PassFunction:
             return program(probs, masks, offsets_y, offsets_x, *extra_inputs)
 
         return (reordered if count else program), extras
+
+
+def _left_to_do(order: np.ndarray, done: np.ndarray, pixelwise: bool) -> tuple[np.ndarray, int]:
+    """(order without what `done` already holds, how many entries were dropped). Entries are
+    pixels when `pixelwise`, else colour offsets, done when all their members are."""
+    if not done.any():
+        return order, 0
+    if pixelwise:
+        todo = ~done[order[:, 0], order[:, 1]]
+    else:
+        ys, xs, valid = _members(order[:, 0], order[:, 1], *done.shape)
+        members_done = done[np.where(valid, ys, 0), np.where(valid, xs, 0)] | ~valid
+        todo = ~members_done.all(axis=1)
+    return order[todo], int((~todo).sum())
 
 
 def _members(offsets_y, offsets_x, height, width):

@@ -8,20 +8,26 @@ is told, and the app keeps running.
 """
 
 import threading
+from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 from textual import work
+from textual.app import SystemCommand
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cnninterp.jaxcore.cache import StatsCache
 from cnninterp.jaxcore.images import ImageSource
-from cnninterp.jaxcore.significance import ThresholdMode, row_thresholds
+from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode, row_thresholds
 from cnninterp.tui import jobs, messages, saving
 from cnninterp.tui.explaining import Explaining
+from cnninterp.tui.key_labels import palette_entries
 from cnninterp.tui.keymap import default_bindings
 from cnninterp.tui.latest import LatestOnly
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.panels import CURSOR_VIEWS, PICTURES, Panels
+from cnninterp.tui.pass_status import pass_status
 from cnninterp.tui.requests import (
     CountsKey,
     CountsRequest,
@@ -29,18 +35,22 @@ from cnninterp.tui.requests import (
     RowRequest,
     ThresholdKey,
 )
-from cnninterp.tui.view import ImageView, StatsRecord, progress_text
+from cnninterp.tui.view import ImageView, StatsRecord, statistics_rows
 from cnninterp.tui.widgets.colorbar import Colorbar
 from cnninterp.tui.widgets.image_list import ImageEntry, ImageList
+from cnninterp.tui.widgets.pixel_view import PixelView
 
 
 class CnnInterpApp(Explaining):
     CSS_PATH = "app.tcss"
     TITLE = "cnninterp"
     BINDINGS = default_bindings()
-    # Kitty placeholder images are garbled under the palette's tinted background; keys suffice.
-    ENABLE_COMMAND_PALETTE = False
+    # Ctrl+P lists every key's action (get_system_commands); off with Kitty graphics, whose
+    # placeholder images are garbled under the palette's tinted background (__init__).
+    ENABLE_COMMAND_PALETTE = True
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusLine"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # -short: the compact layout
 
     def __init__(self, options: AppOptions):
         super().__init__(options)
@@ -52,6 +62,12 @@ class CnnInterpApp(Explaining):
         self._rows = LatestOnly(self._compute_row, self._start_rows, self._row_failed)
         self._counts = LatestOnly(self._compute_counts, self._start_counts, self._counts_failed)
         self.panels = Panels(self)
+        self.use_command_palette = options.graphics == "halfblock"
+        self._passes: dict[int, JacobianStats] = {}
+        """Each image's pass so far, by index: a partial one resumes when the user is back."""
+        self._pass_locks: dict[int, threading.Lock] = {}
+        self._cancels: set[threading.Event] = set()
+        """Every cancel event handed to a worker; quitting sets them all."""
 
     # ---- start ----------------------------------------------------------------------------
 
@@ -59,7 +75,26 @@ class CnnInterpApp(Explaining):
         self.panels.set_titles()
         self.panels.say(CURSOR_VIEWS, "loading…")
         self.warn_about_colours()
+        self.apply_remembered()
+        self.show_compact_picture()
         self.open_everything()
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        """Quit at once: every worker's cancel is set, so a pass stops at its next chunk."""
+        self.cancel_everything()
+        self.exit()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands (themes, quit, ...), then every key's action, by what it
+        does and with its keys (key_labels.py)."""
+        yield from super().get_system_commands(screen)
+        for title, _key_id, action, keys in palette_entries(self.user_keymap):
+            yield SystemCommand(title, f"keys: {keys}", partial(self.run_action, action))
+
+    def cancel_everything(self) -> None:
+        self._cancel.set()
+        for event in self._cancels:
+            event.set()
 
     # ---- workers (bodies in jobs.py); a failure in any of them becomes WorkFailed ----------
 
@@ -68,9 +103,12 @@ class CnnInterpApp(Explaining):
         jobs.open_everything(self.post_message, self.options)
 
     @work(thread=True, exclusive=True, group="image", exit_on_error=False)
-    def analyse_image(self, token: int, source: ImageSource, cancel: threading.Event) -> None:
+    def analyse_image(
+        self, token: int, index: int, source: ImageSource, cancel: threading.Event
+    ) -> None:
         assert self.explainer is not None
         explainer, cache = self.explainer, self._cache
+        lock = self._pass_locks.setdefault(index, threading.Lock())
         jobs.analyse_image(
             self.post_message,
             explainer,
@@ -79,6 +117,9 @@ class CnnInterpApp(Explaining):
             cancel,
             self._warmed,
             cache,
+            focus=lambda: self.cursor,  # read between chunks: the pass follows the user's eyes
+            resume=self._passes.get(index),
+            lock=lock,
             max_pixels=self.options.max_pixels,
         )
 
@@ -123,7 +164,7 @@ class CnnInterpApp(Explaining):
         return self.view
 
     def on_unmount(self) -> None:
-        self._cancel.set()  # the pass of the image on screen stops with the app
+        self.cancel_everything()  # the passes stop with the app
 
     def on_status(self, message: messages.Status) -> None:
         self.panels.status(message.text)
@@ -185,12 +226,15 @@ class CnnInterpApp(Explaining):
             return
         view.stats, view.stats_seconds = message.stats, message.seconds
         view.rows_done, view.rows_total = message.rows_done, message.rows_total
+        self._passes[view.index] = message.stats
         state = "done" if message.stats.complete else "partial"
         self.query_one(ImageList).update_entry(view.index, state=state)
-        text = progress_text(
-            view, message.rows_done, message.rows_total, message.fraction, message.seconds
+        image = self.query_one("#image")
+        window = image.window if isinstance(image, PixelView) else None
+        self.panels.status(
+            pass_status(view, message.fraction, message.seconds, window),
+            device=self.device_status(running=not message.stats.complete),
         )
-        self.panels.status(text, device=self.device_status(running=not message.stats.complete))
         self.request_significance()
         self.paint_row()
 
@@ -223,12 +267,17 @@ class CnnInterpApp(Explaining):
         index %= len(self.sources)
         self._cancel.set()
         self._cancel = threading.Event()
+        self._cancels = {e for e in self._cancels if not e.is_set()} | {self._cancel}
         self._token += 1
         self.view = ImageView(self._token, index)
         self.query_one(ImageList).set_current(index)
         self.panels.say(PICTURES, "loading…")
+        # Nothing of the previous image may stay on screen while this one loads.
+        name = self.sources[index].name
+        self.panels.title("image", f"{name} ({index + 1}/{len(self.sources)}) · loading…")
+        self.panels.text(f"loading {name}…")
         self.query_one(Colorbar).set_scale(None, self.cmap)
-        self.analyse_image(self._token, self.sources[index], self._cancel)
+        self.analyse_image(self._token, index, self.sources[index], self._cancel)
 
     def request_row(self) -> None:
         view = self.view
@@ -248,6 +297,7 @@ class CnnInterpApp(Explaining):
 
     def place_cursor(self) -> None:
         """Show the cursor everywhere, then ask for what depends on it."""
+        self.follow_cursor()
         self.panels.cursor(self.view, *self.cursor)
         self.request_explanation()
         self.paint_statistics()
@@ -312,8 +362,12 @@ class CnnInterpApp(Explaining):
     def save_view(
         self, view: ImageView, stats: StatsRecord, cursor: tuple[int, int], log: bool, cmap: str
     ) -> None:
+        rows = statistics_rows(stats, self.threshold)
+        origin = saving.provenance(self.explainer, self.options.model) if self.explainer else None
         try:
-            folder = saving.save_view(Path(self.options.save_dir), view, stats, cursor, log, cmap)
+            folder = saving.save_view(
+                Path(self.options.save_dir), view, stats, cursor, log, cmap, rows, origin
+            )
         except OSError as exc:
             self.post_message(messages.WorkFailed(f"could not save: {exc}"))
             return

@@ -3,7 +3,10 @@
 import argparse
 import os
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import NoReturn
 
 from cnninterp.tui.graphics import MODES, resolve_graphics, truecolor_reported
 
@@ -78,6 +81,20 @@ def force_truecolor(environ=os.environ) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The console script. A Ctrl+C at any moment (loading JAX, before the app is up) ends
+    quietly with 130, never with a traceback. As the process's entry point (argv None) it
+    ends the process itself once the app is closed: the interpreter's own teardown (JAX's
+    backends, gigabytes of arrays) took 2 s after a quit, and a quit should be instant."""
+    try:
+        code = run(argv)
+    except KeyboardInterrupt:
+        code = 130
+    if argv is None:
+        leave(code)
+    return code
+
+
+def run(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.demo:
         args.folder = None
@@ -88,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.folder is not None and not args.folder.is_dir():
         print(f"cnninterp-tui: {args.folder} is not a folder", file=sys.stderr)
         return 2
+    if args.folder is not None and args.model is None:
+        from cnninterp.tui.model_source import OpenError, find_model
+
+        try:
+            find_model(args.folder)  # no model (or several): say so here, not in an empty app
+        except OpenError as exc:
+            print(f"cnninterp-tui: {exc}", file=sys.stderr)
+            return 2
     if args.truecolor:
         force_truecolor()
     graphics, note = resolve_graphics(args.graphics)
@@ -118,10 +143,32 @@ def main(argv: list[str] | None = None) -> int:
         max_pixels=args.max_pixels,
     )
     app = create_app(options)
-    app.run()
+    try:
+        app.run()
+    except KeyboardInterrupt:  # a Ctrl+C that reached Python, not the app: no traceback
+        app.cancel_everything()
+        return 130
     if not truecolor_reported() and not args.truecolor:
         print("tip: if pictures looked banded, your terminal may support --truecolor")
     return app.return_code or 0
+
+
+EXIT_GRACE = 0.5
+"""Seconds the cancelled workers get to stop at their next chunk before the process ends."""
+
+
+def leave(code: int) -> NoReturn:
+    """End the process with `code` once the worker threads have stopped, waiting at most
+    EXIT_GRACE for them: a thread inside one long device call (compiling, a big chunk) is
+    not waited for (results are written atomically: an abandoned write leaves no partial
+    file). Skips the interpreter's teardown, so output is flushed here."""
+    deadline = time.monotonic() + EXIT_GRACE
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,14 @@ from typing import TypeVar
 
 import numpy as np
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Footer, Static
 
 from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.significance import ThresholdMode
 from cnninterp.tui import prompts, render
+from cnninterp.tui.looking import Looking
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.panels import CURSOR_VIEWS
 from cnninterp.tui.threshold import Threshold
@@ -35,7 +37,7 @@ MIN_SIZE = (60, 20)
 T = TypeVar("T")
 
 
-class Controls(App[None]):
+class Controls(Looking):
     def __init__(self, options: AppOptions):
         super().__init__()
         self.options = options
@@ -99,6 +101,7 @@ class Controls(App[None]):
             f"Terminal too small: {width}x{height}. "
             f"cnninterp needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}; enlarge the window."
         )
+        self.call_after_refresh(self.after_resize)  # looking.py
 
     # ---- keys and clicks --------------------------------------------------------------------
 
@@ -130,11 +133,16 @@ class Controls(App[None]):
     def set_threshold(self, threshold: Threshold) -> None:
         """Counts in a worker; the detail view and statistics at once (the row is unchanged)."""
         self.threshold = threshold
+        self.remember(mode=threshold.mode, percent=threshold.percent, absolute=threshold.absolute)
         self.request_significance()
         self.paint_row(detail_only=True)
         self.paint_statistics()
 
     def action_threshold_step(self, steps: int) -> None:
+        refusal = prompts.step_refusal(self.threshold, steps)
+        if refusal is not None:
+            self.notify(refusal, timeout=4)
+            return
         self.set_threshold(self.threshold.stepped(steps))
 
     def action_cycle_mode(self) -> None:
@@ -147,6 +155,13 @@ class Controls(App[None]):
     ):
         """A one-line prompt; an empty answer cancels, a refused one warns (`prompts`)."""
 
+        def refusal(text: str) -> str | None:
+            try:
+                parse(text)
+            except prompts.Refused as exc:
+                return str(exc)
+            return None
+
         def done(text: str | None) -> None:
             if not text:
                 return
@@ -157,14 +172,26 @@ class Controls(App[None]):
                 return
             then(value)
 
-        self.push_screen(PromptScreen(question, default), done)
+        self.push_screen(PromptScreen(question, default, check=refusal), done)
 
     def action_type_threshold(self) -> None:
+        if self.threshold.mode is ThresholdMode.LEGACY:
+            value = (
+                current_threshold(self.view, self.threshold, *self.cursor) if self.view else None
+            )
+            now = "" if value is None else f" (here |G| > {value:.3g})"
+            self.notify(
+                f"legacy mode's threshold is fixed at 1 % of the signed max{now}; "
+                "T changes to a mode you can set",
+                timeout=6,
+            )
+            return
         question = prompts.threshold_question(self.threshold)
+        mode = self.threshold.mode
         self.ask(
             question,
             f"{self.threshold.t_value:g}",
-            prompts.parse_threshold,
+            lambda text: prompts.parse_threshold(text, mode),
             lambda value: self.set_threshold(self.threshold.with_value(value)),
         )
 
@@ -192,14 +219,16 @@ class Controls(App[None]):
 
     def action_cycle_colormap(self) -> None:
         self.cmap_index = (self.cmap_index + 1) % len(render.DIVERGING)
+        self.remember(colormap=self.cmap)
         self.paint_row()
 
     def action_toggle_log_scale(self) -> None:
         self.log_scale = not self.log_scale
+        self.remember(log_scale=self.log_scale)
         self.paint_row()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.user_keymap))
 
     # ---- hooks: the work behind the keys (CnnInterpApp) -------------------------------------
 

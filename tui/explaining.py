@@ -38,12 +38,13 @@ from cnninterp.tui.explanation_stats import (
 )
 from cnninterp.tui.latest import LatestOnly
 from cnninterp.tui.options import AppOptions
-from cnninterp.tui.panels import COMPACT_BELOW, CURSOR_VIEWS, Panels
+from cnninterp.tui.panels import CURSOR_VIEWS, Panels
+from cnninterp.tui.prompts import Refused
 from cnninterp.tui.requests import AttributionRequest
 from cnninterp.tui.view import ImageView, StatsRecord, compact_rows
-from cnninterp.tui.widgets.checked_prompt import CheckedPromptScreen
 from cnninterp.tui.widgets.colorbar import Colorbar
 from cnninterp.tui.widgets.pixel_view import PixelView
+from cnninterp.tui.widgets.prompt_screen import PromptScreen
 from cnninterp.tui.widgets.stats_panel import StatsPanel
 
 TARGET_OUTLINE_RGB = (255, 255, 0)
@@ -219,12 +220,12 @@ class Explaining(Controls):
         if not mask.any() and not self._outlined:
             return  # nothing drawn before, nothing to draw: spare the repaint
         self._outlined = bool(mask.any())
-        image = render.paint(paint.image_picture(view.loaded), mask, TARGET_OUTLINE_RGB)
-        self.panels.picture("image").set_picture(image)
+        target = (mask, TARGET_OUTLINE_RGB)  # a layer: painted after zooming out (block max)
+        self.panels.picture("image").set_picture(paint.image_picture(view.loaded), layers=(target,))
         probability = paint.probability_picture(view, self.overlays)
         if probability is not None:
-            probability = render.paint(probability, mask, TARGET_OUTLINE_RGB)
-            self.panels.picture("probability").set_picture(probability)
+            layers = (*probability.layers, target)
+            self.panels.picture("probability").set_picture(probability.rgb, layers=layers)
 
     def explained_record(self, view: ImageView) -> StatsRecord:
         weights = None if self.explanation.is_plain else self.target_weights
@@ -237,9 +238,10 @@ class Explaining(Controls):
 
     def show_statistics(self, record: StatsRecord) -> None:
         rows = explained_rows(record, self.threshold)
-        if self.size.width < COMPACT_BELOW[0] or self.size.height < COMPACT_BELOW[1]:
-            rows = compact_rows(rows)
-        self.query_one(StatsPanel).show_rows(rows)
+        panel = self.query_one(StatsPanel)
+        if panel.size.height and len(rows) > panel.size.height:
+            rows = compact_rows(rows)  # pairs of short lines, where the panel is too short
+        panel.show_rows(rows)
 
     # ---- keys and clicks -------------------------------------------------------------------
 
@@ -267,10 +269,14 @@ class Explaining(Controls):
                 chosen = parse_parameters(text, self.explanation.method)
                 self.set_explanation(replace(self.explanation, method=chosen))
 
-        def check(text: str) -> None:
-            parse_parameters(text, method)
+        def check(text: str) -> str | None:
+            try:
+                parse_parameters(text, method)
+            except Refused as exc:
+                return str(exc)
+            return None
 
-        prompt = CheckedPromptScreen(parameters_question(method), parameters_text(method), check)
+        prompt = PromptScreen(parameters_question(method), parameters_text(method), check)
         self.push_screen(prompt, apply)
 
     def action_mark_box_corner(self) -> None:

@@ -4,9 +4,11 @@ Each takes `post` (the app's thread-safe post_message) so it can be read, and te
 plain function of its inputs.
 """
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import numpy as np
 from textual.message import Message
@@ -17,6 +19,7 @@ from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.image_header import MAX_PIXELS
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
 from cnninterp.jaxcore.methods import MethodError
+from cnninterp.jaxcore.pass_order import Focus
 from cnninterp.jaxcore.significance import (
     JacobianStats,
     ThresholdMode,
@@ -58,11 +61,18 @@ def analyse_image(
     cancel: threading.Event,
     warmed: set[tuple[int, int]],
     cache: StatsCache | None = None,
+    focus: Focus | None = None,
+    resume: JacobianStats | None = None,
+    lock: AbstractContextManager | None = None,
     *,
     max_pixels: int = MAX_PIXELS,
 ) -> None:
     """Load, p map, then the full significance pass (progressively, until cancelled), or its
-    result from the disk cache when this model has seen this image before."""
+    result from the disk cache when this model has seen this image before.
+
+    focus: the cursor, read between chunks (the pass does the rows around it first). resume:
+    this image's partial pass, continued (its rows are kept). lock: held while the pass runs,
+    so a resumed pass waits for the cancelled one to stop filing rows into the same stats."""
     post(messages.Status(f"loading {source.name}"))
     try:
         loaded = load_image(source, max_pixels=max_pixels)
@@ -92,9 +102,18 @@ def analyse_image(
         done = int(stats.done.sum())
         post(messages.StatsProgress(token, stats, done, total, stats.fraction_done, now - start))
 
-    stats = cached_jacobian_stats(
-        explainer, loaded.pixels, cache, on_progress=progress, cancel=cancel
-    )
+    with lock if lock is not None else contextlib.nullcontext():
+        if cancel.is_set():
+            return
+        stats = cached_jacobian_stats(
+            explainer,
+            loaded.pixels,
+            cache,
+            on_progress=progress,
+            cancel=cancel,
+            focus=focus,
+            resume=resume if resume is not None and not resume.complete else None,
+        )
     progress(stats, final=True)
 
 

@@ -29,8 +29,16 @@ HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cycle diverging colormaps (RdBu, PuOr, RdYlGn)", ("colormap",)),
     ("linear or signed-log gradient scale", ("scale",)),
     ("save the view: figure + .npz + .json", ("save",)),
+    ("zoom in / out (or the mouse wheel over a picture)", ("zoom-in", "zoom-out")),
+    ("maximise the focused panel (tab focuses the next) / back", ("maximise",)),
+    ("pick an image from the list, filtered as you type", ("images",)),
+    (
+        "short terminals: the next picture in the slot (image, p, significance, detail)",
+        ("picture",),
+    ),
     ("this help", ("help",)),
     ("quit", ("quit",)),
+    ("quit from anywhere, a prompt included", ("quit-now",)),
     ("cycle the attribution method: gradient, gradient × input, SmoothGrad, IG", ("method",)),
     ("method parameters: steps, samples, sigma, baseline, seed", ("parameters",)),
     ("cycle what is explained: pixel, box, segment, vessel, border", ("target",)),
@@ -69,3 +77,16 @@ def help_rows(keymap: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
         (" / ".join(keys_label(keys[i]) for i in ids if i in keys), text)
         for text, ids in HELP_GROUPS
     ]
+
+
+def palette_entries(keymap: Mapping[str, str] | None = None) -> list[tuple[str, str, str, str]]:
+    """(title, binding id, action, keys) of every binding for the command palette: titled by
+    its help group, and the binding's own label where a group holds several ('... : up')."""
+    keys = {key_id: default for key_id, default, *_ in DEFAULT_KEYS} | dict(keymap or {})
+    group_of = {key_id: (text, ids) for text, ids in HELP_GROUPS for key_id in ids}
+    entries = []
+    for key_id, _default, action, label, _show in DEFAULT_KEYS:
+        text, ids = group_of[key_id]
+        title = f"{text}: {label}" if len(ids) > 1 else text
+        entries.append((title[0].upper() + title[1:], key_id, action, keys_label(keys[key_id])))
+    return entries

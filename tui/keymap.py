@@ -29,13 +29,23 @@ DEFAULT_KEYS: list[tuple[str, str, str, str, bool]] = [
     ("save", "s", "save", "save", True),
     ("help", "question_mark,f1", "help", "help", True),
     ("quit", "q", "quit", "quit", True),
+    ("zoom-in", "z", "zoom(1)", "zoom+", True),
+    ("zoom-out", "Z", "zoom(-1)", "zoom-", True),
+    ("maximise", "f", "maximise", "full", True),
+    ("images", "i", "pick_image", "images", True),
+    ("picture", "w", "cycle_picture", "picture", False),
+    ("quit-now", "ctrl+q,ctrl+c", "quit", "quit", False),
     ("method", "a", "cycle_method", "method", True),
     ("parameters", "A", "method_parameters", "params", True),
     ("target", "r", "cycle_target", "target", True),
     ("box", "b", "mark_box_corner", "box", True),
-    ("false-positive", "f", "next_mistake('fp')", "next FP", True),
-    ("false-negative", "F", "next_mistake('fn')", "next FN", True),
+    ("false-positive", "x", "next_mistake('fp')", "next FP", True),
+    ("false-negative", "X", "next_mistake('fn')", "next FN", True),
 ]
+FOOTER_FIRST = ("help", "quit")
+"""Shown first in the footer, so a narrow terminal (80 columns) cuts other keys, not these."""
+PRIORITY = frozenset({"quit-now"})
+"""Answered whatever has the focus (a prompt's input included): Ctrl+Q / Ctrl+C always quit."""
 
 HELP_TEXT: dict[str, str] = {
     "up": "move the cursor one pixel (arrows or hjkl)",
@@ -53,6 +63,10 @@ HELP_TEXT: dict[str, str] = {
     "save": "save the view: PNG + .npz + .json",
     "help": "this help (? or F1)",
     "quit": "quit",
+    "zoom-in": "zoom in / out (or the mouse wheel over a picture)",
+    "maximise": "maximise the focused panel / back",
+    "images": "pick an image from the list, filtered as you type",
+    "picture": "short terminals: show the next picture (image, p, significance, detail)",
     "method": "cycle the attribution method: gradient, gradient × input, SmoothGrad, IG",
     "parameters": "method parameters: steps, samples, sigma, baseline, seed",
     "target": "cycle what is explained: pixel, box, segment, vessel, border",
@@ -63,7 +77,9 @@ HELP_TEXT: dict[str, str] = {
 
 
 def default_bindings() -> list[BindingType]:
+    first = [k for k in DEFAULT_KEYS if k[0] in FOOTER_FIRST]
+    rest = [k for k in DEFAULT_KEYS if k[0] not in FOOTER_FIRST]
     return [
-        Binding(keys, action, label, show=show, id=key_id)
-        for key_id, keys, action, label, show in DEFAULT_KEYS
+        Binding(keys, action, label, show=show, id=key_id, priority=key_id in PRIORITY)
+        for key_id, keys, action, label, show in first + rest
     ]

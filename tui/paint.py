@@ -17,17 +17,26 @@ from cnninterp.jaxcore.significance import fill_coarse
 from cnninterp.tui import render
 from cnninterp.tui.threshold import Threshold
 from cnninterp.tui.view import ImageView, cursor_footprint
+from cnninterp.tui.viewport import Viewport
+
+Layer = tuple[np.ndarray, tuple[int, int, int]]
+"""A bool mask [H, W] painted in one colour over a picture."""
 
 
 class PicturePanel(Protocol):
     """What the app asks of a picture panel: PixelView (half blocks) and GraphicsView (kitty,
     sixel) both provide it."""
 
-    def set_picture(self, rgb: np.ndarray | None, message: str = "") -> None:
-        """Show rgb (uint8 [h, w, 3]) or, when None, `message`."""
+    def set_picture(
+        self, rgb: np.ndarray | None, message: str = "", layers: tuple[Layer, ...] = ()
+    ) -> None:
+        """Show rgb (uint8 [h, w, 3]) with mask layers over it or, when None, `message`."""
 
     def set_cursor(self, y: int, x: int) -> None:
         """Mark image pixel (y, x)."""
+
+    def set_viewport(self, viewport: Viewport) -> None:
+        """Show the shared zoom and centre."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class Picture:
     message: str = ""
     subtitle: str | None = None
     """The panel's border subtitle; None leaves it as it is."""
+    layers: tuple[Layer, ...] = ()
+    """Masks painted over the picture after zooming out (block max: thin lines survive)."""
 
 
 def image_picture(loaded: LoadedImage) -> np.ndarray:
@@ -51,17 +62,19 @@ def image_title(loaded: LoadedImage, index: int, count: int) -> str:
     return f"{loaded.source.name} ({index + 1}/{count}) · stretch p{low:g}-p{high:g}"
 
 
-def probability_picture(view: ImageView, overlays: bool) -> np.ndarray | None:
-    """p(vessel) in gray, with the predicted mask's and the label's outlines when asked."""
+def probability_picture(view: ImageView, overlays: bool) -> Picture | None:
+    """p(vessel) in gray, with the predicted mask's and the label's outlines as layers when
+    asked (painted after zooming out, by block maxima)."""
     if view.probability is None:
         return None
     rgb = render.gray_rgb(view.probability)
     mask = view.predicted_mask
+    layers: list[Layer] = []
     if overlays and mask is not None:
-        rgb = render.paint(rgb, render.outline(mask), render.PREDICTED_OUTLINE_RGB)
+        layers.append((render.outline(mask), render.PREDICTED_OUTLINE_RGB))
         if view.loaded is not None and view.loaded.label is not None:
-            rgb = render.paint(rgb, render.outline(view.loaded.label), render.LABEL_OUTLINE_RGB)
-    return rgb
+            layers.append((render.outline(view.loaded.label), render.LABEL_OUTLINE_RGB))
+    return Picture(rgb, layers=tuple(layers))
 
 
 def significance_picture(view: ImageView, threshold: Threshold) -> Picture | None:

@@ -21,7 +21,6 @@ CURSOR_VIEWS = ("image", "probability", "significance", "gradient")
 PICTURES = (*CURSOR_VIEWS, "detail")
 TITLES = {"image": "image", "probability": "p(vessel)", "significance": "significance"}
 TITLES |= {"gradient-box": "gradient row", "detail": "detail", "stats": "statistics"}
-COMPACT_BELOW = (120, 36)  # columns, rows: the statistics pair up their short lines
 
 
 class Panels:
@@ -35,7 +34,7 @@ class Panels:
         return widget
 
     def show(self, name: str, picture: Picture) -> None:
-        self.picture(name).set_picture(picture.rgb, picture.message)
+        self.picture(name).set_picture(picture.rgb, picture.message, picture.layers)
         if picture.subtitle is not None:
             self.app.query_one(f"#{name}").border_subtitle = picture.subtitle
 
@@ -59,9 +58,9 @@ class Panels:
         self.title("image", paint.image_title(loaded, index, count))
 
     def probability(self, view: ImageView, overlays: bool) -> None:
-        rgb = paint.probability_picture(view, overlays)
-        if rgb is not None:
-            self.picture("probability").set_picture(rgb)
+        picture = paint.probability_picture(view, overlays)
+        if picture is not None:
+            self.show("probability", picture)
 
     def significance(self, view: ImageView, threshold: Threshold) -> None:
         picture = paint.significance_picture(view, threshold)
@@ -99,8 +98,9 @@ class Panels:
 
     def statistics(self, record: StatsRecord, threshold: Threshold) -> None:
         rows = statistics_rows(record, threshold)
-        if self.app.size.width < COMPACT_BELOW[0] or self.app.size.height < COMPACT_BELOW[1]:
-            rows = compact_rows(rows)
+        panel = self.app.query_one(StatsPanel)
+        if panel.size.height and len(rows) > panel.size.height:
+            rows = compact_rows(rows)  # pairs of short lines, where the panel is too short
         self.app.query_one(StatsPanel).show_rows(rows)
 
     def text(self, message: str) -> None:

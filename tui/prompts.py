@@ -4,7 +4,7 @@ Pure, so the app only asks and applies: a refusal carries the warning the user s
 """
 
 from cnninterp.jaxcore.significance import ThresholdMode
-from cnninterp.tui.threshold import Threshold
+from cnninterp.tui.threshold import PERCENT_RANGE, Threshold
 
 
 class Refused(ValueError):
@@ -16,15 +16,32 @@ def threshold_question(threshold: Threshold) -> str:
     return f"Threshold ({unit}), now {threshold.t_value:g}:"
 
 
-def parse_threshold(text: str) -> float:
-    """A positive number."""
+def parse_threshold(text: str, mode: ThresholdMode | None = None) -> float:
+    """A positive number; for the percent modes (global, row) one in PERCENT_RANGE, the range
+    `]` / `[` step in, so typing and stepping agree."""
     try:
         value = float(text)
     except ValueError:
         raise Refused(f"not a positive number: {text!r}") from None
-    if not value > 0:
+    if not value > 0 or value != value or value == float("inf"):
         raise Refused(f"not a positive number: {text!r}")
+    lo, hi = PERCENT_RANGE
+    if mode in (ThresholdMode.GLOBAL, ThresholdMode.ROW) and not lo <= value <= hi:
+        raise Refused(f"a percentage is {lo:g}..{hi:g}: {text!r}")
     return value
+
+
+def step_refusal(threshold: Threshold, steps: int) -> str | None:
+    """Why `]` / `[` cannot move this threshold (None when they can)."""
+    if threshold.mode is ThresholdMode.LEGACY:
+        return "legacy mode's threshold is fixed (1 % of the signed max); T changes the mode"
+    if threshold.mode is ThresholdMode.ABSOLUTE and not threshold.absolute:
+        return "no absolute threshold yet: type one with t"
+    if threshold.stepped(steps) == threshold:
+        lo, hi = PERCENT_RANGE
+        end = "highest" if steps > 0 else "lowest"
+        return f"the threshold is at its {end}: a percentage is {lo:g}..{hi:g}"
+    return None
 
 
 def parse_pixel(text: str, shape: tuple[int, int] | None) -> tuple[int, int]:

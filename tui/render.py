@@ -313,15 +313,36 @@ def colorbar_text(scale: SignedScale, cmap: str, width: int) -> tuple[list[Segme
     if not scale.has_data:
         return ramp, NO_DATA.center(width)[:width]
     labels = [" "] * width
-    ticks = scale.ticks()
-    # The ends and zero first, so they win when labels would collide.
-    for tick in sorted(ticks, key=lambda t: (abs(t) not in (0.0, scale.vmax), -abs(t))):
-        u = float(scale.forward(np.array(tick)))
-        if not np.isfinite(u):
-            continue
-        pos = int(round((u + 1.0) / 2.0 * (width - 1)))
-        text = format_value(tick, 2)
-        start = min(max(0, pos - len(text) // 2), max(0, width - len(text)))
-        if all(c == " " for c in labels[max(0, start - 1) : start + len(text) + 1]):
-            labels[start : start + len(text)] = text
+    # Ticks go in symmetric pairs (-t and t both, or neither), so the bar never reads as
+    # lopsided; the ends and zero first, so they win when labels would collide.
+    magnitudes = sorted(
+        {abs(t) for t in scale.ticks()}, key=lambda m: (m not in (0.0, scale.vmax), -m)
+    )
+    for magnitude in magnitudes:
+        placed = []
+        for tick in {magnitude, -magnitude}:
+            u = float(scale.forward(np.array(tick)))
+            if not np.isfinite(u):
+                continue
+            pos = int(round((u + 1.0) / 2.0 * (width - 1)))
+            text = format_value(tick, 2)
+            start = min(max(0, pos - len(text) // 2), max(0, width - len(text)))
+            placed.append((start, text))
+        taken = list(labels)
+        fits = True
+        for start, text in placed:
+            if not all(c == " " for c in taken[max(0, start - 1) : start + len(text) + 1]):
+                fits = False
+                break
+            taken[start : start + len(text)] = text
+        if fits:
+            labels = taken
     return ramp, "".join(labels)[:width]
+
+
+def format_count(value: float | None) -> str:
+    """A count of pixels, always the same way: a whole number ('1276'), '-' when unknown.
+    Estimates are rounded, so 'above 1276' and 'signific. ≈ 1280' read alike."""
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{round(float(value)):d}"

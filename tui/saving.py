@@ -1,4 +1,6 @@
-"""`s`: write the current view as a PNG of the panels, the arrays (.npz) and the numbers (.json).
+"""`s`: write the current view as a figure (figure.py: every panel titled, with colourbar,
+cursor mark and outlines, the statistics beside), the arrays (.npz) and the numbers with their
+provenance (.json: the model's sha256 and the versions, as cnninterp-export records them).
 
 Each file is written to a temporary name and renamed into place, so a reader never sees half a
 file; the three share one stem: IMAGE_yY_xX_TIMESTAMP.
@@ -10,69 +12,70 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from cnninterp.jaxcore.model_file import write_atomically
-from cnninterp.tui import render
-
-PANEL_PIXELS = 256
-"""Each panel is enlarged (nearest) to about this many pixels on its longer side."""
-GAP = 8
+from cnninterp.jaxcore.provenance import model_provenance, versions
+from cnninterp.tui.figure import FigureInputs, save_figure
 
 
-def _enlarged(rgb: np.ndarray) -> np.ndarray:
-    factor = max(1, PANEL_PIXELS // max(rgb.shape[:2]))
-    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
+def provenance(explainer, model_file: Path | None) -> dict:
+    """What produced the view, in cnninterp-export's form: {"model": ..., "versions": ...}."""
+    model: dict = {"sha256": explainer.model_sha256} | model_provenance(explainer.config)
+    if model_file is not None:
+        model["path"] = str(Path(model_file).resolve())
+    return {"model": model, "versions": versions()}
 
 
-def panels_picture(panels: list[np.ndarray]) -> np.ndarray:
-    """Panels side by side on a dark background, top-aligned."""
-    big = [_enlarged(p) for p in panels]
-    height = max(p.shape[0] for p in big)
-    width = sum(p.shape[1] for p in big) + GAP * (len(big) + 1)
-    out = np.full((height + 2 * GAP, width, 3), 24, np.uint8)
-    left = GAP
-    for p in big:
-        out[GAP : GAP + p.shape[0], left : left + p.shape[1]] = p
-        left += p.shape[1] + GAP
-    return out
-
-
-def view_panels(view, cursor, log_scale: bool, cmap: str) -> tuple[list[np.ndarray], dict]:
-    """RGB panels (image, p, significance, gradient row) and the arrays behind them."""
+def view_arrays(view, cursor) -> dict:
+    """The arrays behind the view, by name (the .npz)."""
     y, x = cursor
     arrays: dict = {"image": view.loaded.pixels, "cursor_yx": np.array(cursor)}
-    panels = [render.gray_rgb(render.contrast_stretch(view.loaded.pixels))]
     if view.probability is not None:
         arrays["probability"] = view.probability
-        panels.append(render.gray_rgb(view.probability))
     if view.loaded.label is not None:
         arrays["label"] = view.loaded.label
     if view.significance is not None:
-        counts = view.significance.counts
-        arrays["significance_counts"] = counts
-        top = float(np.nanmax(counts)) if np.isfinite(counts).any() else 0.0
-        panels.append(render.sequential_rgb(counts, 0.0, top, render.SEQUENTIAL))
+        arrays["significance_counts"] = view.significance.counts
     if view.stats is not None:
         arrays["row_max_abs"] = view.stats.row_max_abs
         arrays["rows_done"] = view.stats.done
     row = view.row_for(y, x)
     if row is not None:
         arrays["gradient_row"] = row
-        scale = render.SignedScale(float(np.max(np.abs(row))), log=log_scale)
-        panels.append(render.signed_rgb(row, scale, cmap))
-    return panels, arrays
+    return arrays
 
 
-def save_view(folder: Path, view, stats: dict, cursor, log_scale: bool, cmap: str) -> Path:
-    """Write the three files; returns the PNG's path."""
+def save_view(
+    folder: Path,
+    view,
+    stats: dict,
+    cursor,
+    log_scale: bool,
+    cmap: str,
+    rows: list[tuple[str, str]] | None = None,
+    origin: dict | None = None,
+) -> Path:
+    """Write the figure (PNG), .npz and .json; returns the PNG's path. `rows`: the statistics
+    panel's lines, drawn beside the panels; `origin`: provenance() of the model."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{view.loaded.source.name}_y{cursor[0]}_x{cursor[1]}_{time.strftime('%Y%m%d-%H%M%S')}"
-    panels, arrays = view_panels(view, cursor, log_scale, cmap)
-    png = folder / f"{stem}.png"
-
-    def write_png(tmp: Path) -> None:
-        Image.fromarray(panels_picture(panels)).save(tmp, format="PNG")
+    name = view.loaded.source.name
+    stem = f"{name}_y{cursor[0]}_x{cursor[1]}_{time.strftime('%Y%m%d-%H%M%S')}"
+    arrays = view_arrays(view, cursor)
+    inputs = FigureInputs(
+        image=view.loaded.pixels,
+        cursor=(int(cursor[0]), int(cursor[1])),
+        probability=view.probability,
+        predicted_mask=view.predicted_mask,
+        label=view.loaded.label,
+        significance=arrays.get("significance_counts"),
+        gradient=arrays.get("gradient_row"),
+        threshold=stats.get("threshold"),
+        log_scale=log_scale,
+        colormap=cmap,
+        title=f"{name} · pixel (y {cursor[0]}, x {cursor[1]})",
+        statistics=tuple(rows or ()),
+    )
+    (png,) = save_figure(folder, stem, inputs)
 
     def write_npz(tmp: Path) -> None:
         buffer = io.BytesIO()
@@ -82,7 +85,8 @@ def save_view(folder: Path, view, stats: dict, cursor, log_scale: bool, cmap: st
     record = {**stats, "colormap": cmap, "scale": "signed-log" if log_scale else "linear"}
     record["source"] = str(view.loaded.source.image_path)
     record["notes"] = list(view.loaded.notes)
-    write_atomically(png, write_png)
+    if origin is not None:
+        record["provenance"] = origin
     write_atomically(folder / f"{stem}.npz", write_npz)
     write_atomically(
         folder / f"{stem}.json",

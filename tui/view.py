@@ -17,11 +17,10 @@ from cnninterp.jaxcore.significance import (
     predicted_mask,
     threshold_at,
 )
-from cnninterp.tui.render import format_value
+from cnninterp.tui.eta import TimeLeft
+from cnninterp.tui.render import format_count, format_value
 from cnninterp.tui.requests import CountsKey, ThresholdKey
 from cnninterp.tui.threshold import Threshold
-
-ETA_WINDOW = 10.0  # seconds of progress the time-left estimate looks back on
 
 StatsRecord = dict[str, Any]
 """The cursor's numbers by name, JSON-ready (None, bool, int, float, str): what the panel shows
@@ -52,8 +51,8 @@ class ImageView:
     """The threshold the exact counts were computed for."""
     error: str | None = None
     notes: list[str] = field(default_factory=list)
-    progress_history: list[tuple[float, float]] = field(default_factory=list)
-    """(seconds, fraction done) of the pass's recent progress reports."""
+    time_left: TimeLeft = field(default_factory=TimeLeft)
+    """The pass's smoothed rate, for the status line's time left (pass_status.py)."""
 
     @property
     def shape(self) -> tuple[int, int] | None:
@@ -68,19 +67,6 @@ class ImageView:
 
     def row_for(self, y: int, x: int) -> np.ndarray | None:
         return self.row if self.row_yx == (y, x) else None
-
-    def record_progress(self, seconds: float, fraction: float) -> float | None:
-        """Add a progress report to the history; return the pass's time left at its rate over
-        the last ETA_WINDOW seconds (so that compiling at its start does not count), or None
-        until it has moved within the window."""
-        history = self.progress_history
-        history.append((seconds, fraction))
-        while len(history) > 2 and history[1][0] <= seconds - ETA_WINDOW:
-            history.pop(0)  # keep the newest report at least ETA_WINDOW old
-        then, done_then = history[0]
-        if fraction <= done_then or seconds <= then:
-            return None
-        return (1.0 - fraction) * (seconds - then) / (fraction - done_then)
 
     def exact_for(self, threshold: Threshold) -> np.ndarray | None:
         """Exact counts when they were computed for this threshold, else None."""
@@ -160,10 +146,10 @@ def statistics_rows(s: StatsRecord, threshold: Threshold) -> list[tuple[str, str
         ("row max", format_value(s.get("row_max_abs"))),
         ("threshold", f"{format_value(thr)}{partial if thr is not None else ' (pending)'}"),
         ("mode", threshold.describe()),
-        ("above", "-" if s.get("above") is None else str(s["above"])),
+        ("above", format_count(s.get("above"))),
         ("y min..max", _range(s.get("y_min"), s.get("y_max"))),
         ("x min..max", _range(s.get("x_min"), s.get("x_max"))),
-        ("area", "-" if s.get("area") is None else str(s["area"])),
+        ("area", format_count(s.get("area"))),
         ("fulfilment", format_value(s.get("fulfillment"))),
         (
             "mass +/-",
@@ -174,9 +160,10 @@ def statistics_rows(s: StatsRecord, threshold: Threshold) -> list[tuple[str, str
         rows.append(("centre", f"dy {s['centre_dy']:+.1f}  dx {s['centre_dx']:+.1f}"))
     sig = s.get("significance")
     if sig is not None and s.get("count_exact", True):
-        rows.append(("signific.", format_value(sig)))
+        rows.append(("signific.", format_count(sig)))
     elif sig is not None:  # a histogram estimate (large images): say so, and how far off
-        rows.append(("signific.", f"≈ {format_value(sig)} ± {s.get('count_error', 0)} (E: exact)"))
+        error = format_count(s.get("count_error", 0))
+        rows.append(("signific.", f"≈ {format_count(sig)} ± {error} (E: exact)"))
     return rows
 
 
@@ -190,17 +177,3 @@ def compact_rows(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
         else:
             out.append((label, value))
     return out
-
-
-def progress_text(
-    view: ImageView, rows_done: int, rows_total: int, fraction: float, seconds: float
-) -> str:
-    """The status line while the pass runs (and records the report for the time-left estimate)."""
-    if view.stats is not None and view.stats.complete:
-        name = view.loaded.source.name if view.loaded is not None else "the image"
-        return f"significance of {name} done in {seconds:.1f} s"
-    left = view.record_progress(seconds, fraction)
-    return (
-        f"significance {100 * fraction:.0f} % ({rows_done}/{rows_total} rows shown), "
-        f"{seconds:.1f} s" + (", estimating time left" if left is None else f", ~{left:.0f} s left")
-    )

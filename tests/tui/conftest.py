@@ -48,3 +48,12 @@ def data_dir(tmp_path) -> Path:
     folder = tmp_path / "data"
     write_images(folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def private_config(tmp_path, monkeypatch) -> Path:
+    """Each test's own config folder: the app remembers settings (settings.json) and reads
+    keys.toml there, never in the user's, and no test sees another's choices."""
+    folder = tmp_path / "config"
+    monkeypatch.setenv("CNNINTERP_CONFIG_DIR", str(folder))
+    return folder

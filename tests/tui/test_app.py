@@ -13,6 +13,7 @@ from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.significance import ThresholdMode, significance_counts
 from cnninterp.tui import messages
 from cnninterp.tui.app import create_app
+from cnninterp.tui.eta import TimeLeft
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF, format_value
 from cnninterp.tui.requests import CountsKey
@@ -86,10 +87,10 @@ async def test_click_on_an_image_panel_moves_the_cursor(data_dir, model_file, tm
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
         view = app.query_one("#probability", PixelView)
-        fit = view.fit
+        window = view.window
         left = view.picture_left
         await pilot.click("#probability", offset=(1 + left + 10, 1 + 4))  # +1: the border
-        assert app.cursor == fit.pixel_at(4, 10)
+        assert app.cursor == window.pixel_at(4, 10)
         await wait_for(pilot, lambda: row_shown(app))
 
 
@@ -101,7 +102,7 @@ async def test_help_screen_opens_and_closes(data_dir, model_file, tmp_path):
         console = Console(width=100, record=True, file=io.StringIO())
         console.print(app.screen.query_one("#help-keys").content)
         text = console.export_text()
-        assert "threshold" in text and "hjkl" in text and "save the view" in text
+        assert "threshold" in text and "↑ k" in text and "save the view" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -209,16 +210,17 @@ async def test_half_block_panels_render_pixels_and_cursor(data_dir, model_file, 
         await wait_for(pilot, lambda: row_shown(app))
         await pilot.press("down", "down", "down")
         view = app.query_one("#image", PixelView)
-        fit = view.fit
-        assert 0 < fit.cols <= view.size.width and 0 < fit.rows <= view.size.height
-        row, col, lower = fit.cell_of(3, 0)
+        window = view.window
+        assert 0 < window.cols <= view.size.width and 0 < window.rows <= view.size.height
+        r0, col, _r1, _c1 = window.display_box(3, 0)
+        row, lower = divmod(r0, 2)
         strip = view.render_line(row)
         cells = [s for s in strip if s.text == UPPER_HALF]
-        assert len(cells) == fit.cols
+        assert len(cells) == window.cols
         cursor = cells[col].style
         painted = cursor.bgcolor if lower else cursor.color
         assert painted.triplet == CURSOR_RGB
-        other = view.render_line((row + 1) % fit.rows)
+        other = view.render_line((row + 1) % window.rows)
         assert all(
             CURSOR_RGB not in (s.style.color.triplet, s.style.bgcolor.triplet)
             for s in other
@@ -231,19 +233,26 @@ async def test_half_block_panels_render_pixels_and_cursor(data_dir, model_file, 
 async def test_progress_says_how_much_work_is_done_and_how_long_is_left(
     data_dir, model_file, tmp_path
 ):
-    # A pass by columns finishes most rows at its end: the status line follows the work done.
+    # A pass by columns finishes most rows at its end: the status line follows the work done
+    # and says the map is a preview; the time left comes from the smoothed rate (eta.py).
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: stats_done(app))
-        partial = dataclasses.replace(app.view.stats, complete=False)
-        app.view.progress_history.clear()  # as for a new image
+        done = np.zeros_like(app.view.stats.done)
+        done[::8, ::8] = True
+        partial = dataclasses.replace(app.view.stats, complete=False, done=done)
+        app.view.time_left = TimeLeft()  # as for a new image
         status = app.query_one(StatusLine)
-        app.post_message(messages.StatsProgress(app.view.token, partial, 16, 1024, 0.25, 13.0))
-        await wait_for(pilot, lambda: "25 %" in status.activity)
-        assert status.activity == (
-            "significance 25 % (16/1024 rows shown), 13.0 s, estimating time left"
+        preview = (
+            "significance by columns {}: map is a coarse preview (16 of 1024 rows) until it ends"
         )
-        # The rate since the last report, not since the start (which includes compiling).
-        app.post_message(messages.StatsProgress(app.view.token, partial, 16, 1024, 0.5, 15.0))
-        await wait_for(pilot, lambda: "50 %" in status.activity)
-        assert status.activity == "significance 50 % (16/1024 rows shown), 15.0 s, ~4 s left"
+        for fraction, seconds in ((0.25, 13.0), (0.5, 15.0)):
+            app.post_message(
+                messages.StatsProgress(app.view.token, partial, 16, 1024, fraction, seconds)
+            )
+            percent = f"{fraction * 100:.0f} %"
+            await wait_for(pilot, lambda percent=percent: percent in status.activity)
+            assert status.activity == preview.format(percent)  # no rate yet: no time left
+        app.post_message(messages.StatsProgress(app.view.token, partial, 16, 1024, 0.75, 17.0))
+        await wait_for(pilot, lambda: "75 %" in status.activity)
+        assert status.activity == preview.format("75 %") + ", 2 s left"

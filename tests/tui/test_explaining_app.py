@@ -13,7 +13,7 @@ from cnninterp.jaxcore.targets import Target, predicted_mask
 from cnninterp.tui import paint
 from cnninterp.tui.app import create_app
 from cnninterp.tui.explaining import TARGET_OUTLINE_RGB
-from cnninterp.tui.widgets.checked_prompt import CheckedPromptScreen
+from cnninterp.tui.widgets.prompt_screen import PromptScreen
 
 
 def attribution_shown(app) -> bool:
@@ -132,11 +132,11 @@ async def test_bad_parameters_keep_the_prompt_open_saying_what_is_allowed(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
         await pilot.press("A", "ctrl+a", "ctrl+k", *"steps=0", "enter")
-        assert isinstance(app.screen, CheckedPromptScreen)
-        refusal = str(app.screen.query_one("#prompt-refusal").render())
+        assert isinstance(app.screen, PromptScreen)
+        refusal = str(app.screen.query_one("#prompt-error").render())
         assert "steps must be an integer from 1 to 1024" in refusal
         await pilot.press("ctrl+a", "ctrl+k", *"steps=4 baseline=mean", "enter")
-        assert not isinstance(app.screen, CheckedPromptScreen)
+        assert not isinstance(app.screen, PromptScreen)
         assert (app.explanation.method.steps, app.explanation.method.baseline) == (4, "mean")
         assert app.explanation.is_plain  # parameters only; the method is still gradient
 

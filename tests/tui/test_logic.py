@@ -10,7 +10,6 @@ from cnninterp.tui.graphics import resolve_graphics
 from cnninterp.tui.latest import LatestOnly
 from cnninterp.tui.model_source import OpenError, find_model, open_explainer
 from cnninterp.tui.threshold import Threshold, log_step
-from cnninterp.tui.view import ImageView
 
 
 def test_latest_only_skips_stale_requests():
@@ -120,11 +119,3 @@ def test_graphics_fall_back_to_half_blocks_without_a_terminal():
     mode, note = resolve_graphics("kitty")  # pytest's stdout is not a terminal
     assert mode == "halfblock" and "terminal" in note
     assert resolve_graphics("auto", {"TMUX": "/tmp/x"})[0] == "halfblock"
-
-
-def test_time_left_follows_the_recent_rate():
-    view = ImageView(token=0, index=0)
-    assert view.record_progress(10.0, 0.02) is None  # one report: no rate yet
-    assert view.record_progress(20.0, 0.12) == pytest.approx(0.88 * 10 / 0.10)
-    # Faster now: the estimate uses the last 10 s, not the slow start.
-    assert view.record_progress(30.0, 0.32) == pytest.approx(0.68 * 10 / 0.20)

@@ -77,7 +77,7 @@ def test_an_unwritable_folder_is_a_note_not_a_crash(tmp_path):
 def test_keymap_applies_valid_bindings_in_set_keymap_form(folder):
     folder.mkdir()
     (folder / KEYS_FILE).write_text(
-        'quit = "q, ctrl+q"\n'
+        'quit = "q, ctrl+x"\n'  # (ctrl+q quits already: quit-now)
         'raise = ["]", "+", "u"]\n'
         'help = "f1"\n'
         'zoom-sideways = "z"\n'  # no such binding
@@ -86,7 +86,7 @@ def test_keymap_applies_valid_bindings_in_set_keymap_form(folder):
         "goto = 3\n"  # not keys at all
     )
     keymap, notes = load_keymap()
-    assert keymap == {"quit": "q,ctrl+q", "raise": "],+,u", "help": "f1"}
+    assert keymap == {"quit": "q,ctrl+x", "raise": "],+,u", "help": "f1"}
     text = "\n".join(notes)
     assert "zoom-sideways" in text and "next needs one or more keys" in text
     assert "rigth" in text and "goto needs" in text and len(notes) == 4

@@ -20,6 +20,7 @@ from textual.widget import Widget
 
 from cnninterp.tui import render
 from cnninterp.tui.terminal_picture import CellGeometry, upscaled_picture
+from cnninterp.tui.viewport import Viewport
 from cnninterp.tui.widgets.pixel_view import PixelView
 
 TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, render.CURSOR_RGB))})")
@@ -45,6 +46,7 @@ class GraphicsView(Widget):
         super().__init__(id=id, classes=classes)
         self.image_class, self.cell, self.show_cursor = image_class, cell, show_cursor
         self._rgb: np.ndarray | None = None
+        self.viewport = Viewport()
         self._message = ""
         self._cursor: tuple[int, int] | None = None
         self._geometry: CellGeometry | None = None
@@ -59,13 +61,28 @@ class GraphicsView(Widget):
 
     # ---- state ----------------------------------------------------------------------------
 
-    def set_picture(self, rgb: np.ndarray | None, message: str = "") -> None:
-        """Show rgb (or, when None, `message` centred); an identical picture is not resent."""
+    def set_picture(
+        self,
+        rgb: np.ndarray | None,
+        message: str = "",
+        layers: tuple[tuple[np.ndarray, tuple[int, int, int]], ...] = (),
+    ) -> None:
+        """Show rgb (or, when None, `message` centred) with its mask layers painted in (at
+        full resolution: the terminal scales the picture); an identical one is not resent."""
+        if rgb is not None and layers:
+            rgb = rgb.copy()
+            for mask, colour in layers:
+                rgb[mask] = colour
         if rgb is not None and self._rgb is not None and np.array_equal(rgb, self._rgb):
             return
         self._rgb, self._message = rgb, message
         self._place_picture()
         self.refresh()
+
+    def set_viewport(self, viewport: Viewport) -> None:
+        """Terminal graphics show the whole image at the terminal's own pixel resolution;
+        zoom and pan are the half-block panels' (a known limit of this mode)."""
+        self.viewport = viewport
 
     @property
     def picture_shape(self) -> tuple[int, int] | None:

@@ -1,11 +1,13 @@
 """One image panel drawn with half blocks on Textual's line API.
 
-The picture is resampled and turned into per-cell segments once per picture or size; a
-cursor move then marks only the cell the cursor leaves and the cell it enters as dirty, so a
-key press costs a couple of cells of terminal output instead of a whole image (over SSH the
-difference between instant and laggy). A one-pixel cursor is easy to lose in a large picture,
-so a tick in the margin left of its row and one below its column point at it (four more
-cells per move).
+What the panel shows is the shared `Viewport`'s window for its size (viewport.py): exact
+pixels at 1:1 or closer, block means when zoomed out, and mask layers (outlines) drawn after
+the reduction by block maxima, so a one-pixel vessel survives. The window is turned into
+per-cell segments once per picture, size or window; a cursor move inside the window then
+marks only the cells the cursor leaves and enters as dirty, so a key press costs a few cells
+of terminal output instead of a whole image (over SSH the difference between instant and
+laggy). A one-pixel cursor is easy to lose in a large picture, so a tick in the margin left
+of its row and one below its column point at it.
 """
 
 from dataclasses import dataclass
@@ -20,6 +22,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from cnninterp.tui import render
+from cnninterp.tui.viewport import Viewport, Window
+
+Layer = tuple[np.ndarray, tuple[int, int, int]]
+"""A bool mask [H, W] painted in one colour over the picture (max-reduced when zoomed out)."""
 
 TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, render.CURSOR_RGB))})")
 
@@ -30,6 +36,7 @@ class PixelView(Widget):
     DEFAULT_CSS = """
     PixelView { width: 1fr; height: 1fr; }
     """
+    can_focus = True  # tab picks the panel `f` maximises; keys still reach the app's bindings
 
     @dataclass
     class Clicked(Message):
@@ -40,29 +47,63 @@ class PixelView(Widget):
         y: int
         x: int
 
+    @dataclass
+    class Zoom(Message):
+        """The mouse wheel turned over `view`: `steps` levels finer (negative: coarser)."""
+
+        view: Widget
+        steps: int
+
     def __init__(self, *, show_cursor: bool = True, id: str | None = None, classes: str = ""):
         super().__init__(id=id, classes=classes)
         self.show_cursor = show_cursor
         self._rgb: np.ndarray | None = None
+        self._layers: tuple[Layer, ...] = ()
         self._cursor: tuple[int, int] | None = None
         self._message = ""
-        self._fit: render.Fit | None = None
+        self.viewport = Viewport()
+        self._window: Window | None = None
         self._picture: np.ndarray | None = None
         self._cells: list[list[Segment]] = []
         self._left = 0
-        self._cursor_cell: tuple[int, int, bool] | None = None
+        self._cursor_rows: range = range(0)
 
     # ---- state --------------------------------------------------------------------------
 
-    def set_picture(self, rgb: np.ndarray | None, message: str = "") -> None:
-        """Show rgb (or, when None, `message` centred); keeps the cursor. An identical
-        picture is not redrawn (progress updates repaint the same gradient row)."""
-        if rgb is not None and self._rgb is not None and np.array_equal(rgb, self._rgb):
+    def set_picture(
+        self, rgb: np.ndarray | None, message: str = "", layers: tuple[Layer, ...] = ()
+    ) -> None:
+        """Show rgb (or, when None, `message` centred) with mask `layers` painted over it;
+        keeps the cursor. An identical picture is not redrawn (progress updates repaint the
+        same gradient row)."""
+        if (
+            rgb is not None
+            and self._rgb is not None
+            and np.array_equal(rgb, self._rgb)
+            and _same_layers(layers, self._layers)
+        ):
             return
-        self._rgb = rgb
+        self._rgb, self._layers = rgb, layers
         self._message = message
-        self._fit = None
+        self._window = None
         self.refresh()
+
+    def set_viewport(self, viewport: Viewport) -> None:
+        """Zoom and centre shared by the panels; redrawn only when the window changes."""
+        if viewport == self.viewport:
+            return
+        self.viewport = viewport
+        if self._rgb is not None and self._window is not None:
+            if self._window_for(self.size.width, self.size.height) == self._window:
+                return
+        self._window = None
+        self.refresh()
+
+    @property
+    def box(self) -> tuple[int, int]:
+        """Cells (columns, rows) the picture may use: the panel less the ticks' margin."""
+        margin = 1 if self.show_cursor else 0
+        return max(self.size.width - margin, 1), max(self.size.height - margin, 1)
 
     @property
     def picture_shape(self) -> tuple[int, int] | None:
@@ -75,66 +116,75 @@ class PixelView(Widget):
         return self._left
 
     @property
-    def fit(self) -> render.Fit | None:
+    def window(self) -> Window | None:
+        """The image region shown and its scale (None without a picture)."""
         self._ensure_cells()
-        return self._fit
+        return self._window if self._rgb is not None else None
 
     def set_cursor(self, y: int, x: int) -> None:
-        """Move the cursor, repainting only the two cells involved."""
-        old = self._cursor_cell
+        """Move the cursor, repainting only the rows and ticks involved."""
+        old = self._cursor_rows
         self._cursor = (y, x)
-        if self._fit is None or not self.show_cursor:
+        window = self._window
+        if window is None or not self.show_cursor:
             return
-        self._cursor_cell = self._fit.cell_of(y, x) if self._fit.cols else None
-        for cell in {c for c in (old, self._cursor_cell) if c is not None}:
-            row, col = cell[0], self._left + cell[1]
-            self.refresh(
-                Region(col, row, 1, 1),
-                Region(self._left - 1, row, 1, 1),  # the row's tick
-                Region(col, self._fit.rows, 1, 1),  # the column's tick
-            )
+        self._cursor_rows = self._rows_of_cursor(window)
+        for row in {*old, *self._cursor_rows}:
+            self.refresh(Region(0, row, self.size.width, 1))
+        self.refresh(Region(0, window.rows, self.size.width, 1))  # the column's tick
+
+    def _rows_of_cursor(self, window: Window) -> range:
+        cells = window.cells_of(*self._cursor) if self._cursor is not None else None
+        return range(0) if cells is None else range(cells[0], cells[2])
 
     # ---- drawing ------------------------------------------------------------------------
 
+    def _window_for(self, width: int, height: int) -> Window | None:
+        if self._rgb is None:
+            return None
+        margin = 1 if self.show_cursor else 0  # room for the ticks, left and below
+        shape = self._rgb.shape[:2]
+        return self.viewport.visible(shape, max(width - margin, 1), max(height - margin, 1))
+
     def _ensure_cells(self) -> None:
         size = self.size
-        if self._fit is not None and self._box == (size.width, size.height):
+        if self._window is not None and self._box == (size.width, size.height):
             return
         self._box = (size.width, size.height)
-        if self._rgb is None:
-            self._fit = render.Fit(0, 0, 0, 0)
-            self._cells = []
+        window = self._window_for(size.width, size.height)
+        if window is None or self._rgb is None:
+            self._window, self._cells, self._picture = None, [], None
+            self._cursor_rows = range(0)
             return
-        h, w = self._rgb.shape[:2]
-        margin = 1 if self.show_cursor else 0  # room for the ticks, left and below
-        self._fit = render.Fit.into(h, w, size.width - margin, size.height - margin)
-        self._picture = render.resample(self._rgb, self._fit)
+        self._window = window
+        self._picture = display_picture(self._rgb, self._layers, window)
         self._cells = render.half_block_cells(self._picture)
-        self._left = margin + max(0, (size.width - margin - self._fit.cols) // 2)
-        self._cursor_cell = None
-        if self._cursor is not None and self.show_cursor and self._fit.cols:
-            self._cursor_cell = self._fit.cell_of(*self._cursor)
+        margin = 1 if self.show_cursor else 0
+        self._left = margin + max(0, (size.width - margin - window.cols) // 2)
+        self._cursor_rows = self._rows_of_cursor(window) if self.show_cursor else range(0)
 
     _box: tuple[int, int] = (-1, -1)
 
     def render_line(self, y: int) -> Strip:
         self._ensure_cells()
         width, style = self.size.width, self.rich_style
-        cc = self._cursor_cell
+        window = self._window
+        box = None
+        if window is not None and self.show_cursor and self._cursor is not None:
+            box = window.display_box(*self._cursor)
         if y >= len(self._cells):
             if self._rgb is None and self._message and y == self.size.height // 2:
                 text = self._message[:width].center(width)
                 return Strip([Segment(text, style)], width)
-            if cc is not None and y == len(self._cells):
-                left = self._left + cc[1]
+            if box is not None and y == len(self._cells):
+                left = self._left + (box[1] + box[3] - 1) // 2
                 segments = [Segment(" " * left, style), Segment("▲", TICK_STYLE)]
                 return Strip(segments, left + 1).extend_cell_length(width, style)
             return Strip.blank(width, style)
         cells = self._cells[y]
         margin = [Segment(" " * self._left, style)]
-        if cc is not None and cc[0] == y and self._picture is not None:
-            cells = list(cells)
-            cells[cc[1]] = render.cursor_segment(self._picture, cc[0], cc[1], cc[2])
+        if box is not None and y in self._cursor_rows and self._picture is not None:
+            cells = cursor_cells(self._picture, y, box)
             if self._left:
                 margin = [Segment(" " * (self._left - 1), style), Segment("▶", TICK_STYLE)]
         segments = [*margin, *cells]
@@ -147,10 +197,43 @@ class PixelView(Widget):
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        fit = self.fit
-        if offset is None or fit is None or not fit.cols:
+        window = self.window
+        if offset is None or window is None:
             return
-        pixel = fit.pixel_at(offset.y, offset.x - self._left)
+        pixel = window.pixel_at(offset.y, offset.x - self._left)
         if pixel is not None:
             event.stop()
             self.post_message(self.Clicked(self, *pixel))
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.post_message(self.Zoom(self, 1))
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.post_message(self.Zoom(self, -1))
+
+
+def display_picture(rgb: np.ndarray, layers: tuple[Layer, ...], window: Window) -> np.ndarray:
+    """uint8 [R, C, 3] display pixels of `window`: colours block-averaged (exact squares when
+    enlarged), then each layer's mask block-maxed and painted, so thin outlines survive."""
+    picture = np.rint(window.crop_mean(rgb)).astype(np.uint8)
+    for mask, colour in layers:
+        picture[window.crop_max(mask)] = colour
+    return picture
+
+
+def cursor_cells(picture: np.ndarray, row: int, box: tuple[int, int, int, int]) -> list[Segment]:
+    """Terminal row `row` of `picture` with the cursor's display pixels (r0, c0, r1, c1)
+    painted: exactly the pixel's square when enlarged, its block's display pixel shrunk."""
+    pair = picture[2 * row : 2 * row + 2].copy()
+    r0, c0, r1, c1 = box
+    lo, hi = max(r0 - 2 * row, 0), min(r1 - 2 * row, len(pair))
+    pair[lo:hi, c0:c1] = render.CURSOR_RGB
+    return render.half_block_cells(pair)[0]
+
+
+def _same_layers(a: tuple[Layer, ...], b: tuple[Layer, ...]) -> bool:
+    return len(a) == len(b) and all(
+        ca == cb and np.array_equal(ma, mb) for (ma, ca), (mb, cb) in zip(a, b, strict=True)
+    )

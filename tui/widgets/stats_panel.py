@@ -23,8 +23,9 @@ class StatsPanel(Static):
     """Rows of (label, value) strings computed by the app from jaxcore results."""
 
     DEFAULT_CSS = """
-    StatsPanel { width: 1fr; height: 1fr; }
+    StatsPanel { width: 1fr; height: 1fr; text-wrap: nowrap; text-overflow: clip; }
     """
+    can_focus = True  # so `f` can maximise it on a small terminal
 
     rows: list[tuple[str, str]] = []
 
