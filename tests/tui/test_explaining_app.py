@@ -172,7 +172,7 @@ async def test_mistake_keys_walk_false_positives_and_negatives(labelled_dir, mod
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
         probability, label = app.view.probability, app.view.loaded.label
-        for key, kind in (("f", "fp"), ("F", "fn")):
+        for key, kind in (("x", "fp"), ("X", "fn")):
             wrong = mistakes(probability, label, kind)
             assert wrong.sum() >= 2  # the fixture's model and label disagree both ways
             seen = []
