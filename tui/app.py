@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from textual import work
 from textual.app import SystemCommand
 from textual.screen import Screen
@@ -22,6 +23,7 @@ from cnninterp.jaxcore.images import ImageSource
 from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode, row_thresholds
 from cnninterp.tui import jobs, messages, saving
 from cnninterp.tui.explaining import Explaining
+from cnninterp.tui.explanation_stats import explained_rows
 from cnninterp.tui.key_labels import palette_entries
 from cnninterp.tui.keymap import default_bindings
 from cnninterp.tui.latest import LatestOnly
@@ -35,7 +37,7 @@ from cnninterp.tui.requests import (
     RowRequest,
     ThresholdKey,
 )
-from cnninterp.tui.view import ImageView, StatsRecord, statistics_rows
+from cnninterp.tui.view import ImageView, StatsRecord
 from cnninterp.tui.widgets.colorbar import Colorbar
 from cnninterp.tui.widgets.image_list import ImageEntry, ImageList
 from cnninterp.tui.widgets.pixel_view import PixelView
@@ -356,17 +358,25 @@ class CnnInterpApp(Explaining):
             self.notify("nothing to save yet", severity="warning")
             return
         stats = self.cursor_statistics(self.view)
-        self.save_view(self.view, stats, self.cursor, self.log_scale, self.cmap)
+        shown = self.shown_attribution()  # what the gradient panel shows, when not the row
+        explained = None if shown is None else (shown.values, shown.title())
+        self.save_view(self.view, stats, self.cursor, self.log_scale, self.cmap, explained)
 
     @work(thread=True, group="save", exit_on_error=False)
     def save_view(
-        self, view: ImageView, stats: StatsRecord, cursor: tuple[int, int], log: bool, cmap: str
+        self,
+        view: ImageView,
+        stats: StatsRecord,
+        cursor: tuple[int, int],
+        log: bool,
+        cmap: str,
+        explained: tuple[np.ndarray, str] | None,
     ) -> None:
-        rows = statistics_rows(stats, self.threshold)
+        rows = explained_rows(stats, self.threshold)  # the statistics panel's lines
         origin = saving.provenance(self.explainer, self.options.model) if self.explainer else None
         try:
             folder = saving.save_view(
-                Path(self.options.save_dir), view, stats, cursor, log, cmap, rows, origin
+                Path(self.options.save_dir), view, stats, cursor, log, cmap, rows, origin, explained
             )
         except OSError as exc:
             self.post_message(messages.WorkFailed(f"could not save: {exc}"))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnninterp.jaxcore.json_record import json_text
 from cnninterp.jaxcore.model_file import write_atomically
 from cnninterp.jaxcore.provenance import model_provenance, versions
 from cnninterp.tui.figure import FigureInputs, save_figure
@@ -54,13 +55,19 @@ def save_view(
     cmap: str,
     rows: list[tuple[str, str]] | None = None,
     origin: dict | None = None,
+    explained: tuple[np.ndarray, str] | None = None,
 ) -> Path:
     """Write the figure (PNG), .npz and .json; returns the PNG's path. `rows`: the statistics
-    panel's lines, drawn beside the panels; `origin`: provenance() of the model."""
+    panel's lines, drawn beside the panels; `origin`: provenance() of the model; `explained`:
+    (values, title) of the attribution the gradient panel shows, when it is not the row."""
     folder.mkdir(parents=True, exist_ok=True)
     name = view.loaded.source.name
     stem = f"{name}_y{cursor[0]}_x{cursor[1]}_{time.strftime('%Y%m%d-%H%M%S')}"
     arrays = view_arrays(view, cursor)
+    shown, what = arrays.get("gradient_row"), f"pixel (y {cursor[0]}, x {cursor[1]})"
+    if explained is not None:
+        shown, what = explained
+        arrays["attribution"] = shown
     inputs = FigureInputs(
         image=view.loaded.pixels,
         cursor=(int(cursor[0]), int(cursor[1])),
@@ -68,11 +75,11 @@ def save_view(
         predicted_mask=view.predicted_mask,
         label=view.loaded.label,
         significance=arrays.get("significance_counts"),
-        gradient=arrays.get("gradient_row"),
+        gradient=shown,
         threshold=stats.get("threshold"),
         log_scale=log_scale,
         colormap=cmap,
-        title=f"{name} · pixel (y {cursor[0]}, x {cursor[1]})",
+        title=f"{name} · {what}",
         statistics=tuple(rows or ()),
     )
     (png,) = save_figure(folder, stem, inputs)
@@ -85,11 +92,13 @@ def save_view(
     record = {**stats, "colormap": cmap, "scale": "signed-log" if log_scale else "linear"}
     record["source"] = str(view.loaded.source.image_path)
     record["notes"] = list(view.loaded.notes)
+    record["explained"] = what
     if origin is not None:
         record["provenance"] = origin
     write_atomically(folder / f"{stem}.npz", write_npz)
     write_atomically(
         folder / f"{stem}.json",
-        lambda tmp: tmp.write_text(json.dumps(record, indent=1, default=str)),
+        # default=str for paths and the like; json_text then writes NaN as null (strict JSON)
+        lambda tmp: tmp.write_text(json_text(json.loads(json.dumps(record, default=str)))),
     )
     return png

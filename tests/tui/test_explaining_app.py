@@ -1,6 +1,8 @@
 """Pilot tests of method x target in the app (tiny width-4 model, 32x32 images), checked
 against jaxcore's Attributor and groundtruth on the same arrays."""
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -188,3 +190,19 @@ async def test_mistake_keys_walk_false_positives_and_negatives(labelled_dir, mod
             int(mistakes(probability, label, "fn").sum()),
         )
         assert f"FP {fp}  FN {fn}" in text and "pointing:" in text and "|A| ves/bg:" in text
+
+
+async def test_save_writes_the_attribution_on_screen(data_dir, model_file, tmp_path):
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        await pilot.press("a")  # gradient x input
+        await wait_for(pilot, lambda: attribution_shown(app), timeout=60)
+        shown = app.shown_attribution()
+        await pilot.press("s")
+        folder = tmp_path / "saves"
+        await wait_for(pilot, lambda: len(list(folder.glob("*.json"))) == 1)
+        await app.workers.wait_for_complete()
+        stem = next(folder.glob("*.json")).stem
+        np.testing.assert_array_equal(np.load(folder / f"{stem}.npz")["attribution"], shown.values)
+        assert json.loads((folder / f"{stem}.json").read_text())["explained"] == shown.title()
