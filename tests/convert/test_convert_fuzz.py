@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -22,15 +22,7 @@ from cnninterp.convert.pickle_scan import is_code
 from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.torch_state import read_checkpoint
 
-# Derandomized and without an example database: the same examples every run (no flaky
-# CI, no .hypothesis/ folder); widen locally with a different seed when hunting.
-FUZZ = settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = settings(max_examples=25)  # the rest from the suite's profile (tests/conftest.py)
 
 
 class ShellCommand:

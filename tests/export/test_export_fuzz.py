@@ -11,7 +11,7 @@ out-of-range parameters) must always be refused.
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnninterp.export import cli as export_cli
@@ -19,9 +19,7 @@ from cnninterp.export.cli import EXIT_USAGE, main
 from cnninterp.export.options import OUTPUTS
 
 SIZE = 32  # the shared dataset's images
-SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+SETTINGS = settings(max_examples=60)  # the rest from the suite's profile (tests/conftest.py)
 
 
 class ReachedWork(Exception):

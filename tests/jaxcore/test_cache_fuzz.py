@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnninterp.jaxcore import cache as cache_module
@@ -17,15 +17,7 @@ from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
 from cnninterp.jaxcore.model_file import STALE_SECONDS, write_atomically
 from cnninterp.jaxcore.significance import JacobianStats
 
-# Derandomized and without an example database: the same examples every run (no flaky
-# CI, no .hypothesis/ folder); widen locally with a different seed when hunting.
-FUZZ = settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = settings(max_examples=40)  # the rest from the suite's profile (tests/conftest.py)
 KEY = hashlib.sha256(b"fuzz").hexdigest()
 
 

@@ -14,22 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from cnninterp.jaxcore.image_header import MAX_PIXELS, read_image_header
 from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
 
-# Derandomized and without an example database: the same examples every run (no flaky
-# CI, no .hypothesis/ folder); widen locally with a different seed when hunting.
-FUZZ = settings(
-    max_examples=30,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = settings(max_examples=30)  # the rest from the suite's profile (tests/conftest.py)
 RSS_GROWTH_LIMIT_MB = 100  # the bombs below decode to 243 MB (PNG) and 400 MB (TIFF)
 
 

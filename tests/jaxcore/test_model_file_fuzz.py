@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
@@ -21,15 +21,7 @@ from cnninterp.jaxcore.model_file import (
     save_model,
 )
 
-# Derandomized and without an example database: the same examples every run (no flaky
-# CI, no .hypothesis/ folder); widen locally with a different seed when hunting.
-FUZZ = settings(
-    max_examples=30,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+FUZZ = settings(max_examples=30)  # the rest from the suite's profile (tests/conftest.py)
 SMALL = ModelConfig(width=4)
 
 
