@@ -7,6 +7,8 @@ from collections import Counter, defaultdict
 from rich.console import Console
 from rich.table import Table
 
+from cnninterp.export.progress import rich_bar
+
 
 class ClusterProgress:
     """The cluster run's progress: a rich bar on a terminal, plain lines in logs and pipes."""
@@ -17,18 +19,7 @@ class ClusterProgress:
         self.results: list = []
         self.bar = None
         if sys.stderr.isatty():
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
-
-            self.bar = Progress(
-                "{task.description}",
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeElapsedColumn(),
-                console=self.console,
-                redirect_stdout=False,  # stdout is the list of files written, for scripts
-                redirect_stderr=False,
-            )
-            self.bar.start()
+            self.bar = rich_bar(self.console)
             self.images = self.bar.add_task("images", total=total)
 
     def say(self, message: str) -> None:

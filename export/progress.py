@@ -4,6 +4,24 @@ import sys
 import time
 
 
+def rich_bar(console):
+    """A started rich bar (description, bar, percent, time) on `console` (stderr); stdout is
+    left alone: it is the list of files written, for scripts."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
+
+    bar = Progress(
+        "{task.description}",
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    bar.start()
+    return bar
+
+
 class Progress:
     """Progress on stderr: a rich bar on a terminal, plain lines in logs and pipes."""
 
@@ -15,18 +33,8 @@ class Progress:
         self.last_line = 0.0
         if sys.stderr.isatty():
             from rich.console import Console
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
 
-            self.bar = Progress(
-                "{task.description}",
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                redirect_stdout=False,  # stdout is the list of files written, for scripts
-                redirect_stderr=False,
-            )
-            self.bar.start()
+            self.bar = rich_bar(Console(stderr=True))
             self.images = self.bar.add_task("images", total=total)
             self.rows = self.bar.add_task("rows", total=1.0)
 
