@@ -14,6 +14,8 @@ from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.variables import flax_variables
 from cnninterp.jaxcore.explainer import Explainer
 
+torch.backends.cudnn.allow_tf32 = False  # PyTorch in true float32
+torch.backends.cuda.matmul.allow_tf32 = False
 model = random_model(64, seed=0).requires_grad_(False).eval()
 state = {k: v.numpy() for k, v in model.state_dict().items()}
 config = infer_config(state, "gpu_smoke")
