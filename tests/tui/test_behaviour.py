@@ -14,10 +14,11 @@ from textual.widgets import Footer, Input, Static
 
 from cnninterp.tui import cli, jobs, prompts
 from cnninterp.tui.app import create_app
+from cnninterp.tui.explanation_stats import explained_rows
 from cnninterp.tui.key_labels import palette_entries
 from cnninterp.tui.keymap import DEFAULT_KEYS
 from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import compact_rows, statistics_rows
+from cnninterp.tui.view import compact_rows
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.image_picker import ImagePicker, matching
 from cnninterp.tui.widgets.prompt_screen import PromptScreen
@@ -150,16 +151,24 @@ async def test_statistics_relayout_at_once_after_a_resize(data_dir, model_file, 
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
-        full = statistics_rows(app.cursor_statistics(app.view), app.threshold)
-        assert app.query_one(StatsPanel).rows == full  # the compact layout's panel is tall
-        await pilot.resize_terminal(120, 30)  # the 3 x 2 grid: panels of about 12 rows
+        # the numbers stay still once the pass is done: only the layout changes below
+        await wait_for(pilot, lambda: app.view.stats is not None and app.view.stats.complete)
         await pilot.pause(0.2)
-        panel = app.query_one(StatsPanel)
-        short = len(full) > panel.size.height
-        assert panel.rows == (compact_rows(full) if short else full)
+
+        def laid_out() -> list:  # paired short lines only where the panel is too short
+            full = explained_rows(app.cursor_statistics(app.view), app.threshold)
+            panel = app.query_one(StatsPanel)
+            return compact_rows(full) if len(full) > panel.size.height else full
+
+        assert app.query_one(StatsPanel).rows == laid_out()
+        for size in ((120, 30), (160, 48), (80, 24)):  # no key pressed in between
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.2)
+            assert app.query_one(StatsPanel).rows == laid_out()
         await pilot.resize_terminal(160, 48)
         await pilot.pause(0.2)
-        assert app.query_one(StatsPanel).rows == full
+        full = explained_rows(app.cursor_statistics(app.view), app.threshold)
+        assert app.query_one(StatsPanel).rows == full  # tall enough for every line
 
 
 async def test_the_command_palette_lists_every_action(data_dir, model_file, tmp_path):

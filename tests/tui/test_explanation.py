@@ -185,9 +185,9 @@ def test_the_keys_are_in_the_footer_and_the_help():
         assert any(line.split()[:1] == [key] and words in line for line in text.splitlines())
     assert "false negative" in text and "box corner" in text
     rows = dict(help_rows())
-    assert rows["f / F"] == "next false positive / false negative pixel (with labels)"
+    assert rows["x / X"] == "next false positive / false negative pixel (with labels)"
     shown = {b.key: b.description for b in default_bindings() if b.show}
-    assert shown["a"] == "method" and shown["r"] == "target" and shown["F"] == "next FN"
+    assert shown["a"] == "method" and shown["r"] == "target" and shown["X"] == "next FN"
 
 
 def test_ground_truth_figures_are_reused_only_while_their_inputs_stay(tmp_path):

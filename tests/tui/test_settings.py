@@ -134,11 +134,11 @@ async def test_a_loaded_keymap_rebinds_a_real_textual_app(folder):
             pressed.append("help")
 
     folder.mkdir()
-    (folder / KEYS_FILE).write_text('quit = "x"\nhelp = "?, f2"\n')
+    (folder / KEYS_FILE).write_text('quit = "y"\nhelp = "?, f2"\n')
     keymap, notes = load_keymap()
     assert notes == []
     app = Keys()
     async with app.run_test() as pilot:
         app.set_keymap(keymap)
-        await pilot.press("q", "x", "f2", "question_mark")
+        await pilot.press("q", "y", "f2", "question_mark")
     assert pressed == ["quit", "help", "help"]
