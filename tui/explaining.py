@@ -41,7 +41,7 @@ from cnninterp.tui.options import AppOptions
 from cnninterp.tui.panels import CURSOR_VIEWS, Panels
 from cnninterp.tui.prompts import Refused
 from cnninterp.tui.requests import AttributionRequest
-from cnninterp.tui.view import ImageView, StatsRecord, compact_rows
+from cnninterp.tui.view import ImageView, StatsRecord
 from cnninterp.tui.widgets.colorbar import Colorbar
 from cnninterp.tui.widgets.pixel_view import PixelView
 from cnninterp.tui.widgets.prompt_screen import PromptScreen
@@ -237,11 +237,7 @@ class Explaining(Controls):
         return explained_statistics(view, self.threshold, y, x, attribution, weights, memo)
 
     def show_statistics(self, record: StatsRecord) -> None:
-        rows = explained_rows(record, self.threshold)
-        panel = self.query_one(StatsPanel)
-        if panel.size.height and len(rows) > panel.size.height:
-            rows = compact_rows(rows)  # pairs of short lines, where the panel is too short
-        panel.show_rows(rows)
+        self.query_one(StatsPanel).show_rows(explained_rows(record, self.threshold))
 
     # ---- keys and clicks -------------------------------------------------------------------
 

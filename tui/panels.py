@@ -10,7 +10,7 @@ from cnninterp.jaxcore.images import LoadedImage
 from cnninterp.tui import paint
 from cnninterp.tui.paint import Picture, PicturePanel
 from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import ImageView, StatsRecord, compact_rows, statistics_rows
+from cnninterp.tui.view import ImageView, StatsRecord, statistics_rows
 from cnninterp.tui.widgets.colorbar import Colorbar
 from cnninterp.tui.widgets.graphics_view import GraphicsView
 from cnninterp.tui.widgets.pixel_view import PixelView
@@ -97,11 +97,8 @@ class Panels:
             box.border_subtitle = "computing…"
 
     def statistics(self, record: StatsRecord, threshold: Threshold) -> None:
-        rows = statistics_rows(record, threshold)
-        panel = self.app.query_one(StatsPanel)
-        if panel.size.height and len(rows) > panel.size.height:
-            rows = compact_rows(rows)  # pairs of short lines, where the panel is too short
-        self.app.query_one(StatsPanel).show_rows(rows)
+        # paired two to a line by the panel itself where it is too short
+        self.app.query_one(StatsPanel).show_rows(statistics_rows(record, threshold))
 
     def text(self, message: str) -> None:
         """A message in the statistics panel (nothing to show)."""
