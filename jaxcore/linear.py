@@ -52,7 +52,33 @@ def folded_layers(config: ModelConfig, variables: dict) -> dict:
     return layers
 
 
+# XLA:CPU runs 3x3 convs on small canvases with many channels far below its matmul rate (a
+# 1024-channel 8x8 conv's adjoint: 47 ms, as one matmul over its 9 shifted copies: 12 ms;
+# benchmarks/RESULTS.md), so there they are spelled as that matmul. GPUs keep their convs.
+MATMUL_CONV_PIXELS = 16 * 16
+
+
 def conv(config, x, kernel, stride=1, padding=PAD_1):
+    if stride == 1 and padding == PAD_1 and x.shape[1] * x.shape[2] <= MATMUL_CONV_PIXELS:
+        return lax.platform_dependent(
+            x,
+            cpu=lambda x: _conv_as_matmul(config, x, kernel),
+            default=lambda x: _conv(config, x, kernel, stride, padding),
+        )
+    return _conv(config, x, kernel, stride, padding)
+
+
+def _conv_as_matmul(config, x, kernel):
+    """A 3x3 stride-1 conv with padding 1 as one matmul of the input's 9 shifted copies."""
+    n, height, width, channels = x.shape
+    padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    shifted = [padded[:, i : i + height, j : j + width] for i in range(3) for j in range(3)]
+    patches = jnp.concatenate(shifted, axis=-1).reshape(n * height * width, 9 * channels)
+    out = jnp.dot(patches, kernel.reshape(9 * channels, -1), precision=config.precision)
+    return out.reshape(n, height, width, -1)
+
+
+def _conv(config, x, kernel, stride, padding):
     return lax.conv_general_dilated(
         x,
         kernel,

@@ -44,7 +44,9 @@ def test_gradient_rows_keep_the_requested_order(small_pair, image32):
     pixels = [(5, 6), (0, 0), (31, 2)]
     rows = small_pair.explainer.gradient_rows(image32, pixels)
     for row, (y, x) in zip(rows, pixels, strict=True):
-        np.testing.assert_array_equal(row, small_pair.explainer.gradient_row(image32, y, x))
+        single = small_pair.explainer.gradient_row(image32, y, x)
+        # Equal to rounding: XLA:CPU sums a batch's matmuls in another order than one row's.
+        np.testing.assert_allclose(row, single, rtol=1e-5, atol=1e-6 * np.abs(single).max())
 
 
 @pytest.mark.slow
