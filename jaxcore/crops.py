@@ -100,10 +100,13 @@ def rows_on_image(config, variables, probs, masks, ys, xs) -> Float[Array, "N H 
     return jax.vmap(one)(ys, xs)
 
 
-def histogram_summaries_on_crops(config, variables, probs, masks, ys, xs, origins_y, origins_x):
+def histogram_summaries_on_crops(
+    config, variables, probs, masks, ys, xs, origins_y, origins_x, keep_rows=False
+):
     """The pass's histogram summaries (significance.py) of N rows, computed on their crops at
     the given origins without pasting: zeros outside a crop never count above an edge, so a
-    crop's histogram is its row's. Same keys and values as the pass by colouring."""
+    crop's histogram is its row's. Same keys and values as the pass by colouring; with
+    `keep_rows`, also the crop rows themselves ("crop_rows", [N, h, w])."""
     crop_h, crop_w = crop_shape(*probs.shape[:2])
     crop_probs, crop_masks = crop_inputs(probs, masks, origins_y, origins_x, crop_h, crop_w)
     rows = rows_on_crops(config, variables, crop_probs, crop_masks, ys - origins_y, xs - origins_x)
@@ -114,17 +117,19 @@ def histogram_summaries_on_crops(config, variables, probs, masks, ys, xs, origin
     search = jax.vmap(partial(jnp.searchsorted, side="right"))
     above = flat.shape[1] - search(ascending, edges)
     nonzero = flat.shape[1] - search(ascending, jnp.zeros_like(edges[:, :1]))
-    return {
+    out = {
         "row_max_abs": ascending[:, -1],
         "row_max_signed": flat.max(axis=-1),
         "edges": edges,
         "above_edges": jnp.concatenate([above, nonzero], axis=-1).astype(jnp.int32),
     }
+    return out | ({"crop_rows": rows} if keep_rows else {})
 
 
-def pass_summaries(config, variables, probs, masks, ys, xs):
+def pass_summaries(config, variables, probs, masks, ys, xs, keep_rows=False):
     """The full pass's chunk on crops: histogram summaries of the rows of pixels (ys, xs), each
-    with a member axis of one ([N, 1, ...]) like a colour chunk's; origins found on the device."""
+    with a member axis of one ([N, 1, ...]) like a colour chunk's; origins found on the device.
+    With `keep_rows`, also the crop rows and their origins ("crop_rows", "crop_origins")."""
     height, width = probs.shape[:2]
     low = jnp.asarray(receptive_field.low_reach())
 
@@ -132,9 +137,12 @@ def pass_summaries(config, variables, probs, masks, ys, xs):
         start = (q - low[q % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
         return jnp.clip(start, 0, length - receptive_field.crop_extent(length))
 
+    origins_y, origins_x = origins(ys, height), origins(xs, width)
     out = histogram_summaries_on_crops(
-        config, variables, probs, masks, ys, xs, origins(ys, height), origins(xs, width)
+        config, variables, probs, masks, ys, xs, origins_y, origins_x, keep_rows
     )
+    if keep_rows:
+        out["crop_origins"] = jnp.stack([origins_y, origins_x], axis=-1)
     return {name: value[:, None] for name, value in out.items()}
 
 

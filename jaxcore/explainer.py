@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 
 from cnninterp.jaxcore import columns, crops, gradients, linear
 from cnninterp.jaxcore.devices import DeviceChoice, DeviceSpread, free_bytes, select_devices
+from cnninterp.jaxcore.kept_rows import KeptRows
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
 from cnninterp.jaxcore.model_file import file_sha256, load_model
 from cnninterp.jaxcore.pass_order import Focus, FocusOrder
@@ -148,6 +149,9 @@ class Explainer:
         self._crop_inputs = jax.jit(crops.crop_inputs, static_argnums=(4, 5))
         bind_pass = partial(self._bind_pass, bind)
         self._crop_summaries = bind_pass(crops.pass_summaries)
+        self._crop_summaries_kept = bind_pass(partial(crops.pass_summaries, keep_rows=True))
+        self.kept_rows = KeptRows()
+        """Rows a focus-following pass computed: a cursor move onto one is a paste."""
         self.pass_on_crops = True  # histogram passes larger than a crop go on crops (measured)
         self._exact_summaries = bind_pass(_exact_summaries)
         self._histogram_summaries = bind_pass(_histogram_summaries)
@@ -188,7 +192,7 @@ class Explainer:
 
     def _linearise(self, pixels: np.ndarray):
         """The image's forward results (probabilities, ReLU masks), for the last few images."""
-        key = hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest() + str(pixels.shape)
+        key = _image_key(pixels)
         with self._lock:
             if key not in self._linearised:
                 self._linearised[key] = self._forward(jnp.asarray(pixels))
@@ -262,21 +266,29 @@ class Explainer:
         self, pixels: Float[np.ndarray, "H W"], pixels_yx: ArrayLike
     ) -> Float[np.ndarray, "N H W"]:
         """float32 [N, H, W]: the rows of the given (y, x) pairs, in order, computed in
-        vmapped chunks (on crops where those are smaller than the image)."""
+        vmapped chunks (on crops where those are smaller than the image), or pasted from the
+        rows a focus-following pass kept."""
         pixels = check_image(pixels)
         pixels_yx = np.asarray(pixels_yx, np.int64).reshape(-1, 2)
         for y, x in pixels_yx:
             _check_pixel(pixels.shape, y, x)
         height, width = pixels.shape
         rows = np.zeros((len(pixels_yx), height, width), np.float32)
+        image = _image_key(pixels)
+        wanted = [
+            i
+            for i, (y, x) in enumerate(pixels_yx)
+            if not self.kept_rows.paste(image, int(y), int(x), rows[i])
+        ]
         limit = crops.ROWS_PER_CALL["cpu" if self.device.platform == "cpu" else "gpu"]
-        for first in range(0, len(pixels_yx), limit):
-            part = pixels_yx[first : first + limit]
+        for first in range(0, len(wanted), limit):
+            indices = wanted[first : first + limit]
+            part = pixels_yx[indices]
             batch = 1 << (len(part) - 1).bit_length()  # a power of two: few compilations
             padded = np.concatenate([part, np.repeat(part[-1:], batch - len(part), 0)])
             with self._priority():
                 chunk = self._row_chunk(pixels, padded)
-            rows[first : first + len(part)] = chunk[: len(part)]
+            rows[indices] = chunk[: len(part)]
         return rows
 
     def _row_chunk(self, pixels, pixels_yx) -> np.ndarray:
@@ -418,12 +430,18 @@ class Explainer:
         # more than a colour member's and sort 4x+ fewer values; RESULTS.md), else by colours.
         on_crops = self._pass_on_crops(height, width)
 
+        image = _image_key(pixels)
+
         def consume(oy, ox, result):
             if on_crops:  # one member per "colour": the pixel itself
                 ys, xs, valid = oy[:, None], ox[:, None], np.ones((len(oy), 1), bool)
             else:
                 ys, xs, valid = _members(oy, ox, height, width)
             ys, xs = ys[valid], xs[valid]
+            if "crop_rows" in result:
+                origins = result["crop_origins"][valid]
+                crop_rows = result["crop_rows"][valid]
+                self.kept_rows.put(image, ys, xs, crop_rows, origins[:, 0], origins[:, 1])
             flat = ys * width + xs
             for name in ("rows", "sorted_abs", "edges", "above_edges"):
                 target = getattr(stats, name)
@@ -436,8 +454,9 @@ class Explainer:
 
         summaries = self._exact_summaries if stats.exact else self._histogram_summaries
         order = self._colour_order(height, width)
-        if on_crops:
-            summaries, order = self._crop_summaries, coarse_to_fine(height, width)
+        if on_crops:  # following a focus, the rows it computes are kept for the cursor
+            summaries = self._crop_summaries if focus is None else self._crop_summaries_kept
+            order = coarse_to_fine(height, width)
         by_columns = self._by_columns(height, width)
         if by_columns:  # rows for a coarse preview (the map shows within seconds), then columns
             order = order[(order % PREVIEW_STRIDE == 0).all(axis=1)]
@@ -578,6 +597,11 @@ def _members(offsets_y, offsets_x, height, width):
     ys = np.asarray(offsets_y)[:, None] + spacing * i.ravel()[None, :]
     xs = np.asarray(offsets_x)[:, None] + spacing * j.ravel()[None, :]
     return ys, xs, (ys < height) & (xs < width)
+
+
+def _image_key(pixels: np.ndarray) -> str:
+    """A short key for an image's pixels and shape."""
+    return hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest() + str(pixels.shape)
 
 
 def _check_pixel(shape, y, x) -> None:

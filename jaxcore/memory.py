@@ -12,6 +12,9 @@ in bytes, for an H x W image (n = H * W pixels, w = the model's width, C classes
     working      one chunk: min(budget, rows * ROW_BYTES_PER_PIXEL * w * pixels of one row's
                  backward pass: its 128x128 crop where the pass goes on crops, else n)
 
+Beside a pass, an explainer keeps at most kept_rows.KEPT_ROWS_BYTES (128 MiB) of the rows a
+focus-following pass computed, for the cursor.
+
 benchmarks/bench_rows.py prints the measured peak RSS beside this estimate at 1024x1024.
 """
 

@@ -31,18 +31,21 @@ def coarse_levels(order: np.ndarray) -> np.ndarray:
 
 
 def focus_first(pixels: np.ndarray, focus: tuple[int, int] | None) -> np.ndarray:
-    """`pixels` (int [N, 2] of (y, x)) reordered: those within NEAR_RADIUS of `focus` nearest
-    first (ties in reading order), then the others coarse-to-fine (ties in their given order).
-    A stable permutation: with no focus, only the coarse-to-fine ranks reorder."""
+    """`pixels` (int [N, 2] of (y, x)) reordered: those within NEAR_RADIUS (Chebyshev) of
+    `focus` nearest first by Euclidean distance (ties in reading order: the four neighbours,
+    where the cursor goes next, before the diagonal ones), then the others coarse-to-fine
+    (ties in their given order). A stable permutation: with no focus, only the coarse-to-fine
+    ranks reorder."""
     if len(pixels) == 0:
         return pixels
     level = coarse_levels(pixels)
     if focus is None:
         return pixels[np.argsort(level, kind="stable")]
-    distance = np.abs(pixels - np.asarray(focus)).max(axis=1)
-    near = distance <= NEAR_RADIUS
-    # Near rows rank by distance (0..R), far rows after them by level (R+1..R+4).
-    key = np.where(near, distance, NEAR_RADIUS + 1 + level)
+    offsets = pixels - np.asarray(focus)
+    near = np.abs(offsets).max(axis=1) <= NEAR_RADIUS
+    # Near rows rank by squared distance (0..2R^2), far rows after them by level.
+    squared = (offsets**2).sum(axis=1)
+    key = np.where(near, squared, 2 * NEAR_RADIUS**2 + 1 + level)
     return pixels[np.argsort(key, kind="stable")]
 
 

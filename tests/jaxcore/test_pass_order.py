@@ -24,8 +24,10 @@ def test_rows_near_the_focus_come_first_nearest_first():
     assert tuple(ordered[0]) == (60, 3)
     distance = np.abs(ordered - [60, 3]).max(axis=1)
     near = int((distance <= NEAR_RADIUS).sum())
-    assert (np.diff(distance[:near]) >= 0).all()
-    assert (distance[near:] > NEAR_RADIUS).all()
+    assert (np.diff(((ordered[:near] - [60, 3]) ** 2).sum(axis=1)) >= 0).all()
+    assert (distance[:near] <= NEAR_RADIUS).all() and (distance[near:] > NEAR_RADIUS).all()
+    # Where the cursor goes next: its four neighbours before the diagonal ones.
+    assert {tuple(p) for p in ordered[1:5]} == {(59, 3), (61, 3), (60, 2), (60, 4)}
     assert (ordered[near] % 8 == 0).all()  # then coarse-to-fine elsewhere
 
 
