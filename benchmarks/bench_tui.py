@@ -1,12 +1,14 @@
 """Responsiveness of the TUI under Pilot: key press -> the panel repainted with the answer.
 
 Full-size random model (width 64) on synthetic images (64x64, or --size), CPU, warm.
-Measures cursor moves while the significance pass runs and after it, and threshold changes
-after it. At sizes whose pass takes hours on a CPU (256x256) it measures instead how long the
+Measures cursor moves while the significance pass runs (back to back, as fast as the app
+answers, and at a researcher's pace: --dwell seconds looking at each row before the next key;
+a pass that follows the cursor keeps the rows around it, jaxcore/kept_rows.py) and after it,
+and threshold changes after it. At sizes whose pass takes hours on a CPU (256x256) it measures instead how long the
 pass, following the cursor, takes to complete the 16x16 neighbourhood of a pixel the cursor
 jumped to (and skips the "after the pass" part).
 
-    python benchmarks/bench_tui.py [--width 64] [--moves 20] [--size 256]
+    python benchmarks/bench_tui.py [--width 64] [--moves 20] [--size 256] [--dwell 1]
 """
 
 import argparse
@@ -89,6 +91,13 @@ async def run(args) -> None:
                 await latency(app, k, painted.row) for k in ["right", "down"] * (args.moves // 2)
             ]
             summarise("cursor move -> row shown, during the pass", during)
+            if args.dwell > 0:
+                paced = []
+                for k in ["right", "down"] * (args.moves // 2):
+                    await pilot.pause(args.dwell)  # the researcher looks at the row
+                    paced.append(await latency(app, k, painted.row))
+                what = f"the same, {args.dwell:g} s looking at each row before the next key"
+                summarise(what, paced)
             if args.size > 64:
                 await neighbourhood(app, pilot, args.size)
                 return
@@ -132,6 +141,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
+    parser.add_argument(
+        "--dwell", type=float, default=1.0, help="seconds between paced moves (0: none)"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -336,10 +336,12 @@ class Explainer:
             min(height, gradients.COLOUR_SPACING), min(width, gradients.COLOUR_SPACING)
         )
 
-    def _run_pass(self, pixels, order, compute, consume, on_progress, cancel) -> bool:
+    def _run_pass(
+        self, pixels, order, compute, consume, on_progress, cancel, per_device=None
+    ) -> bool:
         """Stream the (y, x) of `order` through compute(probs, masks, ys, xs) on the device in
-        chunks and consume(ys, xs, host_result), then on_progress(number consumed so far);
-        True if all were done.
+        chunks (of `per_device` entries on each device, else what fits) and consume(ys, xs,
+        host_result), then on_progress(number consumed so far); True if all were done.
 
         One chunk stays in flight: the device computes chunk k + 1 while the host copies and
         files chunk k (on an H200 that host work was a quarter of the pass). Over several
@@ -348,7 +350,7 @@ class Explainer:
         chunk in flight, are those of a single device."""
         height, width = pixels.shape
         program, inputs, place = self._placed(compute, self._linearise(pixels))
-        per_device = self._chunk_for(height, width)
+        per_device = per_device or self._chunk_for(height, width)
         chunk = per_device * len(self.devices)
         start = 0
         in_flight = None  # (start, part, device result): dispatched, not yet consumed
@@ -472,8 +474,17 @@ class Explainer:
             if on_progress is not None:
                 on_progress(stats)
 
+        # Following a focus on the CPU, a chunk is one row: the focus is re-read at every row,
+        # and an interactive row waits for less (XLA:CPU's batches gain nothing: RESULTS.md).
+        one_row = on_crops and focus is not None and self.device.platform == "cpu"
         complete = self._run_pass(
-            pixels, queue, summaries, consume, lambda n: progress((skipped + n) * row_units), cancel
+            pixels,
+            queue,
+            summaries,
+            consume,
+            lambda n: progress((skipped + n) * row_units),
+            cancel,
+            per_device=1 if one_row else None,
         )
         if complete and by_columns:
             base = (skipped + len(order)) * row_units
