@@ -4,9 +4,9 @@ Full-size random model (width 64) on synthetic images (64x64, or --size), CPU, w
 Measures cursor moves while the significance pass runs (back to back, as fast as the app
 answers, and at a researcher's pace: --dwell seconds looking at each row before the next key;
 a pass that follows the cursor keeps the rows around it, jaxcore/kept_rows.py) and after it,
-and threshold changes after it. At sizes whose pass takes hours on a CPU (256x256) it measures instead how long the
-pass, following the cursor, takes to complete the 16x16 neighbourhood of a pixel the cursor
-jumped to (and skips the "after the pass" part).
+and threshold changes after it. At sizes whose pass takes hours on a CPU (256x256) it
+measures instead how long the pass, following the cursor, takes to complete the 16x16
+neighbourhood of a pixel the cursor jumped to (and skips the "after the pass" part).
 
     python benchmarks/bench_tui.py [--width 64] [--moves 20] [--size 256] [--dwell 1]
 """

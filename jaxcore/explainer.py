@@ -151,7 +151,8 @@ class Explainer:
         self._crop_summaries = bind_pass(crops.pass_summaries)
         self._crop_summaries_kept = bind_pass(partial(crops.pass_summaries, keep_rows=True))
         self.kept_rows = KeptRows()
-        """Rows a focus-following pass computed: a cursor move onto one is a paste."""
+        """Rows computed on crops (by a focus-following pass or asked for): a cursor move onto
+        one is a paste."""
         self.pass_on_crops = True  # histogram passes larger than a crop go on crops (measured)
         self._exact_summaries = bind_pass(_exact_summaries)
         self._histogram_summaries = bind_pass(_histogram_summaries)
@@ -287,12 +288,13 @@ class Explainer:
             batch = 1 << (len(part) - 1).bit_length()  # a power of two: few compilations
             padded = np.concatenate([part, np.repeat(part[-1:], batch - len(part), 0)])
             with self._priority():
-                chunk = self._row_chunk(pixels, padded)
+                chunk = self._row_chunk(pixels, padded, image)
             rows[indices] = chunk[: len(part)]
         return rows
 
-    def _row_chunk(self, pixels, pixels_yx) -> np.ndarray:
-        """Rows [N, H, W] of one chunk of pixels, on crops or on the whole image."""
+    def _row_chunk(self, pixels, pixels_yx, image: str) -> np.ndarray:
+        """Rows [N, H, W] of one chunk of pixels, on crops (then kept: the cursor may come
+        back) or on the whole image."""
         height, width = pixels.shape
         probs, masks = self._linearise(pixels)
         ys, xs = pixels_yx[:, 0], pixels_yx[:, 1]
@@ -309,6 +311,7 @@ class Explainer:
         )
         local = (jnp.asarray(ys - origins_y, jnp.int32), jnp.asarray(xs - origins_x, jnp.int32))
         crop_rows = np.asarray(self._rows_on_crops(crop_probs, crop_masks, *local))
+        self.kept_rows.put(image, ys, xs, crop_rows, origins_y, origins_x)
         out = np.empty((len(pixels_yx), height, width), np.float32)
         crops.paste_rows(crop_rows, origins_y, origins_x, out)
         return out

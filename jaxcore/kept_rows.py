@@ -1,9 +1,10 @@
-"""Rows a focus-following pass computed, kept so that the cursor finds them ready.
+"""Rows computed on crops, kept so that the cursor finds them ready.
 
 A pass on crops (crops.py) computes every row it summarises anyway. When it follows the user's
 cursor (pass_order.py), the rows it computes are those the user is about to look at: keeping
-the last few thousand of them (their crops, 64 KiB each at full size) turns a cursor move onto
-one of them from a backward pass (about 140 ms on a 2-core CPU) into a paste.
+the last few thousand of them (their crops, 64 KiB each at full size), and the rows the cursor
+asked for itself, turns a cursor move onto one of them from a backward pass (about 140 ms on a
+2-core CPU) into a paste.
 """
 
 import threading

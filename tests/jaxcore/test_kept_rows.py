@@ -85,3 +85,10 @@ def test_a_pass_without_focus_keeps_nothing_and_other_images_do_not_share_rows(e
     out = np.empty(image.shape, np.float32)
     assert explainer256.kept_rows.paste(_image_key(image), 10, 10, out)
     assert not explainer256.kept_rows.paste(_image_key(other), 10, 10, out)
+
+
+def test_a_row_asked_again_is_not_computed_again(explainer256, monkeypatch):
+    image = np.random.default_rng(8).random((256, 256), dtype=np.float32)
+    first = explainer256.gradient_row(image, 130, 7)
+    monkeypatch.setattr(explainer256, "_row_chunk", None)  # any computation would fail
+    np.testing.assert_array_equal(explainer256.gradient_row(image, 130, 7), first)
