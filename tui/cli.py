@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
+    # XLA's C++ warnings (e.g. "Constant folding an instruction is taking > 1s" while the
+    # full-size model compiles) go straight to the terminal the app draws on. Set before JAX
+    # loads; a value the user set is kept.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = parse_args(argv)
     if args.demo:
         args.folder = None

@@ -3,6 +3,7 @@ what is remembered between sessions."""
 
 import io
 import json
+import os
 import threading
 import time
 
@@ -217,6 +218,16 @@ async def test_the_image_picker_filters_and_opens(data_dir, model_file, tmp_path
 def test_no_model_in_the_folder_exits_2(data_dir, capsys):
     assert cli.main([str(data_dir)]) == 2
     assert "no model" in capsys.readouterr().err
+
+
+def test_xla_warnings_are_kept_off_the_screen_unless_the_user_wants_them(tmp_path, monkeypatch):
+    missing = str(tmp_path / "nothing-here")
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    assert cli.main([missing]) == 2
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"  # set before JAX loads
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    assert cli.main([missing]) == 2
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
 
 
 def test_prompt_parsing_agrees_with_the_step_range():
