@@ -345,8 +345,8 @@ def cached_jacobian_stats(explainer, pixels, cache: StatsCache | None, **kwargs)
     pass would. On a miss the pass resumes from the image's partial entry, unless the caller
     gives its own `resume` (the TUI's in-memory pass); on_progress is then called once with
     the resumed stats before the pass goes on. An unfinished pass (cancelled) is stored as a
-    partial entry, and while the pass runs now and then (PartialKeeper); a complete result is
-    stored and replaces the partial entry."""
+    partial entry, and while the pass runs now and then (PartialKeeper), and when Ctrl+C
+    interrupts it; a complete result is stored and replaces the partial entry."""
     if cache is None or not cache.enabled:
         return explainer.jacobian_stats(pixels, **kwargs)
     key = stats_key(explainer, pixels)
@@ -360,16 +360,23 @@ def cached_jacobian_stats(explainer, pixels, cache: StatsCache | None, **kwargs)
         kwargs["resume"] = cache.load_partial(key)
         if kwargs["resume"] is not None and on_progress is not None:
             on_progress(kwargs["resume"])
-    resumed = kwargs["resume"]
-    stored_rows = 0 if resumed is None else int(resumed.done.sum())
+    latest = kwargs["resume"]  # the stats being filled, once the pass has reported
+    stored_rows = 0 if latest is None else int(latest.done.sum())
     keeper = PartialKeeper(partial(cache.store_partial, key), stored_rows)
 
     def progress(stats: JacobianStats) -> None:
+        nonlocal latest
+        latest = stats
         keeper.maybe_keep(stats)
         if on_progress is not None:
             on_progress(stats)
 
-    stats = explainer.jacobian_stats(pixels, **(kwargs | {"on_progress": progress}))
+    try:
+        stats = explainer.jacobian_stats(pixels, **(kwargs | {"on_progress": progress}))
+    except KeyboardInterrupt:  # Ctrl+C in cnninterp-export: the rows marked done are whole
+        if latest is not None:
+            keeper.keep(latest)
+        raise
     if stats.complete:
         if cache.store(key, stats):
             cache.discard_partial(key)
