@@ -18,7 +18,7 @@ from textual.app import SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from cnninterp.jaxcore.cache import StatsCache
+from cnninterp.jaxcore.cache import StatsCache, stats_key
 from cnninterp.jaxcore.images import ImageSource
 from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode, row_thresholds
 from cnninterp.tui import jobs, messages, saving
@@ -85,7 +85,19 @@ class CnnInterpApp(Explaining):
     def action_quit(self) -> None:  # type: ignore[override]
         """Quit at once: every worker's cancel is set, so a pass stops at its next chunk."""
         self.cancel_everything()
+        self.keep_current_pass()
         self.exit()
+
+    def keep_current_pass(self) -> None:
+        """Write the current image's unfinished pass to the cache now, on quitting: its worker
+        writes it too once the chunk in flight is in, but at full size on a CPU that chunk
+        takes seconds, longer than the exit waits (cli.EXIT_GRACE). Safe while the pass runs:
+        rows are marked done only once filed, and stats.done is swapped, never edited."""
+        view, explainer = self.view, self.explainer
+        if view is None or view.loaded is None or view.stats is None or explainer is None:
+            return
+        if not view.stats.complete and view.stats.done.any():
+            self._cache.store_partial(stats_key(explainer, view.loaded.pixels), view.stats)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own commands (themes, quit, ...), then every key's action, by what it

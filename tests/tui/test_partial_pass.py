@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pilot_helpers import options, wait_for
 
+from cnninterp.jaxcore import cache as cache_module
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode
 from cnninterp.tui import jobs
@@ -103,6 +104,25 @@ async def test_a_partial_pass_is_resumed_after_a_restart(
     assert not before[ys, xs].any()
     with np.load(entry) as npz:
         assert npz["done"].sum() > before.sum()  # kept again, with the new rows
+
+
+async def test_quitting_keeps_the_pass_even_when_its_worker_cannot(
+    big_folder, model_file, tmp_path, monkeypatch
+):
+    """The worker writes after its chunk in flight, which may outlast the exit's grace: the
+    app writes what is filed itself when quitting."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CNNINTERP_CACHE_DIR", str(cache))
+    monkeypatch.setattr(cache_module.PartialKeeper, "keep", lambda self, stats: None)
+    monkeypatch.setattr(cache_module.PartialKeeper, "maybe_keep", lambda self, stats: None)
+    app = create_app(options(big_folder, model_file, tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.view is not None and app.view.rows_done > 0, 120)
+        shown = app.view.stats.done
+        await pilot.press("q")
+    (entry,) = (cache / "stats").glob("*.partial.npz")
+    with np.load(entry) as npz:
+        assert npz["done"][shown].all()
 
 
 async def test_exact_counts_on_a_partial_pass_cover_the_rows_done(big_folder, model_file, tmp_path):
