@@ -16,6 +16,10 @@ writer killed with kill -9) are swept.
 Exact summaries store the rows only: their sorted magnitudes are re-derived on load (sorting
 |G| is exact, so bit for bit the same), which halves the entry (64 MiB at 64x64).
 
+A pass left unfinished is kept too, as a partial entry under the same key in its own file
+(`<key>.partial.npz`, partial_entries.py), and the next pass of that image resumes from it. A
+complete load never reads that file, and a complete entry replaces it.
+
 Location: the `root` argument, else $CNNINTERP_CACHE_DIR, else the platform's user cache
 folder (platformdirs, e.g. ~/.cache/cnninterp). Stats live under `<root>/stats/`.
 """
@@ -26,6 +30,7 @@ import logging
 import os
 import weakref
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -34,6 +39,7 @@ import platformdirs
 
 from cnninterp.jaxcore import significance
 from cnninterp.jaxcore.model_file import sweep_stale_temporaries, write_atomically
+from cnninterp.jaxcore.partial_entries import PartialKeeper, read_partial, write_partial
 from cnninterp.jaxcore.significance import (
     BINS_PER_DECADE,
     DECADES,
@@ -45,7 +51,9 @@ CACHE_FORMAT = 1
 """Bump when the stored layout or the meaning of JacobianStats' fields changes."""
 ENV_VAR = "CNNINTERP_CACHE_DIR"
 STALE_TEMPORARIES = ".*.npz.*.tmp"
-"""write_atomically's temporaries of entries; swept at open once older than an hour."""
+"""write_atomically's temporaries of entries (complete and partial); swept at open once older
+than an hour."""
+PARTIAL_SUFFIX = ".partial.npz"
 SORT_CHUNK_ROWS = 1024  # rows re-sorted at a time on load: bounds the |G| temporary
 
 log = logging.getLogger(__name__)
@@ -167,7 +175,8 @@ def _check_values(arrays: dict, kind: str, height: int, width: int) -> None:
 
 
 class StatsCache:
-    """Complete JacobianStats on disk, one .npz per key under `<root>/stats/`."""
+    """Complete JacobianStats on disk, one .npz per key under `<root>/stats/`, and the partial
+    ones of unfinished passes beside them (`<key>.partial.npz`)."""
 
     def __init__(self, root: Path | str | None = None, enabled: bool = True):
         self.root = cache_root(root)
@@ -185,6 +194,9 @@ class StatsCache:
         if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
             raise ValueError(f"not a cache key: {key!r}")
         return self.folder / f"{key}.npz"
+
+    def partial_path_for(self, key: str) -> Path:
+        return self.path_for(key).with_suffix(PARTIAL_SUFFIX)
 
     def load(self, key: str) -> JacobianStats | None:
         """The stored stats, or None on a miss; an untrustworthy entry is deleted first.
@@ -214,6 +226,8 @@ class StatsCache:
             if str(npz["key"]) != key:
                 raise CacheEntryError("stored key differs from its file name")
             meta = json.loads(str(npz["meta"]))
+            if meta.get("partial", False) is not False:
+                raise CacheEntryError("a partial entry where a complete one belongs")
             if meta.get("cache_format") != CACHE_FORMAT:
                 raise CacheEntryError(f"cache format {meta.get('cache_format')}")
             height, width = (int(s) for s in meta["shape"])
@@ -284,21 +298,88 @@ class StatsCache:
             return False
         return True
 
+    def load_partial(self, key: str) -> JacobianStats | None:
+        """The partial stats of an unfinished pass (complete=False; its file in
+        extras["resumed_from"]), or None; an untrustworthy entry is logged and deleted."""
+        if not self.enabled:
+            return None
+        path = self.partial_path_for(key)
+        if not path.is_file():
+            return None
+        try:
+            return read_partial(path, key, CACHE_FORMAT, summary_kind)
+        except Exception as exc:  # zip, numpy and JSON fail in many ways: all mean corrupt
+            log.warning(
+                "partial cache entry %s ignored, the pass starts afresh: %s", path.name, exc
+            )
+            self.discard_partial(key)
+            return None
+
+    def store_partial(self, key: str, stats: JacobianStats) -> bool:
+        """Write the rows a pass has done so far atomically; True if written. Complete stats
+        belong in `store`; a cache that cannot be written is logged, not raised."""
+        if not self.enabled or stats.complete:
+            return False
+        if summary_kind(*stats.shape) != ("exact" if stats.exact else "histogram"):
+            raise ValueError(f"stats of a {stats.shape} image with the wrong summary kind")
+        path = self.partial_path_for(key)
+        try:
+            write_partial(path, key, stats, CACHE_FORMAT)
+        except OSError as exc:
+            log.warning("cannot write partial cache entry %s: %s", path, exc)
+            return False
+        return True
+
+    def discard_partial(self, key: str) -> None:
+        """Delete the partial entry of `key`, if any (the complete one replaces it)."""
+        try:
+            self.partial_path_for(key).unlink(missing_ok=True)
+        except OSError as exc:  # a read-only cache: the stale entry is ignored on later loads
+            log.warning("cannot delete partial cache entry of %s: %s", key[:12], exc)
+
 
 def cached_jacobian_stats(explainer, pixels, cache: StatsCache | None, **kwargs) -> JacobianStats:
     """explainer.jacobian_stats(pixels, **kwargs), answered from `cache` when it holds them.
 
     A hit calls on_progress (if given) once with the complete stats, as the last chunk of a
-    pass would. Only complete results are stored: a cancelled pass is returned, not kept."""
+    pass would. On a miss the pass resumes from the image's partial entry, unless the caller
+    gives its own `resume` (the TUI's in-memory pass); on_progress is then called once with
+    the resumed stats before the pass goes on. An unfinished pass (cancelled) is stored as a
+    partial entry, and while the pass runs now and then (PartialKeeper), and when Ctrl+C
+    interrupts it; a complete result is stored and replaces the partial entry."""
     if cache is None or not cache.enabled:
         return explainer.jacobian_stats(pixels, **kwargs)
     key = stats_key(explainer, pixels)
+    on_progress = kwargs.get("on_progress")
     stats = cache.load(key)
     if stats is not None:
-        if kwargs.get("on_progress") is not None:
-            kwargs["on_progress"](stats)
+        if on_progress is not None:
+            on_progress(stats)
         return stats
-    stats = explainer.jacobian_stats(pixels, **kwargs)
+    if kwargs.get("resume") is None:
+        kwargs["resume"] = cache.load_partial(key)
+        if kwargs["resume"] is not None and on_progress is not None:
+            on_progress(kwargs["resume"])
+    latest = kwargs["resume"]  # the stats being filled, once the pass has reported
+    stored_rows = 0 if latest is None else int(latest.done.sum())
+    keeper = PartialKeeper(partial(cache.store_partial, key), stored_rows)
+
+    def progress(stats: JacobianStats) -> None:
+        nonlocal latest
+        latest = stats
+        keeper.maybe_keep(stats)
+        if on_progress is not None:
+            on_progress(stats)
+
+    try:
+        stats = explainer.jacobian_stats(pixels, **(kwargs | {"on_progress": progress}))
+    except KeyboardInterrupt:  # Ctrl+C in cnninterp-export: the rows marked done are whole
+        if latest is not None:
+            keeper.keep(latest)
+        raise
     if stats.complete:
-        cache.store(key, stats)
+        if cache.store(key, stats):
+            cache.discard_partial(key)
+    else:
+        keeper.keep(stats)
     return stats

@@ -26,7 +26,7 @@ import numpy as np
 from jaxtyping import Float
 from numpy.typing import ArrayLike
 
-from cnninterp.jaxcore import columns, crops, gradients, linear
+from cnninterp.jaxcore import columns, crops, gradients, linear, receptive_field
 from cnninterp.jaxcore.devices import DeviceChoice, DeviceSpread, free_bytes, select_devices
 from cnninterp.jaxcore.kept_rows import KeptRows
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
@@ -157,6 +157,7 @@ class Explainer:
         self._exact_summaries = bind_pass(_exact_summaries)
         self._histogram_summaries = bind_pass(_histogram_summaries)
         self._recount = bind_pass(_chunk_counts)
+        self._crop_recount = bind_pass(_crop_counts)
         self._columns = bind_pass(_column_chunk)
         self._linearised: OrderedDict[str, tuple] = OrderedDict()
         self._lock = threading.Lock()  # guards _linearised; callers may use several threads
@@ -498,23 +499,39 @@ class Explainer:
         return stats
 
     def exact_counts(
-        self, pixels, thresholds, *, on_progress=None, cancel=None
+        self, pixels, thresholds, *, rows=None, on_progress=None, cancel=None
     ) -> np.ndarray | None:
         """float32 [H, W]: exact #(|G| > thresholds[y, x]) of every row, by a second pass.
 
-        For images whose statistics are histograms; None if cancelled."""
+        For images whose statistics are histograms; None if cancelled. rows: bool [H, W], the
+        rows to count (those a partial first pass has done); the others stay NaN and are not
+        computed. Like the first pass, it goes pixel by pixel on crops where that one does,
+        else by colours (a colour with no wanted member is skipped)."""
         pixels = check_image(pixels)
         height, width = pixels.shape
+        wanted = np.ones(pixels.shape, bool) if rows is None else np.asarray(rows, bool)
+        if wanted.shape != pixels.shape:
+            raise ValueError(f"rows: a mask of {wanted.shape}, image of {pixels.shape}")
         thresholds = jnp.asarray(np.broadcast_to(np.asarray(thresholds, np.float32), pixels.shape))
         counts = np.full(pixels.shape, np.nan, np.float32)
+        on_crops = self._pass_on_crops(height, width)
 
         def consume(oy, ox, result):
-            ys, xs, valid = _members(oy, ox, height, width)
-            counts[ys[valid], xs[valid]] = result["counts"][valid]
+            if on_crops:  # one member per "colour": the pixel itself
+                ys, xs, valid = oy[:, None], ox[:, None], np.ones((len(oy), 1), bool)
+            else:
+                ys, xs, valid = _members(oy, ox, height, width)
+            keep = valid & wanted[np.where(valid, ys, 0), np.where(valid, xs, 0)]
+            counts[ys[keep], xs[keep]] = result["counts"][keep]
 
-        recount = self._recount.with_extras(thresholds)
+        kernel = self._crop_recount if on_crops else self._recount
+        recount = kernel.with_extras(thresholds)
         progress = None if on_progress is None else (lambda _: on_progress(counts))
-        order = self._colour_order(height, width)
+        if on_crops:
+            order = coarse_to_fine(height, width)
+        else:
+            order = self._colour_order(height, width)
+        order, _ = _left_to_do(order, ~wanted, on_crops)  # "done": nothing to count there
         return counts if self._run_pass(pixels, order, recount, consume, progress, cancel) else None
 
     def _column_pass(self, pixels, stats: JacobianStats, on_progress, cancel) -> bool:
@@ -672,3 +689,24 @@ def _chunk_counts(config, variables, probs, masks, offsets_y, offsets_x, thresho
     ys, xs, _ = members(offsets_y, offsets_x, height, width)
     t = thresholds[jnp.clip(ys, 0, height - 1), jnp.clip(xs, 0, width - 1)]  # (N, G)
     return {"counts": (jnp.abs(rows) > t[..., None, None]).sum(axis=(-2, -1)).astype(jnp.float32)}
+
+
+def _crop_counts(config, variables, probs, masks, ys, xs, thresholds):
+    """Exact #(|G| > threshold of its pixel) for the rows of single pixels, each on its crop
+    (crops.py): zeros outside a crop never count, thresholds being >= 0. A member axis of one,
+    like _chunk_counts' colours; origins found on the device as crops.pass_summaries does."""
+    height, width = probs.shape[:2]
+    low = jnp.asarray(receptive_field.low_reach())
+
+    def origins(q, length):
+        start = (q - low[q % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
+        return jnp.clip(start, 0, length - receptive_field.crop_extent(length))
+
+    origins_y, origins_x = origins(ys, height), origins(xs, width)
+    crop_h, crop_w = crops.crop_shape(height, width)
+    crop_probs, crop_masks = crops.crop_inputs(probs, masks, origins_y, origins_x, crop_h, crop_w)
+    rows = crops.rows_on_crops(
+        config, variables, crop_probs, crop_masks, ys - origins_y, xs - origins_x
+    )
+    above = (jnp.abs(rows) > thresholds[ys, xs][:, None, None]).sum(axis=(-2, -1))
+    return {"counts": above.astype(jnp.float32)[:, None]}

@@ -18,10 +18,11 @@ from textual.app import SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from cnninterp.jaxcore.cache import StatsCache
+from cnninterp.jaxcore.cache import StatsCache, stats_key
 from cnninterp.jaxcore.images import ImageSource
 from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode, row_thresholds
 from cnninterp.tui import jobs, messages, saving
+from cnninterp.tui.eta import format_percent
 from cnninterp.tui.explaining import Explaining
 from cnninterp.tui.explanation_stats import explained_rows
 from cnninterp.tui.key_labels import palette_entries
@@ -37,7 +38,7 @@ from cnninterp.tui.requests import (
     RowRequest,
     ThresholdKey,
 )
-from cnninterp.tui.view import ImageView, StatsRecord
+from cnninterp.tui.view import ImageView, StatsRecord, exact_counts_note
 from cnninterp.tui.widgets.colorbar import Colorbar
 from cnninterp.tui.widgets.image_list import ImageEntry, ImageList
 from cnninterp.tui.widgets.pixel_view import PixelView
@@ -84,7 +85,19 @@ class CnnInterpApp(Explaining):
     def action_quit(self) -> None:  # type: ignore[override]
         """Quit at once: every worker's cancel is set, so a pass stops at its next chunk."""
         self.cancel_everything()
+        self.keep_current_pass()
         self.exit()
+
+    def keep_current_pass(self) -> None:
+        """Write the current image's unfinished pass to the cache now, on quitting: its worker
+        writes it too once the chunk in flight is in, but at full size on a CPU that chunk
+        takes seconds, longer than the exit waits (cli.EXIT_GRACE). Safe while the pass runs:
+        rows are marked done only once filed, and stats.done is swapped, never edited."""
+        view, explainer = self.view, self.explainer
+        if view is None or view.loaded is None or view.stats is None or explainer is None:
+            return
+        if not view.stats.complete and view.stats.done.any():
+            self._cache.store_partial(stats_key(explainer, view.loaded.pixels), view.stats)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own commands (themes, quit, ...), then every key's action, by what it
@@ -229,16 +242,30 @@ class CnnInterpApp(Explaining):
         view.stats, view.stats_seconds = message.stats, message.seconds
         view.rows_done, view.rows_total = message.rows_done, message.rows_total
         self._passes[view.index] = message.stats
-        state = "done" if message.stats.complete else "partial"
-        self.query_one(ImageList).update_entry(view.index, state=state)
+        self.list_progress(view, message.stats)
         image = self.query_one("#image")
         window = image.window if isinstance(image, PixelView) else None
-        self.panels.status(
-            pass_status(view, message.fraction, message.seconds, window),
-            device=self.device_status(running=not message.stats.complete),
-        )
+        status = pass_status(view, message.fraction, message.seconds, window)
+        if (note := exact_counts_note(view, self.threshold)) is not None:
+            status = f"{status} · {note}"
+        self.panels.status(status, device=self.device_status(running=not message.stats.complete))
         self.request_significance()
         self.paint_row()
+
+    def list_progress(self, view: ImageView, stats: JacobianStats) -> None:
+        """The image list's entry: done with its size, or partial with its percent (a pass
+        resumed from the cache shows it at once)."""
+        image_list = self.query_one(ImageList)
+        if stats.complete:
+            size = ""
+            if view.loaded is not None:
+                height, width = view.loaded.original_shape
+                size = f"{width}x{height}"
+            image_list.update_entry(view.index, state="done", **({"size": size} if size else {}))
+        else:
+            image_list.update_entry(
+                view.index, state="partial", size=format_percent(stats.fraction_done)
+            )
 
     def device_status(self, running: bool) -> str:
         """The device's name and, while a pass runs, what each device is doing."""
@@ -257,7 +284,19 @@ class CnnInterpApp(Explaining):
         if (view := self.current(message.token)) is None:
             return
         view.exact_counts, view.exact_key = message.counts, message.key
-        self.panels.status(f"exact counts done in {message.seconds:.1f} s")
+        view.exact_rows, view.exact_thresholds = message.rows, message.thresholds
+        if message.rows is None:
+            self.panels.status(f"exact counts done in {message.seconds:.1f} s")
+        else:
+            covered, total = int(message.rows.sum()), message.rows.size
+            relative = message.key.mode in (ThresholdMode.GLOBAL, ThresholdMode.LEGACY)
+            whose = "; threshold relative to the max over them" if relative else ""
+            text = (
+                f"exact for {covered:,} of {total:,} rows (those done so far{whose}), "
+                f"in {message.seconds:.1f} s"
+            )
+            self.panels.status(text)
+            self.notify(text, timeout=8)  # the running pass's next report takes the status line
         self.paint_significance()
         self.paint_statistics()
 
@@ -335,23 +374,40 @@ class CnnInterpApp(Explaining):
     # ---- actions ---------------------------------------------------------------------------
 
     def action_exact_counts(self) -> None:
+        """Count exactly for the threshold in force: every row of a complete pass, or the rows
+        a partial one has done so far (its threshold relative to their max)."""
         view = self.view
         stats = view.stats if view else None
         if view is None or view.loaded is None or stats is None or self.explainer is None:
             self.notify("no significance computed yet", severity="warning")
         elif stats.exact:
             self.notify("the counts of this image are exact already", timeout=4)
-        elif not stats.complete:
-            self.notify("exact counts need the significance pass to finish first", timeout=4)
-        elif view.exact_for(self.threshold) is None:
+        elif not stats.done.any():
+            self.notify("no rows done yet: exact counts count the rows the pass has done")
+        elif self._exact_counts_due(view, stats):
+            rows = None if stats.complete else stats.done  # mark_done swaps: a snapshot
             mode, t = self.threshold.mode, self.threshold.t_value
             thresholds = row_thresholds(stats, mode, t)
             pixels, mask = view.loaded.pixels, view.predicted_mask
-            request = ExactCountsRequest(
-                view.token, ThresholdKey(mode, t), pixels, thresholds, mask
-            )
-            self.panels.status("exact counts: starting a second pass")
+            key = ThresholdKey(mode, t)
+            request = ExactCountsRequest(view.token, key, pixels, thresholds, mask, rows)
+            if rows is None:
+                self.panels.status("exact counts: starting a second pass")
+            else:
+                self.panels.status(
+                    f"exact counts: a second pass over the {int(rows.sum()):,} rows done so far"
+                )
             self.count_exactly(request, self._cancel)
+
+    def _exact_counts_due(self, view: ImageView, stats: JacobianStats) -> bool:
+        """Whether `E` has work: no valid exact counts for this threshold, or ones that cover
+        fewer rows than the pass has done now."""
+        if view.exact_for(self.threshold) is None:
+            return True
+        if view.exact_rows is None or int(view.exact_rows.sum()) >= int(stats.done.sum()):
+            self.notify("the exact counts are up to date", timeout=4)
+            return False
+        return True
 
     def action_save(self) -> None:
         if self.view is None or self.view.loaded is None:

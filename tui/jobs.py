@@ -28,6 +28,7 @@ from cnninterp.jaxcore.significance import (
 )
 from cnninterp.jaxcore.targets import TargetError
 from cnninterp.tui import messages
+from cnninterp.tui.eta import format_percent
 from cnninterp.tui.model_source import OpenError, open_data
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.requests import (
@@ -68,7 +69,8 @@ def analyse_image(
     max_pixels: int = MAX_PIXELS,
 ) -> None:
     """Load, p map, then the full significance pass (progressively, until cancelled), or its
-    result from the disk cache when this model has seen this image before.
+    result from the disk cache when this model has seen this image before; a pass left
+    unfinished is kept there and resumed, also after a restart (cache.py).
 
     focus: the cursor, read between chunks (the pass does the rows around it first). resume:
     this image's partial pass, continued (its rows are kept). lock: held while the pass runs,
@@ -89,7 +91,8 @@ def analyse_image(
     if cancel.is_set():
         return
     total = shape[0] * shape[1]
-    start = last = time.perf_counter()
+    start = time.perf_counter()
+    last = start - PROGRESS_INTERVAL  # the first report (a pass resumed from the cache) at once
 
     def progress(stats: JacobianStats, final: bool = False) -> None:
         # At most a few repaints a second: a flood of progress messages would queue the
@@ -138,25 +141,35 @@ def significance(post: Post, request: CountsRequest) -> None:
 def exact_counts(
     post: Post, explainer: Explainer, request: ExactCountsRequest, cancel: threading.Event
 ) -> None:
-    """A second pass over every row counting exactly, for images whose first pass kept only
-    histograms."""
+    """A second pass counting exactly, for images whose first pass kept only histograms: over
+    every row, or over the rows a partial pass has done (request.rows)."""
     start = last = time.perf_counter()
+    wanted = request.thresholds.size if request.rows is None else int(request.rows.sum())
 
     def progress(counts: np.ndarray) -> None:
         nonlocal last
         if time.perf_counter() - last > 0.25:
             last = time.perf_counter()
-            done = 100.0 * float(np.isfinite(counts).mean())
-            post(messages.Status(f"exact counts {done:.0f} %, {last - start:.1f} s"))
+            done = float(np.isfinite(counts).sum()) / max(wanted, 1)
+            post(
+                messages.Status(
+                    f"exact counts {format_percent(done)} of {wanted:,} rows, {last - start:.1f} s"
+                )
+            )
 
     counts = explainer.exact_counts(
-        request.pixels, request.thresholds, on_progress=progress, cancel=cancel
+        request.pixels, request.thresholds, rows=request.rows, on_progress=progress, cancel=cancel
     )
     if counts is None:  # cancelled: the user left the image
         return
     if request.key.mode is ThresholdMode.LEGACY:
         counts = legacy_normalise(counts, request.predicted_mask)
-    post(messages.ExactCountsReady(request.token, request.key, counts, time.perf_counter() - start))
+    seconds = time.perf_counter() - start
+    post(
+        messages.ExactCountsReady(
+            request.token, request.key, counts, seconds, request.rows, request.thresholds
+        )
+    )
 
 
 def attribution(post: Post, attributor: Attributor, request: AttributionRequest) -> None:

@@ -94,8 +94,12 @@ class ExactCountsReady(Message):
     token: int
     key: ThresholdKey
     counts: np.ndarray
-    """float32 [H, W]."""
+    """float32 [H, W]; NaN outside `rows`."""
     seconds: float
+    rows: np.ndarray | None = None
+    """bool [H, W]: the rows counted (a partial pass's rows done at `E`); None: all."""
+    thresholds: np.ndarray | None = None
+    """float32 [H, W]: the absolute threshold each row was counted with."""
 
 
 @dataclass

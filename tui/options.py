@@ -17,7 +17,8 @@ class AppOptions:
     save_dir: Path = Path("cnninterp-saves")
     """Where `s` writes the current view."""
     cache: bool = True
-    """Reuse complete significance results from the disk cache (jaxcore/cache.py)."""
+    """Reuse complete significance results from the disk cache, and resume unfinished passes
+    kept there (jaxcore/cache.py)."""
     max_pixels: int = 2**26
     """Largest image opened (jaxcore.images.load_image's max_pixels; --max-pixels)."""
     chunk_size: int | None = None

@@ -56,7 +56,8 @@ class CountsRequest:
 
 @dataclass(frozen=True)
 class ExactCountsRequest:
-    """A second pass counting every row exactly (large images keep only histograms)."""
+    """A second pass counting rows exactly (large images keep only histograms): every row, or
+    on a partial pass the rows it has done."""
 
     token: int
     key: ThresholdKey
@@ -65,6 +66,8 @@ class ExactCountsRequest:
     thresholds: np.ndarray
     """float32 [H, W]: the absolute threshold of each row."""
     predicted_mask: np.ndarray | None
+    rows: np.ndarray | None = None
+    """bool [H, W]: the rows to count (those a partial pass had done); None: every row."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from cnninterp.jaxcore.significance import (
     JacobianStats,
     Significance,
     predicted_mask,
+    row_thresholds,
     threshold_at,
 )
 from cnninterp.tui.eta import TimeLeft
@@ -49,6 +50,11 @@ class ImageView:
     """Exact counts from a second pass (`E`), for large images whose counts are estimates."""
     exact_key: ThresholdKey | None = None
     """The threshold the exact counts were computed for."""
+    exact_rows: np.ndarray | None = None
+    """bool [H, W]: the rows the exact counts cover (on a partial pass, those done at `E`);
+    None: every row."""
+    exact_thresholds: np.ndarray | None = None
+    """float32 [H, W]: the absolute thresholds they were counted with."""
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     time_left: TimeLeft = field(default_factory=TimeLeft)
@@ -69,9 +75,41 @@ class ImageView:
         return self.row if self.row_yx == (y, x) else None
 
     def exact_for(self, threshold: Threshold) -> np.ndarray | None:
-        """Exact counts when they were computed for this threshold, else None."""
-        key = ThresholdKey(threshold.mode, threshold.t_value)
-        return self.exact_counts if self.exact_key == key else None
+        """Exact counts when they were computed for this threshold, else None. On a partial
+        pass a threshold relative to a max (global, legacy) moves when a new row raises the
+        max: counts made before then are outdated (exact_outdated), not shown."""
+        if self.exact_key != ThresholdKey(threshold.mode, threshold.t_value):
+            return None
+        return None if self.exact_outdated(threshold) else self.exact_counts
+
+    def exact_outdated(self, threshold: Threshold) -> bool:
+        """Whether exact counts of this threshold exist but the threshold in force on the rows
+        they cover has changed since they were counted."""
+        if self.exact_key != ThresholdKey(threshold.mode, threshold.t_value):
+            return False
+        if self.exact_thresholds is None or self.stats is None:
+            return False
+        covered = np.ones(self.stats.shape, bool) if self.exact_rows is None else self.exact_rows
+        now = row_thresholds(self.stats, threshold.mode, threshold.t_value)
+        return not np.array_equal(now[covered], self.exact_thresholds[covered])
+
+    def exact_covers(self, y: int, x: int) -> bool:
+        return self.exact_rows is None or bool(self.exact_rows[y, x])
+
+
+def exact_counts_note(view: ImageView, threshold: Threshold) -> str | None:
+    """For the status line on a partial pass: how far the exact counts (`E`) lag behind."""
+    stats = view.stats
+    if stats is None or view.exact_counts is None:
+        return None
+    if view.exact_outdated(threshold):
+        return "exact counts outdated: the max |J| grew (E recounts)"
+    if view.exact_for(threshold) is None or view.exact_rows is None:
+        return None
+    covered, done = int(view.exact_rows.sum()), int(stats.done.sum())
+    if covered >= done:
+        return None
+    return f"exact counts cover {covered:,} of the {done:,} rows done (E recounts)"
 
 
 def current_threshold(view: ImageView, threshold: Threshold, y: int, x: int) -> float | None:
@@ -111,7 +149,9 @@ def cursor_statistics(view: ImageView, threshold: Threshold, y: int, x: int) -> 
             value = getattr(fp, name)
             out[name] = None if value is None else value.item() if hasattr(value, "item") else value
     sig, exact = view.significance, view.exact_for(threshold)
-    if exact is not None:
+    if exact is not None and view.exact_rows is not None:
+        out["exact_rows"] = int(view.exact_rows.sum())
+    if exact is not None and view.exact_covers(y, x):
         out["significance"], out["count_exact"] = float(exact[y, x]), True
     elif sig is not None:
         count = float(sig.counts[y, x])
@@ -164,6 +204,9 @@ def statistics_rows(s: StatsRecord, threshold: Threshold) -> list[tuple[str, str
     elif sig is not None:  # a histogram estimate (large images): say so, and how far off
         error = format_count(s.get("count_error", 0))
         rows.append(("signific.", f"≈ {format_count(sig)} ± {error} (E: exact)"))
+    exact_rows, total = s.get("exact_rows"), s.get("rows_total", 0)
+    if exact_rows is not None and exact_rows < total:  # E on a partial pass
+        rows.append(("exact", f"for {exact_rows:,} of {total:,} rows"))
     return rows
 
 

@@ -92,6 +92,21 @@ def histogram_pass() -> dict:
     }
 
 
+def partial_counts_on_crops() -> dict:
+    """Exact counts of some rows only (`E` on a partial pass), pixel by pixel on crops at
+    144x144, 1 vs 4 devices."""
+    image = np.random.default_rng(8).random((144, 144), dtype=np.float32)
+    rows = np.zeros(image.shape, bool)
+    rows[np.arange(0, 144, 9), np.arange(0, 144, 9)[::-1]] = True  # 16 rows, all over
+    thresholds = np.full(image.shape, 1e-4, np.float32)
+    counts_one = explainer(1, "rows").exact_counts(image, thresholds, rows=rows)
+    counts_four = explainer(None, "rows").exact_counts(image, thresholds, rows=rows)
+    return {
+        "counts_equal": bool(np.array_equal(counts_one, counts_four, equal_nan=True)),
+        "counted_only_those": bool((np.isfinite(counts_four) == rows).all()),
+    }
+
+
 def out_of_memory_and_rows_meanwhile() -> dict:
     """The spread program runs out of memory once: the chunk halves on every device and the
     pass still equals one device's; a row asked for while the pass runs answers, and is the
@@ -155,6 +170,7 @@ def main() -> None:
         "columns": spread_pass("columns"),
         "weights_as_arguments": spread_pass("rows", constants=False),
         "histogram": histogram_pass(),
+        "partial_counts": partial_counts_on_crops(),
         "out_of_memory": out_of_memory_and_rows_meanwhile(),
         "factory": factory(),
     }

@@ -274,17 +274,20 @@ def test_histogram_entry_round_trips(cache):
 # --- what is written -----------------------------------------------------------------------
 
 
-def test_partial_stats_are_not_stored(explainer, cache):
+def test_partial_stats_are_stored_only_as_partial(explainer, cache):
+    """A cancelled pass is kept beside, never as, the complete entry (test_partial_cache.py)."""
     pixels = random_image(0)
+    key = stats_key(explainer, pixels)
     cancel = threading.Event()
     partial = cached_jacobian_stats(
         explainer, pixels, cache, on_progress=lambda _: cancel.set(), cancel=cancel
     )
     assert not partial.complete and partial.done.any()
-    assert entry_files(cache) == []
-    assert not cache.store(stats_key(explainer, pixels), partial)
+    assert entry_files(cache) == [cache.partial_path_for(key).name]
+    assert not cache.store(key, partial) and cache.load(key) is None
     complete = cached_jacobian_stats(explainer, pixels, cache)
     assert explainer.calls == 2 and complete.complete
+    assert entry_files(cache) == [cache.path_for(key).name]
 
 
 def test_writes_are_atomic(explainer, cache, monkeypatch):

@@ -66,6 +66,10 @@ def test_histogram_summaries_and_exact_counts_equal_one_devices(four):
     assert histogram["counts_equal"] and histogram["counts_finite"]
 
 
+def test_exact_counts_of_some_rows_on_crops_equal_one_devices(four):
+    assert four["partial_counts"] == {"counts_equal": True, "counted_only_those": True}
+
+
 def test_the_cache_key_does_not_depend_on_the_device_count(four):
     # Results are bitwise equal (above), so a pass cached on one device serves four.
     assert four["rows"]["same_cache_key"] and four["columns"]["same_cache_key"]
