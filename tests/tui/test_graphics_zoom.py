@@ -50,6 +50,11 @@ class SideBySide(App[None]):
                 view.styles.width, view.styles.height = self.panel_size
                 yield view
 
+    clicked: list[tuple[int, int]] = []
+
+    def on_pixel_view_clicked(self, message: PixelView.Clicked) -> None:
+        self.clicked.append((message.y, message.x))
+
     def show(self, rgb: np.ndarray, viewport: Viewport, layers=()) -> None:
         for view in (self.query_one(PixelView), self.query_one(GraphicsView)):
             view.set_picture(rgb, layers=layers)
@@ -79,6 +84,8 @@ async def test_graphics_at_one_to_one_hand_over_the_exact_window_with_the_cursor
         assert bottom.index("▲") == view.picture_left + 33 - window.x0  # its own column
         view.set_cursor(21, 32)
         await pilot.pause()
+        await pilot.click(GraphicsView, offset=(view.picture_left + 5, 3))
+        assert app.clicked == [(window.y0 + 7, window.x0 + 5)]  # cell row 3: rows 6 and 7
         assert view.render_line(view.geometry.rows).text.index("▲") == view.picture_left + 32 - (
             window.x0
         )

@@ -220,11 +220,14 @@ class GraphicsView(Widget):
     # ---- input ----------------------------------------------------------------------------
 
     def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None or self._geometry is None:
+        if self._geometry is None:
             return
+        # From screen coordinates: a click on the picture arrives from the textual-image
+        # child, whose own offset (x, y) would count from the picture, not from the panel.
+        content = self.content_region
+        row, col = event.screen_y - content.y, event.screen_x - content.x
         fine = self._fine
-        pixel = self._geometry.pixel_at(offset.y, offset.x - self._left)
+        pixel = self._geometry.pixel_at(row, col - self._left)
         if pixel is not None and fine is not None:
             block = fine.scale.block  # the centre of the block clicked, inside the image
             y = min(fine.y0 + pixel[0] * block + block // 2, fine.y1 - 1)
