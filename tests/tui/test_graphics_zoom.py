@@ -129,6 +129,16 @@ async def test_graphics_use_the_terminals_finer_pixels_but_only_whole_aligned_bl
         assert handed_over(view).shape[:2] == (view.geometry.rows * 4, view.geometry.cols * 2)
 
 
+def test_the_finer_block_divides_the_windows_own_unless_the_whole_image_shows():
+    whole = Window(0, 0, 256, 256, Scale(block=11))  # fit: nothing to pan
+    assert whole.at_resolution(240, 240, (256, 256)).scale == Scale(block=2)
+    part = Window(0, 12, 200, 256, Scale(block=6))  # panned: blocks stay on the 6-grid
+    assert part.at_resolution(130, 130, (256, 256)).scale == Scale(block=2)
+    assert part.at_resolution(60, 60, (256, 256)).scale == Scale(block=6)  # 5 would fit
+    magnified = Window(10, 10, 20, 20, Scale(magnify=4))
+    assert magnified.at_resolution(400, 400, (256, 256)).scale == Scale()  # exact pixels
+
+
 async def test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel(
     data_dir, model_file, tmp_path
 ):

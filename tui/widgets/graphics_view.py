@@ -162,7 +162,7 @@ class GraphicsView(Widget):
             self._cursor_cell = None
             return
         cell_w, cell_h = self.cell
-        fine = window.at_resolution(window.cols * cell_w, window.rows * cell_h)
+        fine = window.at_resolution(window.cols * cell_w, window.rows * cell_h, self._rgb.shape[:2])
         h, w = fine.display_rows, fine.display_cols
         geometry = CellGeometry.into(h, w, window.cols, window.rows, self.cell)
         self._window, self._fine, self._geometry = window, fine, geometry
