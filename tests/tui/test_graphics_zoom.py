@@ -179,6 +179,11 @@ async def test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel(
         )
         for name, view in views.items():
             assert view.window.contains(*app.cursor) and view.window.x0 > starts[name]
+        (y, x), g = app.cursor, image.geometry  # the ticks point inside the cursor's cells
+        ticked = [r for r in range(g.rows) if image.render_line(r).text.rstrip().endswith("▶")]
+        assert ticked and all(r * 20 // factor == y - panned.y0 for r in ticked)
+        col = image.render_line(g.rows).text.index("▲") - image.picture_left
+        assert col * 10 // factor == x - panned.x0
         detail = app.query_one("#detail", GraphicsView)
         assert detail.viewport == Viewport()  # the detail panel keeps its own framing
         await pilot.press(*"ZZZZZZ")
