@@ -8,7 +8,7 @@ from pilot_helpers import options, row_shown, stats_done, wait_for
 from cnninterp.jaxcore import significance
 from cnninterp.jaxcore.model_file import file_sha256
 from cnninterp.tui.app import create_app
-from cnninterp.tui.widgets.graphics_view import GraphicsView
+from cnninterp.tui.widgets.graphics_view import CursorMark, GraphicsView
 
 PICTURES = ("image", "probability", "significance", "gradient", "detail")
 
@@ -55,6 +55,8 @@ async def test_graphics_panels_encode_once_per_picture_not_per_cursor_move(
         row, col = image.geometry.cell_of(*app.cursor)
         assert image.render_line(row).text.rstrip().endswith("▶")  # the cursor's ticks
         assert image.render_line(image.geometry.rows).text.index("▲") == image.picture_left + col
+        mark = image.query_one(CursorMark)  # laid over the picture: Kitty only (see there)
+        assert mark.display == (mode == "kitty")
         before = views["gradient"].encodes
         await pilot.press("c")  # another colormap: the gradient row once more
         await pilot.pause(0.2)

@@ -8,13 +8,16 @@ import numpy as np
 from pilot_helpers import options, row_shown, wait_for
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
+from textual.geometry import Region
 from textual.widget import Widget
 
 from cnninterp.tui import paint
 from cnninterp.tui.app import create_app
 from cnninterp.tui.panels import CURSOR_VIEWS
+from cnninterp.tui.render import CURSOR_RGB
+from cnninterp.tui.terminal_picture import CellGeometry, cursor_patch
 from cnninterp.tui.viewport import Scale, Viewport, Window
-from cnninterp.tui.widgets.graphics_view import GraphicsView
+from cnninterp.tui.widgets.graphics_view import CursorMark, GraphicsView
 from cnninterp.tui.widgets.pixel_view import PixelView, display_picture
 
 
@@ -82,6 +85,15 @@ async def test_graphics_at_one_to_one_hand_over_the_exact_window_with_the_cursor
         assert view.render_line(row).text.rstrip().endswith("▶")
         bottom = view.render_line(view.geometry.rows).text
         assert bottom.index("▲") == view.picture_left + 33 - window.x0  # its own column
+        # the mark over the picture: exactly the pixel's half of its cell, the other half as
+        # the picture shows it, drawn on top so the terminal shows it instead of the picture
+        mark = view.query_one(CursorMark)
+        top = 21 - window.y0 - 1
+        assert mark.halves.tolist() == [[rgb[window.y0 + top, 33].tolist()], [list(CURSOR_RGB)]]
+        content = view.content_region
+        at = (content.x + view.picture_left + 33 - window.x0, content.y + top // 2)
+        assert mark.region == Region(*at, 1, 1)
+        assert app.screen.get_widget_at(*at)[0] is mark
         view.set_cursor(21, 32)
         await pilot.pause()
         await pilot.click(GraphicsView, offset=(view.picture_left + 5, 3))
@@ -139,6 +151,15 @@ def test_the_finer_block_divides_the_windows_own_unless_the_whole_image_shows():
     assert magnified.at_resolution(400, 400, (256, 256)).scale == Scale()  # exact pixels
 
 
+def test_the_cursor_patch_marks_the_cell_half_over_a_small_pixel():
+    picture = np.random.default_rng(4).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    geometry = CellGeometry.into(40, 30, 3, 2, (10, 20))  # one screen pixel per pixel
+    assert geometry.scale == 1
+    row, col, halves = cursor_patch(picture, geometry, (13, 25), CURSOR_RGB, (0, 0, 0))
+    assert (row, col) == (0, 2)  # screen pixel (13, 25): cell row 0, column 2, lower half
+    assert halves.tolist() == [[picture[5, 25].tolist()], [list(CURSOR_RGB)]]
+
+
 async def test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel(
     data_dir, model_file, tmp_path
 ):
@@ -184,6 +205,9 @@ async def test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel(
         assert ticked and all(r * 20 // factor == y - panned.y0 for r in ticked)
         col = image.render_line(g.rows).text.index("▲") - image.picture_left
         assert col * 10 // factor == x - panned.x0
+        mark = image.query_one(CursorMark)  # 4:1: the pixel is 4 x 2 whole cells
+        assert mark.halves.shape == (4, 4, 3) and (mark.halves == CURSOR_RGB).all()
+        assert mark.region.x == image.content_region.x + image.picture_left + 4 * (x - panned.x0)
         detail = app.query_one("#detail", GraphicsView)
         assert detail.viewport == Viewport()  # the detail panel keeps its own framing
         await pilot.press(*"ZZZZZZ")

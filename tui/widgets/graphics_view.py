@@ -9,9 +9,10 @@ when zoomed in; block means of image-aligned blocks when they do not, with mask 
 
 The picture is encoded once per picture, panel size or window (nearest-upscaled and
 palettised by `terminal_picture`), never on a cursor move inside the window: the cursor is
-shown with text around the picture, a tick in the margin left of its row and one below its
-column, and moving it repaints only those margin cells. The textual-image widget class is
-passed in, so tests can substitute one.
+shown with text, a tick in the margin left of its row and one below its column and, with
+Kitty, a `CursorMark` laid over the cells of its pixel (half blocks: exact to the pixel at 1:1
+or closer, like the half-block panels); moving it repaints only those cells. The
+textual-image widget class is passed in, so tests can substitute one.
 """
 
 from typing import Any
@@ -26,11 +27,43 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from cnninterp.tui import render
-from cnninterp.tui.terminal_picture import CellGeometry, upscaled_picture
+from cnninterp.tui.terminal_picture import CellGeometry, cursor_patch, upscaled_picture
 from cnninterp.tui.viewport import Viewport, Window
 from cnninterp.tui.widgets.pixel_view import Layer, PixelView, display_picture, same_layers
 
 TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, render.CURSOR_RGB))})")
+
+
+class CursorMark(Widget):
+    """The cells over the cursor's pixel, in half blocks with the pixel's part in the cursor's
+    colour, laid over the picture: with Kitty's placeholder cells the terminal shows this text
+    there instead of the picture, so the mark is exact without sending the picture again."""
+
+    DEFAULT_CSS = """
+    CursorMark { position: absolute; width: 1; height: 1; display: none; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[list[Segment]] = []
+        self.halves: np.ndarray | None = None
+        """The half-cell colours drawn [2 rows, cols, 3] (tests read them)."""
+
+    def show(self, left: int, top: int, halves: np.ndarray | None) -> None:
+        self.halves = halves
+        if halves is None or not halves.size:
+            self.display = False
+            return
+        self.cells = render.half_block_cells(halves)
+        self.styles.offset = (left, top)
+        self.styles.width, self.styles.height = halves.shape[1], halves.shape[0] // 2
+        self.display = True
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if y >= len(self.cells):
+            return Strip.blank(self.size.width)
+        return Strip(self.cells[y], len(self.cells[y]))
 
 
 class GraphicsView(Widget):
@@ -48,11 +81,15 @@ class GraphicsView(Widget):
         cell: tuple[int, int],
         *,
         show_cursor: bool = True,
+        mark_over_picture: bool = True,
         id: str | None = None,
         classes: str = "",
     ):
         super().__init__(id=id, classes=classes)
         self.image_class, self.cell, self.show_cursor = image_class, cell, show_cursor
+        self.mark_over_picture = mark_over_picture
+        """Lay the CursorMark over the picture (Kitty). Not with Sixel: its picture is drawn
+        from its last text row, so repainting the cells a mark leaves would blank them."""
         self._rgb: np.ndarray | None = None
         self._layers: tuple[Layer, ...] = ()
         self.viewport = Viewport()
@@ -72,6 +109,7 @@ class GraphicsView(Widget):
 
     def compose(self) -> ComposeResult:
         yield self.image_class(classes="picture")
+        yield CursorMark()
 
     # ---- state ----------------------------------------------------------------------------
 
@@ -133,6 +171,7 @@ class GraphicsView(Widget):
     def set_cursor(self, y: int, x: int) -> None:
         """Move the cursor: repaint the margin cells of the old and the new ticks only."""
         self._cursor = (y, x)
+        self._mark_cursor()
         old, self._cursor_cell = self._cursor_cell, self._locate_cursor()
         for cell in {c for c in (old, self._cursor_cell) if c is not None}:
             for region in self._tick_regions(cell):
@@ -160,6 +199,7 @@ class GraphicsView(Widget):
             image.display = False
             image.image = None
             self._cursor_cell = None
+            self._mark_cursor()
             return
         cell_w, cell_h = self.cell
         fine = window.at_resolution(window.cols * cell_w, window.rows * cell_h, self._rgb.shape[:2])
@@ -179,6 +219,25 @@ class GraphicsView(Widget):
             self._shown = key
         image.display = True
         self._cursor_cell = self._locate_cursor()
+        self._mark_cursor()
+
+    def _mark_cursor(self) -> None:
+        if not self.is_mounted:
+            return
+        mark = self.query_one(CursorMark)
+        g, fine, pixels = self._geometry, self._fine, self.display_pixels
+        cursor = self._cursor
+        if g is None or fine is None or pixels is None or cursor is None or not self.show_cursor:
+            mark.show(0, 0, None)
+            return
+        if not self.mark_over_picture or not fine.contains(*cursor):
+            mark.show(0, 0, None)
+            return
+        block = fine.scale.block
+        pixel = ((cursor[0] - fine.y0) // block, (cursor[1] - fine.x0) // block)
+        _, background = self.background_colors
+        row, col, halves = cursor_patch(pixels, g, pixel, render.CURSOR_RGB, background.rgb)
+        mark.show(self._left + col, row, halves)
 
     def _locate_cursor(self) -> tuple[int, int] | None:
         """The cell showing the cursor's pixel (its block's, zoomed out); None outside."""
