@@ -63,7 +63,12 @@ class Controls(Looking):
         if self._image_widget is None or self._cell is None:
             return PixelView(id=id, classes=classes, show_cursor=show_cursor)
         return GraphicsView(
-            self._image_widget, self._cell, id=id, classes=classes, show_cursor=show_cursor
+            self._image_widget,
+            self._cell,
+            id=id,
+            classes=classes,
+            show_cursor=show_cursor,
+            mark_over_picture=self.options.graphics == "kitty",
         )
 
     def compose(self) -> ComposeResult:

@@ -65,8 +65,7 @@ class Looking(App[None]):
         boxes = [
             panel.box
             for panel in self.cursor_panels()
-            if isinstance(panel, PixelView)
-            and panel.size.width > 0
+            if panel.size.width > 0
             and (maximised is None or maximised is panel or panel in maximised.walk_children())
         ]
         if not boxes:

@@ -103,3 +103,38 @@ def upscaled_picture(rgb: np.ndarray, geometry: CellGeometry, background=(0, 0, 
     canvas[:] = background
     canvas[:shown_h, :shown_w] = rgb[ys][:, xs]
     return Image.fromarray(canvas)  # (h, w, 3) uint8 -> RGB
+
+
+def cursor_patch(
+    picture: np.ndarray,
+    geometry: CellGeometry,
+    pixel: tuple[int, int],
+    colour,
+    background=(0, 0, 0),
+) -> tuple[int, int, np.ndarray]:
+    """The cells over picture pixel (y, x) as half-cell colours: (row0, col0, [2 R, C, 3]).
+    A half that overlaps the pixel's screen square takes `colour`; the others what the
+    terminal shows at their centre (the upscaled picture, or the padding). Drawn as text over
+    the picture, it marks exactly one pixel without sending the picture again."""
+    g, (py, px) = geometry, pixel
+    s, cw, ch = g.scale, g.cell_width, g.cell_height
+    top, left, bottom, right = py * s, px * s, (py + 1) * s, (px + 1) * s  # screen pixels
+    r0, c0 = int(top // ch), int(left // cw)
+    r1, c1 = min(math.ceil(bottom / ch), g.rows), min(math.ceil(right / cw), g.cols)
+    shown_h, shown_w = round(g.height * s), round(g.width * s)
+    halves = np.empty((2 * (r1 - r0), c1 - c0, 3), np.uint8)
+    for i in range(halves.shape[0]):
+        y_lo = (2 * r0 + i) * ch / 2
+        y_hi = y_lo + ch / 2
+        for j in range(halves.shape[1]):
+            x_lo = (c0 + j) * cw
+            x_hi = x_lo + cw
+            if y_lo < bottom and y_hi > top and x_lo < right and x_hi > left:
+                halves[i, j] = colour
+                continue
+            y_mid, x_mid = int((y_lo + y_hi) / 2), int((x_lo + x_hi) / 2)
+            if y_mid < shown_h and x_mid < shown_w:  # as upscaled_picture samples
+                halves[i, j] = picture[int((y_mid + 0.5) / s), int((x_mid + 0.5) / s)]
+            else:
+                halves[i, j] = background
+    return r0, c0, halves

@@ -197,6 +197,20 @@ class Window:
         region = np.asarray(values)[self.y0 : self.y1, self.x0 : self.x1]
         return self._enlarge(downscale_max(region, self.scale.block))
 
+    def at_resolution(self, width: int, height: int, image_shape: tuple[int, int]) -> "Window":
+        """The same region at the finest scale whose picture fits width x height pixels, for
+        terminal graphics (many screen pixels per cell where half blocks have 1 x 2): exact
+        pixels when they fit, else the smallest block that divides this window's own, so
+        blocks keep the same image-aligned grid and panning never changes what one holds.
+        Showing the whole image (fit, nothing to pan), any block will do."""
+        h, w = self.y1 - self.y0, self.x1 - self.x0
+        own = self.scale.block
+        whole = (self.y0, self.x0, self.y1, self.x1) == (0, 0, *image_shape)
+        for block in (b for b in range(1, own) if whole or own % b == 0):
+            if -(-h // block) <= height and -(-w // block) <= width:
+                return replace(self, scale=Scale(block=block))
+        return replace(self, scale=Scale(block=own))
+
     def _enlarge(self, values: np.ndarray) -> np.ndarray:
         m = self.scale.magnify
         if m == 1:

@@ -19,11 +19,10 @@ from cnninterp.tui.explanation_stats import explained_rows
 from cnninterp.tui.key_labels import palette_entries
 from cnninterp.tui.keymap import DEFAULT_KEYS
 from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import compact_rows
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.image_picker import ImagePicker, matching
 from cnninterp.tui.widgets.prompt_screen import PromptScreen
-from cnninterp.tui.widgets.stats_panel import StatsPanel
+from cnninterp.tui.widgets.stats_panel import StatsPanel, lay_out
 
 
 def notified(app, text: str) -> bool:
@@ -158,8 +157,8 @@ async def test_statistics_relayout_at_once_after_a_resize(data_dir, model_file, 
 
         def laid_out() -> list:  # paired short lines only where the panel is too short
             full = explained_rows(app.cursor_statistics(app.view), app.threshold)
-            panel = app.query_one(StatsPanel)
-            return compact_rows(full) if len(full) > panel.size.height else full
+            region = app.query_one(StatsPanel).content_region
+            return lay_out(full, region.width, region.height).rows
 
         assert app.query_one(StatsPanel).rows == laid_out()
         for size in ((120, 30), (160, 48), (80, 24)):  # no key pressed in between

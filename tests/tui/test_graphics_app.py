@@ -8,7 +8,7 @@ from pilot_helpers import options, row_shown, stats_done, wait_for
 from cnninterp.jaxcore import significance
 from cnninterp.jaxcore.model_file import file_sha256
 from cnninterp.tui.app import create_app
-from cnninterp.tui.widgets.graphics_view import GraphicsView
+from cnninterp.tui.widgets.graphics_view import CursorMark, GraphicsView
 
 PICTURES = ("image", "probability", "significance", "gradient", "detail")
 
@@ -55,10 +55,22 @@ async def test_graphics_panels_encode_once_per_picture_not_per_cursor_move(
         row, col = image.geometry.cell_of(*app.cursor)
         assert image.render_line(row).text.rstrip().endswith("▶")  # the cursor's ticks
         assert image.render_line(image.geometry.rows).text.index("▲") == image.picture_left + col
+        mark = image.query_one(CursorMark)  # laid over the picture: Kitty only (see there)
+        assert mark.display == (mode == "kitty")
         before = views["gradient"].encodes
         await pilot.press("c")  # another colormap: the gradient row once more
         await pilot.pause(0.2)
         assert views["gradient"].encodes == before + 1 and image.encodes == 1
+        shown = len(sent)
+        await pilot.press("z", "z", "z", "z", "z", "z")  # zoomed: each new window sent
+        await pilot.pause(0.2)
+        assert image.window.scale == app.viewport.scale and image.encodes > 1
+        assert len(sent) > shown
+        fine, (y, x) = image.picture_window, app.cursor
+        assert fine.scale.block == 1  # 4:1: one pixel is 4 x 2 whole cells
+        row, col = image.geometry.cell_of(y - fine.y0, x - fine.x0)
+        assert image.render_line(row).text.rstrip().endswith("▶")
+        assert image.render_line(image.geometry.rows).text.index("▲") == image.picture_left + col
 
 
 async def test_estimated_counts_say_so_and_E_counts_exactly(

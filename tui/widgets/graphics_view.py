@@ -1,10 +1,18 @@
 """One image panel drawn with real pixels (Kitty or Sixel) through a textual-image widget.
 
-The same interface as PixelView, so the app does not care which one it holds. The picture is
-encoded once per picture or panel size (nearest-upscaled and palettised by
-`terminal_picture`), never on a cursor move: the cursor is shown with text around the picture,
-a tick in the margin left of its row and one below its column, and moving it repaints only
-those margin cells. The textual-image widget class is passed in, so tests can substitute one.
+The same interface as PixelView, so the app does not care which one it holds. The panel shows
+the shared `Viewport`'s window for its size, exactly the region a half-block panel of that size
+shows (viewport.py: one code for both), but at the finest resolution the terminal's pixels
+allow (`Window.at_resolution`): exact pixels when they fit, nearest-upscaled by a whole factor
+when zoomed in; block means of image-aligned blocks when they do not, with mask layers
+(outlines) block-maxed after the reduction so a one-pixel vessel survives.
+
+The picture is encoded once per picture, panel size or window (nearest-upscaled and
+palettised by `terminal_picture`), never on a cursor move inside the window: the cursor is
+shown with text, a tick in the margin left of its row and one below its column and, with
+Kitty, a `CursorMark` laid over the cells of its pixel (half blocks: exact to the pixel at 1:1
+or closer, like the half-block panels); moving it repaints only those cells. The
+textual-image widget class is passed in, so tests can substitute one.
 """
 
 from typing import Any
@@ -19,11 +27,43 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from cnninterp.tui import render
-from cnninterp.tui.terminal_picture import CellGeometry, upscaled_picture
-from cnninterp.tui.viewport import Viewport
-from cnninterp.tui.widgets.pixel_view import PixelView
+from cnninterp.tui.terminal_picture import CellGeometry, cursor_patch, upscaled_picture
+from cnninterp.tui.viewport import Viewport, Window
+from cnninterp.tui.widgets.pixel_view import Layer, PixelView, display_picture, same_layers
 
 TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, render.CURSOR_RGB))})")
+
+
+class CursorMark(Widget):
+    """The cells over the cursor's pixel, in half blocks with the pixel's part in the cursor's
+    colour, laid over the picture: with Kitty's placeholder cells the terminal shows this text
+    there instead of the picture, so the mark is exact without sending the picture again."""
+
+    DEFAULT_CSS = """
+    CursorMark { position: absolute; width: 1; height: 1; display: none; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[list[Segment]] = []
+        self.halves: np.ndarray | None = None
+        """The half-cell colours drawn [2 rows, cols, 3] (tests read them)."""
+
+    def show(self, left: int, top: int, halves: np.ndarray | None) -> None:
+        self.halves = halves
+        if halves is None or not halves.size:
+            self.display = False
+            return
+        self.cells = render.half_block_cells(halves)
+        self.styles.offset = (left, top)
+        self.styles.width, self.styles.height = halves.shape[1], halves.shape[0] // 2
+        self.display = True
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if y >= len(self.cells):
+            return Strip.blank(self.size.width)
+        return Strip(self.cells[y], len(self.cells[y]))
 
 
 class GraphicsView(Widget):
@@ -33,6 +73,7 @@ class GraphicsView(Widget):
     GraphicsView { width: 1fr; height: 1fr; }
     GraphicsView > .picture { width: 1; height: 1; display: none; }
     """
+    can_focus = True  # tab picks the panel `f` maximises; keys still reach the app's bindings
 
     def __init__(
         self,
@@ -40,53 +81,83 @@ class GraphicsView(Widget):
         cell: tuple[int, int],
         *,
         show_cursor: bool = True,
+        mark_over_picture: bool = True,
         id: str | None = None,
         classes: str = "",
     ):
         super().__init__(id=id, classes=classes)
         self.image_class, self.cell, self.show_cursor = image_class, cell, show_cursor
+        self.mark_over_picture = mark_over_picture
+        """Lay the CursorMark over the picture (Kitty). Not with Sixel: its picture is drawn
+        from its last text row, so repainting the cells a mark leaves would blank them."""
         self._rgb: np.ndarray | None = None
+        self._layers: tuple[Layer, ...] = ()
         self.viewport = Viewport()
         self._message = ""
         self._cursor: tuple[int, int] | None = None
+        self._window: Window | None = None
+        self._fine: Window | None = None
         self._geometry: CellGeometry | None = None
-        self._shown: tuple | None = None  # (picture identity, geometry) last encoded
+        self._shown: tuple | None = None  # (picture identity, fine window, geometry) encoded
         self._left = 0
         self._cursor_cell: tuple[int, int] | None = None
         self.encodes = 0
         """Pictures built and handed to the terminal widget (tests count them)."""
+        self.display_pixels: np.ndarray | None = None
+        """The picture last handed over, before its upscaling onto the cells: uint8
+        [h, w, 3] of `picture_window` (tests compare it with the image)."""
 
     def compose(self) -> ComposeResult:
         yield self.image_class(classes="picture")
+        yield CursorMark()
 
     # ---- state ----------------------------------------------------------------------------
 
     def set_picture(
-        self,
-        rgb: np.ndarray | None,
-        message: str = "",
-        layers: tuple[tuple[np.ndarray, tuple[int, int, int]], ...] = (),
+        self, rgb: np.ndarray | None, message: str = "", layers: tuple[Layer, ...] = ()
     ) -> None:
-        """Show rgb (or, when None, `message` centred) with its mask layers painted in (at
-        full resolution: the terminal scales the picture); an identical one is not resent."""
-        if rgb is not None and layers:
-            rgb = rgb.copy()
-            for mask, colour in layers:
-                rgb[mask] = colour
-        if rgb is not None and self._rgb is not None and np.array_equal(rgb, self._rgb):
+        """Show rgb (or, when None, `message` centred) with mask `layers` painted over it
+        after the zoom's reduction; an identical one is not resent."""
+        if (
+            rgb is not None
+            and self._rgb is not None
+            and np.array_equal(rgb, self._rgb)
+            and same_layers(layers, self._layers)
+        ):
             return
-        self._rgb, self._message = rgb, message
+        self._rgb, self._layers, self._message = rgb, layers, message
+        self._shown = None
         self._place_picture()
         self.refresh()
 
     def set_viewport(self, viewport: Viewport) -> None:
-        """Terminal graphics show the whole image at the terminal's own pixel resolution;
-        zoom and pan are the half-block panels' (a known limit of this mode)."""
+        """Zoom and centre shared by the panels; re-encoded only when the window changes."""
+        if viewport == self.viewport:
+            return
         self.viewport = viewport
+        if self._rgb is not None and self._window_for_size() != self._window:
+            self._place_picture()
+            self.refresh()
+
+    @property
+    def box(self) -> tuple[int, int]:
+        """Cells (columns, rows) the picture may use: the panel less the ticks' margin."""
+        margin = 1 if self.show_cursor else 0
+        return max(self.size.width - margin, 1), max(self.size.height - margin, 1)
 
     @property
     def picture_shape(self) -> tuple[int, int] | None:
         return None if self._rgb is None else self._rgb.shape[:2]
+
+    @property
+    def window(self) -> Window | None:
+        """The image region shown, at the half-block panels' scale (the zoom level)."""
+        return self._window
+
+    @property
+    def picture_window(self) -> Window | None:
+        """The same region at the scale of the picture handed to the terminal."""
+        return self._fine
 
     @property
     def geometry(self) -> CellGeometry | None:
@@ -100,6 +171,7 @@ class GraphicsView(Widget):
     def set_cursor(self, y: int, x: int) -> None:
         """Move the cursor: repaint the margin cells of the old and the new ticks only."""
         self._cursor = (y, x)
+        self._mark_cursor()
         old, self._cursor_cell = self._cursor_cell, self._locate_cursor()
         for cell in {c for c in (old, self._cursor_cell) if c is not None}:
             for region in self._tick_regions(cell):
@@ -110,26 +182,36 @@ class GraphicsView(Widget):
     def on_resize(self, event: events.Resize) -> None:
         self._place_picture()
 
+    def _window_for_size(self) -> Window | None:
+        if self._rgb is None:
+            return None
+        return self.viewport.visible(self._rgb.shape[:2], *self.box)
+
     def _place_picture(self) -> None:
         if not self.is_mounted:
             return
         image: Any = self.query_one(".picture")  # textual-image's widget: typed by its module
         width, height = self.size
         margin = 1 if self.show_cursor else 0
-        if self._rgb is None or width <= margin or height <= margin:
-            self._geometry, self._shown = None, None
+        window = self._window_for_size()
+        if window is None or width <= margin or height <= margin:
+            self._window, self._fine, self._geometry, self._shown = None, None, None, None
             image.display = False
             image.image = None
             self._cursor_cell = None
+            self._mark_cursor()
             return
-        h, w = self._rgb.shape[:2]
-        geometry = CellGeometry.into(h, w, width - margin, height - margin, self.cell)
-        self._geometry = geometry
+        cell_w, cell_h = self.cell
+        fine = window.at_resolution(window.cols * cell_w, window.rows * cell_h, self._rgb.shape[:2])
+        h, w = fine.display_rows, fine.display_cols
+        geometry = CellGeometry.into(h, w, window.cols, window.rows, self.cell)
+        self._window, self._fine, self._geometry = window, fine, geometry
         self._left = margin + max(0, (width - margin - geometry.cols) // 2)
-        key = (id(self._rgb), geometry)
+        key = (id(self._rgb), fine, geometry)
         if self._shown != key:
             _, background = self.background_colors
-            picture = upscaled_picture(self._rgb, geometry, background.rgb)
+            self.display_pixels = display_picture(self._rgb, self._layers, fine)
+            picture = upscaled_picture(self.display_pixels, geometry, background.rgb)
             image.styles.width, image.styles.height = geometry.cols, geometry.rows
             image.styles.offset = (self._left, 0)
             image.image = picture
@@ -137,13 +219,36 @@ class GraphicsView(Widget):
             self._shown = key
         image.display = True
         self._cursor_cell = self._locate_cursor()
+        self._mark_cursor()
+
+    def _mark_cursor(self) -> None:
+        if not self.is_mounted:
+            return
+        mark = self.query_one(CursorMark)
+        g, fine, pixels = self._geometry, self._fine, self.display_pixels
+        cursor = self._cursor
+        if g is None or fine is None or pixels is None or cursor is None or not self.show_cursor:
+            mark.show(0, 0, None)
+            return
+        if not self.mark_over_picture or not fine.contains(*cursor):
+            mark.show(0, 0, None)
+            return
+        block = fine.scale.block
+        pixel = ((cursor[0] - fine.y0) // block, (cursor[1] - fine.x0) // block)
+        _, background = self.background_colors
+        row, col, halves = cursor_patch(pixels, g, pixel, render.CURSOR_RGB, background.rgb)
+        mark.show(self._left + col, row, halves)
 
     def _locate_cursor(self) -> tuple[int, int] | None:
-        g = self._geometry
-        if g is None or not g.cols or self._cursor is None or not self.show_cursor:
+        """The cell showing the cursor's pixel (its block's, zoomed out); None outside."""
+        g, fine = self._geometry, self._fine
+        if g is None or fine is None or not g.cols or self._cursor is None:
+            return None
+        if not self.show_cursor or not fine.contains(*self._cursor):
             return None
         y, x = self._cursor
-        return g.cell_of(min(y, g.height - 1), min(x, g.width - 1))
+        block = fine.scale.block
+        return g.cell_of((y - fine.y0) // block, (x - fine.x0) // block)
 
     def _tick_regions(self, cell: tuple[int, int]) -> list[Region]:
         row, col = cell
@@ -174,10 +279,25 @@ class GraphicsView(Widget):
     # ---- input ----------------------------------------------------------------------------
 
     def on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None or self._geometry is None:
+        if self._geometry is None:
             return
-        pixel = self._geometry.pixel_at(offset.y, offset.x - self._left)
-        if pixel is not None:
+        # From screen coordinates: a click on the picture arrives from the textual-image
+        # child, whose own offset (x, y) would count from the picture, not from the panel.
+        content = self.content_region
+        row, col = event.screen_y - content.y, event.screen_x - content.x
+        fine = self._fine
+        pixel = self._geometry.pixel_at(row, col - self._left)
+        if pixel is not None and fine is not None:
+            block = fine.scale.block  # the centre of the block clicked, inside the image
+            y = min(fine.y0 + pixel[0] * block + block // 2, fine.y1 - 1)
+            x = min(fine.x0 + pixel[1] * block + block // 2, fine.x1 - 1)
             event.stop()
-            self.post_message(PixelView.Clicked(self, *pixel))
+            self.post_message(PixelView.Clicked(self, y, x))
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.post_message(PixelView.Zoom(self, 1))
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.post_message(PixelView.Zoom(self, -1))

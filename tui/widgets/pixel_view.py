@@ -80,7 +80,7 @@ class PixelView(Widget):
             rgb is not None
             and self._rgb is not None
             and np.array_equal(rgb, self._rgb)
-            and _same_layers(layers, self._layers)
+            and same_layers(layers, self._layers)
         ):
             return
         self._rgb, self._layers = rgb, layers
@@ -233,7 +233,7 @@ def cursor_cells(picture: np.ndarray, row: int, box: tuple[int, int, int, int]) 
     return render.half_block_cells(pair)[0]
 
 
-def _same_layers(a: tuple[Layer, ...], b: tuple[Layer, ...]) -> bool:
+def same_layers(a: tuple[Layer, ...], b: tuple[Layer, ...]) -> bool:
     return len(a) == len(b) and all(
         ca == cb and np.array_equal(ma, mb) for (ma, ca), (mb, cb) in zip(a, b, strict=True)
     )
