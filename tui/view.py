@@ -208,15 +208,3 @@ def statistics_rows(s: StatsRecord, threshold: Threshold) -> list[tuple[str, str
     if exact_rows is not None and exact_rows < total:  # E on a partial pass
         rows.append(("exact", f"for {exact_rows:,} of {total:,} rows"))
     return rows
-
-
-def compact_rows(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Two short pairs per line where they fit, for the 80x24 layout."""
-    pairs = {"p(y,x)": "pixel", "row max": "G(y,x)", "x min..max": "y min..max", "area": "above"}
-    out: list[tuple[str, str]] = []
-    for label, value in rows:
-        if pairs.get(label) and out and out[-1][0] == pairs[label]:
-            out[-1] = (out[-1][0], f"{out[-1][1]}  {label.split()[0]} {value}")
-        else:
-            out.append((label, value))
-    return out
