@@ -126,24 +126,39 @@ def histogram_summaries_on_crops(
     return out | ({"crop_rows": rows} if keep_rows else {})
 
 
+def traced_origins(q: Int[Array, " N"], length: int) -> Int[Array, " N"]:
+    """crop_origins' on-device twin along one axis, for pixels traced in a pass's chunk."""
+    low = jnp.asarray(receptive_field.low_reach())
+    start = (q - low[q % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
+    return jnp.clip(start, 0, length - receptive_field.crop_extent(length))
+
+
 def pass_summaries(config, variables, probs, masks, ys, xs, keep_rows=False):
     """The full pass's chunk on crops: histogram summaries of the rows of pixels (ys, xs), each
     with a member axis of one ([N, 1, ...]) like a colour chunk's; origins found on the device.
     With `keep_rows`, also the crop rows and their origins ("crop_rows", "crop_origins")."""
     height, width = probs.shape[:2]
-    low = jnp.asarray(receptive_field.low_reach())
-
-    def origins(q, length):
-        start = (q - low[q % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
-        return jnp.clip(start, 0, length - receptive_field.crop_extent(length))
-
-    origins_y, origins_x = origins(ys, height), origins(xs, width)
+    origins_y, origins_x = traced_origins(ys, height), traced_origins(xs, width)
     out = histogram_summaries_on_crops(
         config, variables, probs, masks, ys, xs, origins_y, origins_x, keep_rows
     )
     if keep_rows:
         out["crop_origins"] = jnp.stack([origins_y, origins_x], axis=-1)
     return {name: value[:, None] for name, value in out.items()}
+
+
+def counts_on_crops(config, variables, probs, masks, ys, xs, thresholds):
+    """Exact #(|G| > threshold of its pixel) for the rows of pixels (ys, xs), each on its crop:
+    zeros outside a crop never count, thresholds being >= 0. A member axis of one, like a
+    colour chunk's counts (pass_kernels.chunk_counts)."""
+    height, width = probs.shape[:2]
+    origins_y, origins_x = traced_origins(ys, height), traced_origins(xs, width)
+    crop_h, crop_w = crop_shape(height, width)
+    crop_probs, crop_masks = crop_inputs(probs, masks, origins_y, origins_x, crop_h, crop_w)
+    local_y, local_x = ys - origins_y, xs - origins_x
+    rows = rows_on_crops(config, variables, crop_probs, crop_masks, local_y, local_x)
+    above = (jnp.abs(rows) > thresholds[ys, xs][:, None, None]).sum(axis=(-2, -1))
+    return {"counts": above.astype(jnp.float32)[:, None]}
 
 
 def paste_rows(

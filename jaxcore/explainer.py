@@ -26,15 +26,15 @@ import numpy as np
 from jaxtyping import Float
 from numpy.typing import ArrayLike
 
-from cnninterp.jaxcore import columns, crops, gradients, linear, receptive_field
+from cnninterp.jaxcore import crops, gradients
+from cnninterp.jaxcore import pass_kernels as kernels
 from cnninterp.jaxcore.devices import DeviceChoice, DeviceSpread, free_bytes, select_devices
 from cnninterp.jaxcore.kept_rows import KeptRows
 from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
 from cnninterp.jaxcore.model_file import file_sha256, load_model
+from cnninterp.jaxcore.pass_kernels import PassFunction, left_to_do, members
 from cnninterp.jaxcore.pass_order import Focus, FocusOrder
 from cnninterp.jaxcore.significance import (
-    BINS_PER_DECADE,
-    EDGES,
     JacobianStats,
     is_exact,
 )
@@ -154,11 +154,11 @@ class Explainer:
         """Rows computed on crops (by a focus-following pass or asked for): a cursor move onto
         one is a paste."""
         self.pass_on_crops = True  # histogram passes larger than a crop go on crops (measured)
-        self._exact_summaries = bind_pass(_exact_summaries)
-        self._histogram_summaries = bind_pass(_histogram_summaries)
-        self._recount = bind_pass(_chunk_counts)
-        self._crop_recount = bind_pass(_crop_counts)
-        self._columns = bind_pass(_column_chunk)
+        self._exact_summaries = bind_pass(kernels.exact_summaries)
+        self._histogram_summaries = bind_pass(kernels.histogram_summaries)
+        self._recount = bind_pass(kernels.chunk_counts)
+        self._crop_recount = bind_pass(crops.counts_on_crops)
+        self._columns = bind_pass(kernels.column_chunk)
         self._linearised: OrderedDict[str, tuple] = OrderedDict()
         self._lock = threading.Lock()  # guards _linearised; callers may use several threads
         # Interactive requests (rows, probabilities) overtake the streamed pass: it waits for
@@ -166,7 +166,7 @@ class Explainer:
         self._interactive = threading.Condition()
         self._interactive_pending = 0
 
-    def _bind_pass(self, bind, f) -> "_PassFunction":
+    def _bind_pass(self, bind, f) -> PassFunction:
         """A full pass's chunk function: bound for the first device as `bind` does, and
         (over several devices) built on demand as one program over all of them."""
         spread = None
@@ -174,7 +174,7 @@ class Explainer:
             constants = self.weights_as_constants
             spread = partial(self.spread.program, f, self.config, self.variables)
             spread = partial(spread, constants=constants)
-        return _PassFunction(bind(f), spread)
+        return PassFunction(bind(f), spread)
 
     def device_summary(self) -> str:
         """What each device is doing, for a status line: 'GPU 0 rows+pass, 1-3 pass'."""
@@ -404,7 +404,7 @@ class Explainer:
         device, compute itself and the image's forward results as they are; over several,
         compute's one program over all of them, with the forward results (and compute's
         extra inputs) on every device and the offsets split between them."""
-        if len(self.devices) == 1 or not isinstance(compute, _PassFunction):
+        if len(self.devices) == 1 or not isinstance(compute, PassFunction):
             return compute, tuple(forward), jnp.asarray
         program, extras = compute.spread_program()
         return program, self.spread.replicate((*forward, *extras)), self.spread.offsets
@@ -442,7 +442,7 @@ class Explainer:
             if on_crops:  # one member per "colour": the pixel itself
                 ys, xs, valid = oy[:, None], ox[:, None], np.ones((len(oy), 1), bool)
             else:
-                ys, xs, valid = _members(oy, ox, height, width)
+                ys, xs, valid = members(oy, ox, height, width)
             ys, xs = ys[valid], xs[valid]
             if "crop_rows" in result:
                 origins = result["crop_origins"][valid]
@@ -469,7 +469,7 @@ class Explainer:
         # Progress in units of one column's work; a row costs ROW_COST columns.
         row_units = ROW_COST if by_columns else 1.0
         work = len(order) * row_units + (height * width if by_columns else 0)
-        order, skipped = _left_to_do(order, stats.done, on_crops)
+        order, skipped = left_to_do(order, stats.done, on_crops)
         # Sliced like the array by _run_pass, the focus re-read for each chunk.
         queue = FocusOrder(order, focus) if on_crops and focus is not None else order
 
@@ -520,7 +520,7 @@ class Explainer:
             if on_crops:  # one member per "colour": the pixel itself
                 ys, xs, valid = oy[:, None], ox[:, None], np.ones((len(oy), 1), bool)
             else:
-                ys, xs, valid = _members(oy, ox, height, width)
+                ys, xs, valid = members(oy, ox, height, width)
             keep = valid & wanted[np.where(valid, ys, 0), np.where(valid, xs, 0)]
             counts[ys[keep], xs[keep]] = result["counts"][keep]
 
@@ -531,7 +531,7 @@ class Explainer:
             order = coarse_to_fine(height, width)
         else:
             order = self._colour_order(height, width)
-        order, _ = _left_to_do(order, ~wanted, on_crops)  # "done": nothing to count there
+        order, _ = left_to_do(order, ~wanted, on_crops)  # "done": nothing to count there
         return counts if self._run_pass(pixels, order, recount, consume, progress, cancel) else None
 
     def _column_pass(self, pixels, stats: JacobianStats, on_progress, cancel) -> bool:
@@ -573,63 +573,6 @@ class Explainer:
             return self._linearise(pixels)
 
 
-class _PassFunction:
-    """A chunk function of the full pass: called as f(probs, masks, ys, xs, *extras) on the
-    first device; `spread_program` builds (once) its one program over every device."""
-
-    def __init__(self, single, make_spread, extras: tuple = (), programs: dict | None = None):
-        self._single = single
-        self._make_spread = make_spread
-        self._extras = extras
-        self._programs = {} if programs is None else programs  # shared by with_extras' copies
-
-    def __call__(self, probs, masks, offsets_y, offsets_x):
-        return self._single(probs, masks, offsets_y, offsets_x, *self._extras)
-
-    def with_extras(self, *extras) -> "_PassFunction":
-        """The same function with further inputs after the offsets (replicated when spread)."""
-        return _PassFunction(self._single, self._make_spread, extras, self._programs)
-
-    def spread_program(self) -> tuple[Callable, tuple]:
-        """(program over every device, the extra inputs it takes after the forward results)."""
-        count = len(self._extras)
-        if count not in self._programs:
-            self._programs[count] = self._make_spread(extras=count)
-        program = self._programs[count]
-        extras = self._extras
-
-        def reordered(probs, masks, *rest):  # extras follow the offsets, as on one device
-            *extra_inputs, offsets_y, offsets_x = rest
-            return program(probs, masks, offsets_y, offsets_x, *extra_inputs)
-
-        return (reordered if count else program), extras
-
-
-def _left_to_do(order: np.ndarray, done: np.ndarray, pixelwise: bool) -> tuple[np.ndarray, int]:
-    """(order without what `done` already holds, how many entries were dropped). Entries are
-    pixels when `pixelwise`, else colour offsets, done when all their members are."""
-    if not done.any():
-        return order, 0
-    if pixelwise:
-        todo = ~done[order[:, 0], order[:, 1]]
-    else:
-        ys, xs, valid = _members(order[:, 0], order[:, 1], *done.shape)
-        members_done = done[np.where(valid, ys, 0), np.where(valid, xs, 0)] | ~valid
-        todo = ~members_done.all(axis=1)
-    return order[todo], int((~todo).sum())
-
-
-def _members(offsets_y, offsets_x, height, width):
-    """NumPy twin of gradients.colour_members for a chunk: ys, xs, valid, each (N, G)."""
-    spacing = gradients.COLOUR_SPACING
-    i, j = np.meshgrid(
-        np.arange(-(-height // spacing)), np.arange(-(-width // spacing)), indexing="ij"
-    )
-    ys = np.asarray(offsets_y)[:, None] + spacing * i.ravel()[None, :]
-    xs = np.asarray(offsets_x)[:, None] + spacing * j.ravel()[None, :]
-    return ys, xs, (ys < height) & (xs < width)
-
-
 def _image_key(pixels: np.ndarray) -> str:
     """A short key for an image's pixels and shape."""
     return hashlib.blake2b(pixels.tobytes(), digest_size=16).hexdigest() + str(pixels.shape)
@@ -638,75 +581,3 @@ def _image_key(pixels: np.ndarray) -> str:
 def _check_pixel(shape, y, x) -> None:
     if not (0 <= y < shape[0] and 0 <= x < shape[1]):
         raise ValueError(f"pixel ({y}, {x}) is outside the {shape[0]}x{shape[1]} image")
-
-
-def _column_chunk(config, variables, probs, masks, qys, qxs):
-    """Columns of J for a chunk of input pixels: (N, H, W)."""
-    layers = linear.folded_layers(config, variables)
-    return {"columns": columns.columns(config, layers, probs, masks, qys, qxs)}
-
-
-def _colour_chunk(config, variables, probs, masks, offsets_y, offsets_x):
-    """Rows of a chunk of colours: (N, G, H, W) and validity (N, G)."""
-    colour = partial(gradients.colour_rows, config, variables, probs, masks)
-    return jax.vmap(colour)(offsets_y, offsets_x)
-
-
-def _sorted_rows(config, variables, probs, masks, offsets_y, offsets_x):
-    rows, _ = _colour_chunk(config, variables, probs, masks, offsets_y, offsets_x)
-    n_colours, members, height, width = rows.shape
-    flat = rows.reshape(n_colours, members, height * width)  # (N, G, H*W)
-    ascending = jnp.sort(jnp.abs(flat), axis=-1)
-    maxima = {"row_max_abs": ascending[..., -1], "row_max_signed": flat.max(axis=-1)}
-    return rows, ascending, maxima
-
-
-def _exact_summaries(config, variables, probs, masks, offsets_y, offsets_x):
-    """The rows and their sorted magnitudes (small images)."""
-    rows, ascending, out = _sorted_rows(config, variables, probs, masks, offsets_y, offsets_x)
-    return out | {"rows": rows, "sorted_abs": ascending}
-
-
-def _histogram_summaries(config, variables, probs, masks, offsets_y, offsets_x):
-    """Counts above log-spaced edges below each row's max (see significance.py)."""
-    rows, ascending, out = _sorted_rows(config, variables, probs, masks, offsets_y, offsets_x)
-    height, width = rows.shape[-2:]
-    steps = jnp.arange(EDGES, dtype=jnp.float32) / BINS_PER_DECADE
-    edges = ascending[..., -1:] * jnp.power(10.0, -steps)[None, None, :]  # (N, G, E)
-    search = jax.vmap(jax.vmap(partial(jnp.searchsorted, side="right")))
-    above = height * width - search(ascending, edges)
-    nonzero = height * width - search(ascending, jnp.zeros_like(edges[..., :1]))
-    out["edges"] = edges
-    out["above_edges"] = jnp.concatenate([above, nonzero], axis=-1).astype(jnp.int32)
-    return out
-
-
-def _chunk_counts(config, variables, probs, masks, offsets_y, offsets_x, thresholds):
-    """Exact #(|G| > threshold of its pixel) for every row of a chunk."""
-    rows, _ = _colour_chunk(config, variables, probs, masks, offsets_y, offsets_x)
-    height, width = rows.shape[-2:]
-    members = jax.vmap(gradients.colour_members, (0, 0, None, None))
-    ys, xs, _ = members(offsets_y, offsets_x, height, width)
-    t = thresholds[jnp.clip(ys, 0, height - 1), jnp.clip(xs, 0, width - 1)]  # (N, G)
-    return {"counts": (jnp.abs(rows) > t[..., None, None]).sum(axis=(-2, -1)).astype(jnp.float32)}
-
-
-def _crop_counts(config, variables, probs, masks, ys, xs, thresholds):
-    """Exact #(|G| > threshold of its pixel) for the rows of single pixels, each on its crop
-    (crops.py): zeros outside a crop never count, thresholds being >= 0. A member axis of one,
-    like _chunk_counts' colours; origins found on the device as crops.pass_summaries does."""
-    height, width = probs.shape[:2]
-    low = jnp.asarray(receptive_field.low_reach())
-
-    def origins(q, length):
-        start = (q - low[q % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
-        return jnp.clip(start, 0, length - receptive_field.crop_extent(length))
-
-    origins_y, origins_x = origins(ys, height), origins(xs, width)
-    crop_h, crop_w = crops.crop_shape(height, width)
-    crop_probs, crop_masks = crops.crop_inputs(probs, masks, origins_y, origins_x, crop_h, crop_w)
-    rows = crops.rows_on_crops(
-        config, variables, crop_probs, crop_masks, ys - origins_y, xs - origins_x
-    )
-    above = (jnp.abs(rows) > thresholds[ys, xs][:, None, None]).sum(axis=(-2, -1))
-    return {"counts": above.astype(jnp.float32)[:, None]}

@@ -108,7 +108,7 @@ def test_many_rows_go_in_few_batched_calls(small_pair):
 
 
 def test_histogram_summaries_on_crops_equal_the_colouring_pass(small_pair):
-    from cnninterp.jaxcore.explainer import _members
+    from cnninterp.jaxcore.pass_kernels import members as _members
 
     explainer = small_pair.explainer
     image = np.random.default_rng(14).random((160, 160), dtype=np.float32)

@@ -175,7 +175,7 @@ def test_only_the_out_of_memory_status_counts_as_out_of_memory():
 
 
 def test_host_and_device_agree_on_the_pixels_of_a_colour():
-    from cnninterp.jaxcore.explainer import _members
+    from cnninterp.jaxcore.pass_kernels import members as _members
 
     offsets = np.array([0, 5, 127]), np.array([3, 127, 0])
     for height, width in [(64, 64), (256, 256), (272, 144)]:

@@ -1,0 +1,125 @@
+"""The full pass's chunk functions and their host-side bookkeeping.
+
+A chunk function takes the image's forward results and one chunk of offsets (colours, single
+pixels or input pixels) and returns host-bound summaries; `PassFunction` binds one for the
+first device and, on demand, as one program over every device. `members` and `left_to_do`
+are the NumPy side: which pixels a chunk of colours covers, and what a resumed pass skips.
+"""
+
+from collections.abc import Callable
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnninterp.jaxcore import columns, gradients, linear
+from cnninterp.jaxcore.significance import BINS_PER_DECADE, EDGES
+
+
+class PassFunction:
+    """A chunk function of the full pass: called as f(probs, masks, ys, xs, *extras) on the
+    first device; `spread_program` builds (once) its one program over every device."""
+
+    def __init__(self, single, make_spread, extras: tuple = (), programs: dict | None = None):
+        self._single = single
+        self._make_spread = make_spread
+        self._extras = extras
+        self._programs = {} if programs is None else programs  # shared by with_extras' copies
+
+    def __call__(self, probs, masks, offsets_y, offsets_x):
+        return self._single(probs, masks, offsets_y, offsets_x, *self._extras)
+
+    def with_extras(self, *extras) -> "PassFunction":
+        """The same function with further inputs after the offsets (replicated when spread)."""
+        return PassFunction(self._single, self._make_spread, extras, self._programs)
+
+    def spread_program(self) -> tuple[Callable, tuple]:
+        """(program over every device, the extra inputs it takes after the forward results)."""
+        count = len(self._extras)
+        if count not in self._programs:
+            self._programs[count] = self._make_spread(extras=count)
+        program = self._programs[count]
+        extras = self._extras
+
+        def reordered(probs, masks, *rest):  # extras follow the offsets, as on one device
+            *extra_inputs, offsets_y, offsets_x = rest
+            return program(probs, masks, offsets_y, offsets_x, *extra_inputs)
+
+        return (reordered if count else program), extras
+
+
+def left_to_do(order: np.ndarray, done: np.ndarray, pixelwise: bool) -> tuple[np.ndarray, int]:
+    """(order without what `done` already holds, how many entries were dropped). Entries are
+    pixels when `pixelwise`, else colour offsets, done when all their members are."""
+    if not done.any():
+        return order, 0
+    if pixelwise:
+        todo = ~done[order[:, 0], order[:, 1]]
+    else:
+        ys, xs, valid = members(order[:, 0], order[:, 1], *done.shape)
+        members_done = done[np.where(valid, ys, 0), np.where(valid, xs, 0)] | ~valid
+        todo = ~members_done.all(axis=1)
+    return order[todo], int((~todo).sum())
+
+
+def members(offsets_y, offsets_x, height, width):
+    """NumPy twin of gradients.colour_members for a chunk: ys, xs, valid, each (N, G)."""
+    spacing = gradients.COLOUR_SPACING
+    i, j = np.meshgrid(
+        np.arange(-(-height // spacing)), np.arange(-(-width // spacing)), indexing="ij"
+    )
+    ys = np.asarray(offsets_y)[:, None] + spacing * i.ravel()[None, :]
+    xs = np.asarray(offsets_x)[:, None] + spacing * j.ravel()[None, :]
+    return ys, xs, (ys < height) & (xs < width)
+
+
+def column_chunk(config, variables, probs, masks, qys, qxs):
+    """Columns of J for a chunk of input pixels: (N, H, W)."""
+    layers = linear.folded_layers(config, variables)
+    return {"columns": columns.columns(config, layers, probs, masks, qys, qxs)}
+
+
+def colour_chunk(config, variables, probs, masks, offsets_y, offsets_x):
+    """Rows of a chunk of colours: (N, G, H, W) and validity (N, G)."""
+    colour = partial(gradients.colour_rows, config, variables, probs, masks)
+    return jax.vmap(colour)(offsets_y, offsets_x)
+
+
+def sorted_rows(config, variables, probs, masks, offsets_y, offsets_x):
+    rows, _ = colour_chunk(config, variables, probs, masks, offsets_y, offsets_x)
+    n_colours, members, height, width = rows.shape
+    flat = rows.reshape(n_colours, members, height * width)  # (N, G, H*W)
+    ascending = jnp.sort(jnp.abs(flat), axis=-1)
+    maxima = {"row_max_abs": ascending[..., -1], "row_max_signed": flat.max(axis=-1)}
+    return rows, ascending, maxima
+
+
+def exact_summaries(config, variables, probs, masks, offsets_y, offsets_x):
+    """The rows and their sorted magnitudes (small images)."""
+    rows, ascending, out = sorted_rows(config, variables, probs, masks, offsets_y, offsets_x)
+    return out | {"rows": rows, "sorted_abs": ascending}
+
+
+def histogram_summaries(config, variables, probs, masks, offsets_y, offsets_x):
+    """Counts above log-spaced edges below each row's max (see significance.py)."""
+    rows, ascending, out = sorted_rows(config, variables, probs, masks, offsets_y, offsets_x)
+    height, width = rows.shape[-2:]
+    steps = jnp.arange(EDGES, dtype=jnp.float32) / BINS_PER_DECADE
+    edges = ascending[..., -1:] * jnp.power(10.0, -steps)[None, None, :]  # (N, G, E)
+    search = jax.vmap(jax.vmap(partial(jnp.searchsorted, side="right")))
+    above = height * width - search(ascending, edges)
+    nonzero = height * width - search(ascending, jnp.zeros_like(edges[..., :1]))
+    out["edges"] = edges
+    out["above_edges"] = jnp.concatenate([above, nonzero], axis=-1).astype(jnp.int32)
+    return out
+
+
+def chunk_counts(config, variables, probs, masks, offsets_y, offsets_x, thresholds):
+    """Exact #(|G| > threshold of its pixel) for every row of a chunk."""
+    rows, _ = colour_chunk(config, variables, probs, masks, offsets_y, offsets_x)
+    height, width = rows.shape[-2:]
+    members = jax.vmap(gradients.colour_members, (0, 0, None, None))
+    ys, xs, _ = members(offsets_y, offsets_x, height, width)
+    t = thresholds[jnp.clip(ys, 0, height - 1), jnp.clip(xs, 0, width - 1)]  # (N, G)
+    return {"counts": (jnp.abs(rows) > t[..., None, None]).sum(axis=(-2, -1)).astype(jnp.float32)}
