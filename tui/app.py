@@ -2,9 +2,9 @@
 
 Layout and keys live in `controls` (the base class), computation in `jobs` (thread workers,
 typed `requests` in, `messages` out), what each panel shows in `paint` (applied by `panels`),
-numbers in `view`. Results carry the image's token, and anything for an image the user has
-left is dropped. Any exception that escapes a worker becomes a WorkFailed message: the user
-is told, and the app keeps running.
+numbers in `view`, exact counts (`E`) in `counting`. Results carry the image's token, and
+anything for an image the user has left is dropped. Any exception that escapes a worker
+becomes a WorkFailed message: the user is told, and the app keeps running.
 """
 
 import threading
@@ -20,10 +20,10 @@ from textual.worker import Worker, WorkerState
 
 from cnninterp.jaxcore.cache import StatsCache, stats_key
 from cnninterp.jaxcore.images import ImageSource
-from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode, row_thresholds
+from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode
 from cnninterp.tui import jobs, messages, saving
+from cnninterp.tui.counting import Counting
 from cnninterp.tui.eta import format_percent
-from cnninterp.tui.explaining import Explaining
 from cnninterp.tui.explanation_stats import explained_rows
 from cnninterp.tui.key_labels import palette_entries
 from cnninterp.tui.keymap import default_bindings
@@ -34,9 +34,7 @@ from cnninterp.tui.pass_status import pass_status
 from cnninterp.tui.requests import (
     CountsKey,
     CountsRequest,
-    ExactCountsRequest,
     RowRequest,
-    ThresholdKey,
 )
 from cnninterp.tui.view import ImageView, StatsRecord, exact_counts_note
 from cnninterp.tui.widgets.colorbar import Colorbar
@@ -44,7 +42,7 @@ from cnninterp.tui.widgets.image_list import ImageEntry, ImageList
 from cnninterp.tui.widgets.pixel_view import PixelView
 
 
-class CnnInterpApp(Explaining):
+class CnnInterpApp(Counting):
     CSS_PATH = "app.tcss"
     TITLE = "cnninterp"
     BINDINGS = default_bindings()
@@ -137,11 +135,6 @@ class CnnInterpApp(Explaining):
             lock=lock,
             max_pixels=self.options.max_pixels,
         )
-
-    @work(thread=True, exclusive=True, group="exact", exit_on_error=False)
-    def count_exactly(self, request: ExactCountsRequest, cancel: threading.Event) -> None:
-        assert self.explainer is not None
-        jobs.exact_counts(self.post_message, self.explainer, request, cancel)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         error = event.worker.error
@@ -280,26 +273,6 @@ class CnnInterpApp(Explaining):
         self.paint_significance()
         self.paint_statistics()
 
-    def on_exact_counts_ready(self, message: messages.ExactCountsReady) -> None:
-        if (view := self.current(message.token)) is None:
-            return
-        view.exact_counts, view.exact_key = message.counts, message.key
-        view.exact_rows, view.exact_thresholds = message.rows, message.thresholds
-        if message.rows is None:
-            self.panels.status(f"exact counts done in {message.seconds:.1f} s")
-        else:
-            covered, total = int(message.rows.sum()), message.rows.size
-            relative = message.key.mode in (ThresholdMode.GLOBAL, ThresholdMode.LEGACY)
-            whose = "; threshold relative to the max over them" if relative else ""
-            text = (
-                f"exact for {covered:,} of {total:,} rows (those done so far{whose}), "
-                f"in {message.seconds:.1f} s"
-            )
-            self.panels.status(text)
-            self.notify(text, timeout=8)  # the running pass's next report takes the status line
-        self.paint_significance()
-        self.paint_statistics()
-
     # ---- requests --------------------------------------------------------------------------
 
     def select_image(self, index: int) -> None:
@@ -372,42 +345,6 @@ class CnnInterpApp(Explaining):
         return self.explained_record(view)
 
     # ---- actions ---------------------------------------------------------------------------
-
-    def action_exact_counts(self) -> None:
-        """Count exactly for the threshold in force: every row of a complete pass, or the rows
-        a partial one has done so far (its threshold relative to their max)."""
-        view = self.view
-        stats = view.stats if view else None
-        if view is None or view.loaded is None or stats is None or self.explainer is None:
-            self.notify("no significance computed yet", severity="warning")
-        elif stats.exact:
-            self.notify("the counts of this image are exact already", timeout=4)
-        elif not stats.done.any():
-            self.notify("no rows done yet: exact counts count the rows the pass has done")
-        elif self._exact_counts_due(view, stats):
-            rows = None if stats.complete else stats.done  # mark_done swaps: a snapshot
-            mode, t = self.threshold.mode, self.threshold.t_value
-            thresholds = row_thresholds(stats, mode, t)
-            pixels, mask = view.loaded.pixels, view.predicted_mask
-            key = ThresholdKey(mode, t)
-            request = ExactCountsRequest(view.token, key, pixels, thresholds, mask, rows)
-            if rows is None:
-                self.panels.status("exact counts: starting a second pass")
-            else:
-                self.panels.status(
-                    f"exact counts: a second pass over the {int(rows.sum()):,} rows done so far"
-                )
-            self.count_exactly(request, self._cancel)
-
-    def _exact_counts_due(self, view: ImageView, stats: JacobianStats) -> bool:
-        """Whether `E` has work: no valid exact counts for this threshold, or ones that cover
-        fewer rows than the pass has done now."""
-        if view.exact_for(self.threshold) is None:
-            return True
-        if view.exact_rows is None or int(view.exact_rows.sum()) >= int(stats.done.sum()):
-            self.notify("the exact counts are up to date", timeout=4)
-            return False
-        return True
 
     def action_save(self) -> None:
         if self.view is None or self.view.loaded is None:

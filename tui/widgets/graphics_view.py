@@ -193,8 +193,8 @@ class GraphicsView(Widget):
         image: Any = self.query_one(".picture")  # textual-image's widget: typed by its module
         width, height = self.size
         margin = 1 if self.show_cursor else 0
-        window = self._window_for_size()
-        if window is None or width <= margin or height <= margin:
+        window, rgb = self._window_for_size(), self._rgb
+        if window is None or rgb is None or width <= margin or height <= margin:
             self._window, self._fine, self._geometry, self._shown = None, None, None, None
             image.display = False
             image.image = None
@@ -202,15 +202,15 @@ class GraphicsView(Widget):
             self._mark_cursor()
             return
         cell_w, cell_h = self.cell
-        fine = window.at_resolution(window.cols * cell_w, window.rows * cell_h, self._rgb.shape[:2])
+        fine = window.at_resolution(window.cols * cell_w, window.rows * cell_h, rgb.shape[:2])
         h, w = fine.display_rows, fine.display_cols
         geometry = CellGeometry.into(h, w, window.cols, window.rows, self.cell)
         self._window, self._fine, self._geometry = window, fine, geometry
         self._left = margin + max(0, (width - margin - geometry.cols) // 2)
-        key = (id(self._rgb), fine, geometry)
+        key = (id(rgb), fine, geometry)
         if self._shown != key:
             _, background = self.background_colors
-            self.display_pixels = display_picture(self._rgb, self._layers, fine)
+            self.display_pixels = display_picture(rgb, self._layers, fine)
             picture = upscaled_picture(self.display_pixels, geometry, background.rgb)
             image.styles.width, image.styles.height = geometry.cols, geometry.rows
             image.styles.offset = (self._left, 0)
