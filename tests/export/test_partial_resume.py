@@ -21,14 +21,14 @@ def test_an_interrupted_export_resumes_its_pass_from_the_cache(
     real = Explainer._run_pass
     orders: list[int] = []
 
-    def interrupted(explainer, pixels, order, compute, consume, on_progress, cancel):
+    def interrupted(explainer, pixels, order, compute, consume, on_progress, cancel, **options):
         orders.append(len(order))
 
         def then_ctrl_c(count):
             on_progress(count)
             raise KeyboardInterrupt  # as Ctrl+C would, once the first chunk is filed
 
-        return real(explainer, pixels, order, compute, consume, then_ctrl_c, cancel)
+        return real(explainer, pixels, order, compute, consume, then_ctrl_c, cancel, **options)
 
     monkeypatch.setattr(Explainer, "_run_pass", interrupted)
     assert export(model, dataset, tmp_path / "out") == EXIT_INTERRUPTED
@@ -37,9 +37,9 @@ def test_an_interrupted_export_resumes_its_pass_from_the_cache(
         kept = int(npz["done"].sum())
     assert 0 < kept < orders[0]
 
-    def counted(explainer, pixels, order, *rest):
+    def counted(explainer, pixels, order, *rest, **options):
         orders.append(len(order))
-        return real(explainer, pixels, order, *rest)
+        return real(explainer, pixels, order, *rest, **options)
 
     first_run = list(orders)
     monkeypatch.setattr(Explainer, "_run_pass", counted)

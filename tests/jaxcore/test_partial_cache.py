@@ -57,9 +57,9 @@ class RunPassSpy:
         self.orders: list[np.ndarray] = []
         real = explainer._run_pass
 
-        def spy(pixels, order, *args):
+        def spy(pixels, order, *args, **options):
             self.orders.append(np.asarray(order).copy())
-            return real(pixels, order, *args)
+            return real(pixels, order, *args, **options)
 
         monkeypatch.setattr(explainer, "_run_pass", spy)
 

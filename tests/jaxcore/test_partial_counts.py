@@ -51,9 +51,9 @@ class RunPassSpy:
         self.sizes: list[int] = []
         real = explainer._run_pass
 
-        def spy(pixels, order, *args):
+        def spy(pixels, order, *args, **options):
             self.sizes.append(len(order))
-            return real(pixels, order, *args)
+            return real(pixels, order, *args, **options)
 
         monkeypatch.setattr(explainer, "_run_pass", spy)
 

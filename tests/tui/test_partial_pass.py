@@ -40,7 +40,7 @@ class Consumed:
         self.orders: list[int] = []
         real = Explainer._run_pass
 
-        def spy(explainer, pixels, order, compute, consume, *rest):
+        def spy(explainer, pixels, order, compute, consume, *rest, **options):
             self.orders.append(len(order))
 
             def counted(oy, ox, result):
@@ -49,7 +49,7 @@ class Consumed:
                 )
                 consume(oy, ox, result)
 
-            return real(explainer, pixels, order, compute, counted, *rest)
+            return real(explainer, pixels, order, compute, counted, *rest, **options)
 
         monkeypatch.setattr(Explainer, "_run_pass", spy)
 
