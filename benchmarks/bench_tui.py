@@ -42,32 +42,43 @@ def make_data(folder: Path, width: int, size: int = 64) -> Path:
 
 
 class Painted:
-    """Timestamps of the app's repaints of the gradient row and the significance map."""
+    """Timestamps of the app's repaints of the gradient row of the cursor's pixel (the pass's
+    progress repaints the panel too, still showing the previous pixel's row: not counted) and
+    of the significance map."""
 
     def __init__(self, app):
         self.row, self.significance = [], []
+
+        def cursor_row_shown():  # the pixel whose row is on screen, if it is the cursor's
+            view = app.view
+            shown = view is not None and view.row is not None and view.row_yx == tuple(app.cursor)
+            return view.row_yx if shown else None
+
+        wanted = {"paint_row": cursor_row_shown, "paint_significance": lambda: "map"}
         for name, log in (("paint_row", self.row), ("paint_significance", self.significance)):
             original = getattr(app, name)
 
-            def wrapped(original=original, log=log):
-                original()
-                log.append(time.perf_counter())
+            def wrapped(*args, original=original, log=log, shown=wanted[name], **kwargs):
+                original(*args, **kwargs)
+                if (what := shown()) is not None:
+                    log.append((time.perf_counter(), what))
 
             setattr(app, name, wrapped)
 
 
 async def latency(app, key: str, log: list, timeout: float = 30.0) -> float:
-    """Seconds from a key event to the repaint it causes. The key is posted as a terminal
-    would send it: Pilot.press also waits for the app to go idle, which it never does while
-    the pass posts progress, and would time that wait instead."""
-    before = len(log)
+    """Seconds from a key event to the repaint it causes: for a cursor move, the first repaint
+    showing a row of another pixel than before the key. The key is posted as a terminal would
+    send it: Pilot.press also waits for the app to go idle, which it never does while the pass
+    posts progress, and would time that wait instead."""
+    before, old_cursor = len(log), tuple(app.cursor)
     start = time.perf_counter()
     app.simulate_key(key)
-    while len(log) == before:
+    while not any(what != old_cursor for _, what in log[before:]):
         if time.perf_counter() - start > timeout:
             return float("inf")
         await asyncio.sleep(0.002)
-    return log[-1] - start
+    return next(t for t, what in log[before:] if what != old_cursor) - start
 
 
 def summarise(what: str, seconds: list[float]) -> None:

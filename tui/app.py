@@ -243,7 +243,9 @@ class CnnInterpApp(Counting):
             status = f"{status} · {note}"
         self.panels.status(status, device=self.device_status(running=not message.stats.complete))
         self.request_significance()
-        self.paint_row()
+        # The row itself is unchanged; its threshold (relative to the max so far) may not be:
+        # only what depends on the threshold is repainted.
+        self.paint_row(detail_only=True)
 
     def list_progress(self, view: ImageView, stats: JacobianStats) -> None:
         """The image list's entry: done with its size, or partial with its percent (a pass
