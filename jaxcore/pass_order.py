@@ -32,10 +32,10 @@ def coarse_levels(order: np.ndarray) -> np.ndarray:
 
 def focus_first(pixels: np.ndarray, focus: tuple[int, int] | None) -> np.ndarray:
     """`pixels` (int [N, 2] of (y, x)) reordered: those within NEAR_RADIUS (Chebyshev) of
-    `focus` nearest first by Euclidean distance (ties in reading order: the four neighbours,
-    where the cursor goes next, before the diagonal ones), then the others coarse-to-fine
-    (ties in their given order). A stable permutation: with no focus, only the coarse-to-fine
-    ranks reorder."""
+    `focus` nearest first by Euclidean distance (so the four neighbours, where the cursor goes
+    next, come before the diagonal ones; ties in reading order), then the others
+    coarse-to-fine (ties in their given order). A stable permutation: with no focus, only the
+    coarse-to-fine ranks reorder."""
     if len(pixels) == 0:
         return pixels
     level = coarse_levels(pixels)
