@@ -192,9 +192,10 @@ class Explainer:
             config = replace(config, vessel_class=vessel_class)
         return cls(config, variables, model_sha256=file_sha256(path), **kwargs)
 
-    def _linearise(self, pixels: np.ndarray):
-        """The image's forward results (probabilities, ReLU masks), for the last few images."""
-        key = _image_key(pixels)
+    def _linearise(self, pixels: np.ndarray, image: str | None = None):
+        """The image's forward results (probabilities, ReLU masks), for the last few images;
+        `image`: the pixels' _image_key when the caller has it already."""
+        key = image or _image_key(pixels)
         with self._lock:
             if key not in self._linearised:
                 self._linearised[key] = self._forward(jnp.asarray(pixels))
@@ -297,7 +298,7 @@ class Explainer:
         """Rows [N, H, W] of one chunk of pixels, on crops (then kept: the cursor may come
         back) or on the whole image."""
         height, width = pixels.shape
-        probs, masks = self._linearise(pixels)
+        probs, masks = self._linearise(pixels, image)
         ys, xs = pixels_yx[:, 0], pixels_yx[:, 1]
         if not crops.is_cropped(height, width):
             return np.asarray(
