@@ -39,6 +39,7 @@ import platformdirs
 
 from cnninterp.jaxcore import significance
 from cnninterp.jaxcore.model_file import sweep_stale_temporaries, write_atomically
+from cnninterp.jaxcore.npz_entry import entry_arrays, entry_meta, entry_shape
 from cnninterp.jaxcore.partial_entries import PartialKeeper, read_partial, write_partial
 from cnninterp.jaxcore.significance import (
     BINS_PER_DECADE,
@@ -220,29 +221,13 @@ class StatsCache:
     def _read(self, path: Path, key: str) -> JacobianStats:
         # Our own file object: np.load leaks the one it opens when the zip is unreadable.
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-            names = set(npz.files)
-            if not {"key", "meta"} <= names:
-                raise CacheEntryError("key or meta missing")
-            if str(npz["key"]) != key:
-                raise CacheEntryError("stored key differs from its file name")
-            meta = json.loads(str(npz["meta"]))
+            meta = entry_meta(npz, key, CacheEntryError)
             if meta.get("partial", False) is not False:
                 raise CacheEntryError("a partial entry where a complete one belongs")
             if meta.get("cache_format") != CACHE_FORMAT:
                 raise CacheEntryError(f"cache format {meta.get('cache_format')}")
-            height, width = (int(s) for s in meta["shape"])
-            kind = meta["summary"]
-            if height <= 0 or width <= 0 or kind != summary_kind(height, width):
-                raise CacheEntryError(f"shape {height}x{width} with summary {kind!r}")
-            expected = _expected(kind, height, width)
-            if names != {"key", "meta", *expected}:
-                raise CacheEntryError(f"arrays {sorted(names)}")
-            arrays = {}
-            for name, (shape, dtype) in expected.items():
-                array = npz[name]  # reading to the end checks the member's CRC-32
-                if array.shape != shape or array.dtype != np.dtype(dtype):
-                    raise CacheEntryError(f"{name} is {array.dtype} {array.shape}")
-                arrays[name] = array
+            height, width, kind = entry_shape(meta, summary_kind, CacheEntryError)
+            arrays = entry_arrays(npz, _expected(kind, height, width), CacheEntryError)
         _check_values(arrays, kind, height, width)
         rows = arrays.get("rows")
         sorted_abs = None if rows is None else _sorted_magnitudes(rows)

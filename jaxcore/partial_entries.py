@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from cnninterp.jaxcore.model_file import write_atomically
+from cnninterp.jaxcore.npz_entry import entry_arrays, entry_meta, entry_shape
 from cnninterp.jaxcore.significance import EDGES, JacobianStats, is_exact
 
 KEEP_INTERVAL = 30.0  # seconds between partial writes while a pass runs, at least
@@ -93,27 +94,13 @@ def read_partial(path: Path, key: str, cache_format: int, summary_kind) -> Jacob
     """The partial stats stored at `path`, every check passed, or PartialEntryError (or any
     zip / numpy / JSON error: all mean corrupt)."""
     with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
-        names = set(npz.files)
-        if not {"key", "meta"} <= names:
-            raise PartialEntryError("key or meta missing")
-        if str(npz["key"]) != key:
-            raise PartialEntryError("stored key differs from its file name")
-        meta = json.loads(str(npz["meta"]))
+        meta = entry_meta(npz, key, PartialEntryError)
         if meta.get("cache_format") != cache_format or meta.get("partial") is not True:
             raise PartialEntryError(f"cache format {meta.get('cache_format')}, not partial")
-        height, width = (int(s) for s in meta["shape"])
-        kind, count = meta["summary"], int(meta["rows_done"])
-        if height <= 0 or width <= 0 or kind != summary_kind(height, width):
-            raise PartialEntryError(f"shape {height}x{width} with summary {kind!r}")
+        height, width, kind = entry_shape(meta, summary_kind, PartialEntryError)
+        count = int(meta["rows_done"])
         expected = _expected(kind, height, width, count)
-        if names != {"key", "meta", *expected}:
-            raise PartialEntryError(f"arrays {sorted(names)}")
-        arrays = {}
-        for name, (shape, dtype) in expected.items():
-            array = npz[name]  # reading to the end checks the member's CRC-32
-            if array.shape != shape or array.dtype != np.dtype(dtype):
-                raise PartialEntryError(f"{name} is {array.dtype} {array.shape}")
-            arrays[name] = array
+        arrays = entry_arrays(npz, expected, PartialEntryError)
     _check_values(arrays, kind, height, width, count)
     return _stats(arrays, meta, height, width, path)
 
