@@ -28,6 +28,14 @@ def write_images(folder: Path, count: int = 3, size: int = SIZE, seed: int = 0) 
     return paths
 
 
+@pytest.fixture(scope="module")
+def big_folder(tmp_path_factory, model_file):
+    """Two 256x256 images (a pass of minutes with the tiny model on a CPU) and the model."""
+    folder = tmp_path_factory.mktemp("big")
+    write_images(folder, count=2, size=256)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def model_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"

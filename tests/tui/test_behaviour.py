@@ -29,16 +29,6 @@ def notified(app, text: str) -> bool:
     return any(text in str(n.message) for n in app._notifications)
 
 
-@pytest.fixture(scope="module")
-def big_folder(tmp_path_factory, model_file):
-    """Two 256x256 images (a pass of minutes with the tiny model on a CPU) and the model."""
-    from conftest import write_images
-
-    folder = tmp_path_factory.mktemp("big")
-    write_images(folder, count=2, size=256)
-    return folder
-
-
 async def test_quit_during_a_pass_stops_it_promptly(big_folder, model_file, tmp_path, monkeypatch):
     returned = threading.Event()
     real = jobs.analyse_image

@@ -7,7 +7,6 @@ so it is reliably partial while the test looks."""
 import threading
 
 import numpy as np
-import pytest
 from pilot_helpers import options, wait_for
 
 from cnninterp.jaxcore import cache as cache_module
@@ -20,15 +19,6 @@ from cnninterp.tui.requests import ThresholdKey
 from cnninterp.tui.threshold import Threshold
 from cnninterp.tui.view import ImageView, cursor_statistics, exact_counts_note
 from cnninterp.tui.widgets.status_line import StatusLine
-
-
-@pytest.fixture(scope="module")
-def big_folder(tmp_path_factory, model_file):
-    from conftest import write_images
-
-    folder = tmp_path_factory.mktemp("big-partial")
-    write_images(folder, count=2, size=256)
-    return folder
 
 
 class Consumed:
