@@ -7,6 +7,7 @@ anything for an image the user has left is dropped. Any exception that escapes a
 becomes a WorkFailed message: the user is told, and the app keeps running.
 """
 
+import gc
 import threading
 from collections.abc import Iterable
 from functools import partial
@@ -173,6 +174,7 @@ class CnnInterpApp(Counting):
 
     def on_unmount(self) -> None:
         self.cancel_everything()  # the passes stop with the app
+        gc.unfreeze()  # what jobs.settle_heap froze is collectable again (tests run many apps)
 
     def on_status(self, message: messages.Status) -> None:
         self.panels.status(message.text)
@@ -312,12 +314,13 @@ class CnnInterpApp(Counting):
         self._counts.submit(CountsRequest(view.token, key, view.stats, predicted))
 
     def place_cursor(self) -> None:
-        """Show the cursor everywhere, then ask for what depends on it."""
+        """Ask for the cursor's row (the slowest answer: it computes while the rest is
+        painted), show the cursor everywhere, then ask for what else depends on it."""
+        self.request_row()
         self.follow_cursor()
         self.panels.cursor(self.view, *self.cursor)
         self.request_explanation()
         self.paint_statistics()
-        self.request_row()
 
     # ---- painting (what to show is paint.py's) ----------------------------------------------
 

@@ -38,7 +38,7 @@ from cnninterp.tui.explanation_stats import (
 )
 from cnninterp.tui.latest import LatestOnly
 from cnninterp.tui.options import AppOptions
-from cnninterp.tui.panels import CURSOR_VIEWS, Panels
+from cnninterp.tui.panels import CURSOR_VIEWS, Panels, set_border
 from cnninterp.tui.prompts import Refused
 from cnninterp.tui.requests import AttributionRequest
 from cnninterp.tui.view import ImageView, StatsRecord
@@ -92,7 +92,7 @@ class Explaining(Controls):
         """Ask for the attribution at the cursor unless it is cached or on its way; refuse a
         target that cannot be built at once (`loud`: with a notification, after a key)."""
         view, (y, x) = self.view, self.cursor
-        self.query_one("#gradient-box").border_title = self.explanation.title(y, x)
+        set_border(self.query_one("#gradient-box"), title=self.explanation.title(y, x))
         if view is None or view.loaded is None or view.probability is None:
             self.target_weights, self._weights_for = None, None
             return
@@ -126,7 +126,7 @@ class Explaining(Controls):
             self._attributor = Attributor(self.explainer)
         method, pixels = self.explanation.method, view.loaded.pixels
         self._asked = AttributionRequest(view.token, key, pixels, method, target, threading.Event())
-        self.query_one("#gradient-box").border_subtitle = "computing…"
+        set_border(self.query_one("#gradient-box"), subtitle="computing…")
         self._attribution_runner.submit(self._asked)
 
     def cancel_attribution(self) -> None:
@@ -138,7 +138,7 @@ class Explaining(Controls):
         """The explanation cannot be computed here: say why where its picture would be."""
         for name in ("gradient", "detail"):
             self.panels.picture(name).set_picture(None, message)
-        self.query_one("#gradient-box").border_subtitle = "refused"
+        set_border(self.query_one("#gradient-box"), subtitle="refused")
         self.panels.status(message)
         if loud:
             self.notify(message, severity="warning", timeout=8)
@@ -155,7 +155,7 @@ class Explaining(Controls):
     def on_attribution_progress(self, message: messages.AttributionProgress) -> None:
         if self._asked_now(message.token, message.key):
             done = f"computing {100 * message.share:.0f} %"
-            self.query_one("#gradient-box").border_subtitle = done
+            set_border(self.query_one("#gradient-box"), subtitle=done)
             self.panels.status(f"{self.explanation.title(*self.cursor)}: {done}")
 
     def on_attribution_ready(self, message: messages.AttributionReady) -> None:
@@ -186,12 +186,12 @@ class Explaining(Controls):
         values = attribution.values
         scale = paint.row_scale(values, self.log_scale)
         box = self.query_one("#gradient-box")
-        box.border_title = attribution.title()
+        set_border(box, title=attribution.title())
         if not detail_only:
             picture = paint.gradient_picture(values, scale, self.cmap)
             self.panels.picture("gradient").set_picture(picture.rgb)
             self.query_one(Colorbar).set_scale(scale, self.cmap)
-            box.border_subtitle = picture.subtitle or ""
+            set_border(box, subtitle=picture.subtitle or "")
         limit = attribution_threshold(self.threshold, values)
         self.panels.show("detail", attribution_detail(values, limit, y, x, scale, self.cmap))
 

@@ -5,6 +5,7 @@ plain function of its inputs.
 """
 
 import contextlib
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -51,7 +52,16 @@ def open_everything(post: Post, options: AppOptions) -> None:
     except OpenError as exc:
         post(messages.WorkFailed(str(exc), fatal=True))
         return
+    settle_heap()
     post(messages.ModelReady(explainer, images, notes))
+
+
+def settle_heap() -> None:
+    """Move what exists now (modules, the model, compiled programs: long-lived) out of the
+    garbage collector's sight. Its full collections otherwise scanned all of it every few
+    cursor moves: 160-240 ms pauses holding the GIL, measured at 256x256 (then 17-31 ms)."""
+    gc.collect()
+    gc.freeze()
 
 
 def analyse_image(
@@ -86,6 +96,7 @@ def analyse_image(
         post(messages.Status(f"compiling the model for {shape[0]}x{shape[1]} (once per size)"))
         explainer.warm_up(*shape, full_pass=False)
         warmed.add(shape)
+        settle_heap()  # the compilation's programs live as long as the app
     probability = explainer.probability(loaded.pixels)
     post(messages.ImageReady(token, loaded, probability))
     if cancel.is_set():

@@ -13,7 +13,7 @@ from textual.app import App
 from textual.widget import Widget
 
 from cnninterp.tui import render
-from cnninterp.tui.panels import CURSOR_VIEWS
+from cnninterp.tui.panels import CURSOR_VIEWS, set_border
 from cnninterp.tui.settings import Settings, load_keymap, load_settings, save_settings
 from cnninterp.tui.threshold import Threshold
 from cnninterp.tui.view import ImageView
@@ -80,7 +80,7 @@ class Looking(App[None]):
             self.viewport = self.viewport.follow(self.cursor, shape, *box)
         for panel in self.cursor_panels():
             panel.set_viewport(self.viewport)
-        self.query_one("#image").border_subtitle = f"zoom {self.viewport.label}"
+        set_border(self.query_one("#image"), subtitle=f"zoom {self.viewport.label}")
 
     def action_zoom(self, steps: int) -> None:
         shape = self.view.shape if self.view is not None else None

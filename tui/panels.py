@@ -5,6 +5,7 @@ widgets and hands them the pictures, so the app reads as routing: results in, pa
 """
 
 from textual.app import App
+from textual.widget import Widget
 
 from cnninterp.jaxcore.images import LoadedImage
 from cnninterp.tui import paint
@@ -23,6 +24,18 @@ TITLES = {"image": "image", "probability": "p(vessel)", "significance": "signifi
 TITLES |= {"gradient-box": "gradient row", "detail": "detail", "stats": "statistics"}
 
 
+def set_border(widget: Widget, *, title: str | None = None, subtitle: str | None = None) -> None:
+    """Set a panel's border texts. Textual repaints the whole panel on every assignment, and a
+    cursor move sets them several times (a 256x256 image: six panels repainted per key, whose
+    rendering took a core from the next row's computation), so only changed texts are set."""
+    # Textual hands the texts back as markup: equal to ours unless they hold brackets, which
+    # are then set again each time (as before).
+    if title is not None and widget.border_title != title:
+        widget.border_title = title
+    if subtitle is not None and widget.border_subtitle != subtitle:
+        widget.border_subtitle = subtitle
+
+
 class Panels:
     def __init__(self, app: App[None]):
         self.app = app
@@ -36,7 +49,7 @@ class Panels:
     def show(self, name: str, picture: Picture) -> None:
         self.picture(name).set_picture(picture.rgb, picture.message, picture.layers)
         if picture.subtitle is not None:
-            self.app.query_one(f"#{name}").border_subtitle = picture.subtitle
+            set_border(self.app.query_one(f"#{name}"), subtitle=picture.subtitle)
 
     def say(self, names: tuple[str, ...], message: str) -> None:
         """Show `message` instead of a picture in each of `names`."""
@@ -44,7 +57,7 @@ class Panels:
             self.picture(name).set_picture(None, message)
 
     def title(self, name: str, text: str) -> None:
-        self.app.query_one(f"#{name}").border_title = text
+        set_border(self.app.query_one(f"#{name}"), title=text)
 
     def status(self, activity: str | None = None, device: str | None = None) -> None:
         self.app.query_one(StatusLine).show(activity, device)
@@ -85,16 +98,16 @@ class Panels:
             picture = paint.gradient_picture(row, scale, cmap)
             self.picture("gradient").set_picture(picture.rgb)
             self.app.query_one(Colorbar).set_scale(scale, cmap)
-            self.app.query_one("#gradient-box").border_subtitle = picture.subtitle or ""
+            set_border(self.app.query_one("#gradient-box"), subtitle=picture.subtitle or "")
         self.show("detail", paint.detail_picture(view, threshold, cursor, row, scale, cmap))
 
     def cursor(self, view: ImageView | None, y: int, x: int) -> None:
         for name in CURSOR_VIEWS:
             self.picture(name).set_cursor(y, x)
         box = self.app.query_one("#gradient-box")
-        box.border_title = f"gradient ({y}, {x})"
+        set_border(box, title=f"gradient ({y}, {x})")
         if view is not None and view.row_for(y, x) is None:
-            box.border_subtitle = "computing…"
+            set_border(box, subtitle="computing…")
 
     def statistics(self, record: StatsRecord, threshold: Threshold) -> None:
         # paired two to a line by the panel itself where it is too short

@@ -1,6 +1,7 @@
 """The pass follows the focus: rows around it first, re-read between chunks, resumed later."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -106,3 +107,20 @@ def test_a_resumed_pass_skips_the_rows_it_has(explainer256):
     fresh = explainer256.gradient_rows(image, np.argwhere(resumed.done & ~kept)[:2])
     for row, (y, x) in zip(fresh, np.argwhere(resumed.done & ~kept)[:2], strict=True):
         assert resumed.row_max_abs[y, x] == pytest.approx(np.abs(row).max(), rel=1e-5)
+
+
+def test_after_a_row_the_pass_waits_the_grace_before_its_next_chunk(small_pair):
+    """Keys pressed back to back get the device to themselves: after a row the pass waits
+    interactive_grace seconds between chunks; after the probability map it does not."""
+    explainer = Explainer(small_pair.config, small_pair.variables)
+    assert explainer.interactive_grace > 0  # the CPU's default: the pass shares the cores
+    explainer.interactive_grace = 1.0
+    image = np.random.default_rng(2).random((32, 32), dtype=np.float32)
+    explainer.probability(image)
+    start = time.monotonic()
+    explainer._yield_to_interactive()
+    assert time.monotonic() - start < 0.5
+    explainer.gradient_row(image, 3, 4)
+    start = time.monotonic()
+    explainer._yield_to_interactive()
+    assert time.monotonic() - start > 0.9

@@ -1,6 +1,7 @@
 """Pilot tests: the app on a tiny real model, checked against what jaxcore computes."""
 
 import dataclasses
+import gc
 import io
 import json
 
@@ -43,6 +44,16 @@ async def test_cursor_moves_show_the_row_and_statistics_jaxcore_computes(
         assert f"G(y,x): {format_value(app.view.row[9, 3])}" in text
         assert f"row max: {format_value(np.abs(app.view.row).max())}" in text
         assert app.query_one("#gradient-box").border_title == "gradient (9, 3)"
+
+
+async def test_the_long_lived_heap_is_frozen_while_the_app_runs(data_dir, model_file, tmp_path):
+    """Python's full collections would otherwise scan the model and its compiled programs
+    every few cursor moves (160-240 ms pauses at 256x256); after the app, all is collectable."""
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
 
 
 async def test_threshold_keys_change_the_counts_as_jaxcore_says(data_dir, model_file, tmp_path):

@@ -145,7 +145,9 @@ class StatsPanel(Static):
         width, height = self.content_region.width, self.content_region.height
         self.layout_shown = lay_out(self.full_rows, width, height)
         self.rows = self.layout_shown.rows
-        self.update(stats_text(self.layout_shown))
+        # layout=False: the panel's size is its grid cell's, not its text's (a layout would
+        # repaint every panel at each cursor move).
+        self.update(stats_text(self.layout_shown), layout=False)
 
     def on_resize(self) -> None:
         self.lay_out()
