@@ -101,7 +101,8 @@ async def run(args) -> None:
             moves = ["right", "down"] * (args.moves // 2)
             if args.size > 64:  # the pass compiles for seconds first, on one of the cores
                 compiling = [await latency(app, k, painted.row) for k in moves]
-                summarise("cursor move -> row shown, back to back, while the pass compiles", compiling)
+                what = "cursor move -> row shown, back to back, while the pass compiles"
+                summarise(what, compiling)
                 while app.view.stats is None or not app.view.stats.done.any():
                     await pilot.pause(0.05)
                 print(f"the pass computes rows after {time.perf_counter() - start:.1f} s")
