@@ -48,6 +48,9 @@ class Painted:
 
     def __init__(self, app):
         self.row, self.significance = [], []
+        self.logged = asyncio.Event()
+        """Set at each entry logged: latency() waits on it instead of polling (a 2 ms polling
+        loop woke the app's event loop 500 times a second and slowed the rows it timed)."""
 
         def cursor_row_shown():  # the pixel whose row is on screen, if it is the cursor's
             view = app.view
@@ -62,11 +65,12 @@ class Painted:
                 original(*args, **kwargs)
                 if (what := shown()) is not None:
                     log.append((time.perf_counter(), what))
+                    self.logged.set()
 
             setattr(app, name, wrapped)
 
 
-async def latency(app, key: str, log: list, timeout: float = 30.0) -> float:
+async def latency(app, key: str, painted: Painted, log: list, timeout: float = 30.0) -> float:
     """Seconds from a key event to the repaint it causes: for a cursor move, the first repaint
     showing a row of another pixel than before the key. The key is posted as a terminal would
     send it: Pilot.press also waits for the app to go idle, which it never does while the pass
@@ -75,9 +79,11 @@ async def latency(app, key: str, log: list, timeout: float = 30.0) -> float:
     start = time.perf_counter()
     app.simulate_key(key)
     while not any(what != old_cursor for _, what in log[before:]):
-        if time.perf_counter() - start > timeout:
+        painted.logged.clear()
+        try:
+            await asyncio.wait_for(painted.logged.wait(), timeout - (time.perf_counter() - start))
+        except TimeoutError:
             return float("inf")
-        await asyncio.sleep(0.002)
     return next(t for t, what in log[before:] if what != old_cursor) - start
 
 
@@ -100,19 +106,19 @@ async def run(args) -> None:
             print(f"first gradient row shown after {first:.1f} s (compilation included)")
             moves = ["right", "down"] * (args.moves // 2)
             if args.size > 64:  # the pass compiles for seconds first, on one of the cores
-                compiling = [await latency(app, k, painted.row) for k in moves]
+                compiling = [await latency(app, k, painted, painted.row) for k in moves]
                 what = "cursor move -> row shown, back to back, while the pass compiles"
                 summarise(what, compiling)
                 while app.view.stats is None or not app.view.stats.done.any():
                     await pilot.pause(0.05)
                 print(f"the pass computes rows after {time.perf_counter() - start:.1f} s")
-            during = [await latency(app, k, painted.row) for k in moves]
+            during = [await latency(app, k, painted, painted.row) for k in moves]
             summarise("cursor move -> row shown, back to back, during the pass", during)
             if args.dwell > 0:
                 paced = []
                 for k in moves:
                     await pilot.pause(args.dwell)  # the researcher looks at the row
-                    paced.append(await latency(app, k, painted.row))
+                    paced.append(await latency(app, k, painted, painted.row))
                 what = f"the same, {args.dwell:g} s looking at each row before the next key"
                 summarise(what, paced)
             if args.size > 64:
@@ -123,11 +129,12 @@ async def run(args) -> None:
             print(f"significance pass done after {time.perf_counter() - start:.1f} s")
             await pilot.pause(1.0)
             after = [
-                await latency(app, k, painted.row) for k in ["right", "down"] * (args.moves // 2)
+                await latency(app, k, painted, painted.row)
+                for k in ["right", "down"] * (args.moves // 2)
             ]
             summarise("cursor move -> row shown, after the pass", after)
             threshold = [
-                await latency(app, k, painted.significance)
+                await latency(app, k, painted, painted.significance)
                 for k in ["right_square_bracket", "left_square_bracket"] * (args.moves // 2)
             ]
             summarise("threshold key -> significance redrawn", threshold)
