@@ -52,8 +52,8 @@ GPU_CHUNK_FRACTION = 0.4  # share of free device memory one chunk may take
 # Seconds the pass waits after a row was computed before its next chunk. On the CPU the pass and
 # the cursor share the cores: a key pressed right after a row was shown would otherwise find a
 # fresh chunk of the pass running beside its row (256x256, rows asked back to back while the
-# pass runs: 284 ms a row, 128 ms with this wait, 120 ms with no pass). The pass goes on once
-# the user looks at a row for longer. A GPU's chunks are milliseconds: no wait there.
+# pass runs: 192 ms a row, 119 ms with this wait, 125 ms with no pass; bench_cursor_rows.py).
+# The pass goes on once the user looks at a row for longer. A GPU's chunks are milliseconds.
 INTERACTIVE_GRACE = {"cpu": 0.3, "gpu": 0.0}
 
 
@@ -173,7 +173,7 @@ class Explainer:
         self._interactive_pending = 0
         self._interactive_ended = -float("inf")  # time.monotonic() when the last row ended
         self.interactive_grace = INTERACTIVE_GRACE["cpu" if device.platform == "cpu" else "gpu"]
-        """Seconds the pass waits after an interactive call (INTERACTIVE_GRACE)."""
+        """Seconds the pass waits after a row before its next chunk (INTERACTIVE_GRACE)."""
 
     def _bind_pass(self, bind, f) -> PassFunction:
         """A full pass's chunk function: bound for the first device as `bind` does, and

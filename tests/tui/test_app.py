@@ -46,6 +46,30 @@ async def test_cursor_moves_show_the_row_and_statistics_jaxcore_computes(
         assert app.query_one("#gradient-box").border_title == "gradient (9, 3)"
 
 
+async def test_a_cursor_move_repaints_only_the_cursor_rows_of_the_image_panel(
+    data_dir, model_file, tmp_path
+):
+    """Textual repaints a whole panel on every assignment of a border text (a 256x256 image:
+    about six whole panels per key, on the cores the next row needs): the image panel, whose
+    picture and zoom stay, gets only the cursor's rows."""
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        image = app.query_one("#image", PixelView)
+        whole, regions = [], []
+        original = image.refresh
+
+        def counted(*args, **kwargs):
+            (regions if args else whole).append(args)
+            return original(*args, **kwargs)
+
+        image.refresh = counted
+        await pilot.press("right", "down")
+        await wait_for(pilot, lambda: row_shown(app))
+        assert app.cursor == (1, 1)
+        assert regions and not whole
+
+
 async def test_the_long_lived_heap_is_frozen_while_the_app_runs(data_dir, model_file, tmp_path):
     """Python's full collections would otherwise scan the model and its compiled programs
     every few cursor moves (160-240 ms pauses at 256x256); after the app, all is collectable."""
