@@ -179,13 +179,20 @@ class CnnInterpApp(Counting):
         self.cancel_everything()  # the passes stop with the app
         gc.unfreeze()  # what jobs.settle_heap froze is collectable again (tests run many apps)
 
+    # A worker's last messages can arrive while the app shuts down (its panels being removed):
+    # every handler below, like current(), drops them once the app has stopped running.
+
     def on_status(self, message: messages.Status) -> None:
-        self.panels.status(message.text)
+        if self.is_running:
+            self.panels.status(message.text)
 
     def on_notice(self, message: messages.Notice) -> None:
-        self.notify(message.text, severity=message.severity, timeout=8)
+        if self.is_running:
+            self.notify(message.text, severity=message.severity, timeout=8)
 
     def on_work_failed(self, message: messages.WorkFailed) -> None:
+        if not self.is_running:
+            return
         self.notify(message.message, severity="error", timeout=15)
         self.panels.status(message.message)
         if message.fatal:
@@ -193,6 +200,8 @@ class CnnInterpApp(Counting):
             self.panels.text(message.message)
 
     def on_model_ready(self, message: messages.ModelReady) -> None:
+        if not self.is_running:
+            return
         self.explainer, self.sources = message.explainer, message.images
         self.panels.status(device=self.explainer.device_name)
         self.query_one(ImageList).set_entries([ImageEntry(s.name) for s in self.sources])

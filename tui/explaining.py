@@ -146,11 +146,12 @@ class Explaining(Controls):
     # ---- results ---------------------------------------------------------------------------
 
     def _asked_now(self, token: int, key: str) -> bool:
-        """Whether (token, key) is what the panels explain at this moment."""
+        """Whether (token, key) is what the panels explain at this moment (never once the app
+        has stopped running: its panels may be going)."""
         view = self.view
-        return (
-            view is not None and view.token == token and key == self.explanation.key(*self.cursor)
-        )
+        if not self.is_running or view is None or view.token != token:
+            return False
+        return key == self.explanation.key(*self.cursor)
 
     def on_attribution_progress(self, message: messages.AttributionProgress) -> None:
         if self._asked_now(message.token, message.key):
@@ -159,7 +160,7 @@ class Explaining(Controls):
             self.panels.status(f"{self.explanation.title(*self.cursor)}: {done}")
 
     def on_attribution_ready(self, message: messages.AttributionReady) -> None:
-        if self.view is None or self.view.token != message.token:
+        if not self.is_running or self.view is None or self.view.token != message.token:
             return
         self.attributions.put(message.token, message.key, message.attribution)
         if self._asked_now(message.token, message.key):
