@@ -169,9 +169,7 @@ class CnnInterpApp(Counting):
         """The view of the image `token`, or None when the user has left it or the app is
         closing (a worker's last message can arrive while the panels are being removed: Textual
         stops running the app before it removes them, children before containers)."""
-        if self.view is None or self.view.token != token:
-            return None
-        if not self.is_running or not self.query("#main"):
+        if not self.is_running or self.view is None or self.view.token != token:
             return None
         return self.view
 

@@ -102,12 +102,12 @@ class Panels:
         self.show("detail", paint.detail_picture(view, threshold, cursor, row, scale, cmap))
 
     def cursor(self, view: ImageView | None, y: int, x: int) -> None:
+        """The cursor on every picture; the gradient box's title is the explanation's
+        (request_explanation sets it next)."""
         for name in CURSOR_VIEWS:
             self.picture(name).set_cursor(y, x)
-        box = self.app.query_one("#gradient-box")
-        set_border(box, title=f"gradient ({y}, {x})")
         if view is not None and view.row_for(y, x) is None:
-            set_border(box, subtitle="computing…")
+            set_border(self.app.query_one("#gradient-box"), subtitle="computing…")
 
     def statistics(self, record: StatsRecord, threshold: Threshold) -> None:
         # paired two to a line by the panel itself where it is too short
