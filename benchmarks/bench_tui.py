@@ -43,11 +43,16 @@ def make_data(folder: Path, width: int, size: int = 64) -> Path:
 
 class Painted:
     """Timestamps of the app's repaints of the gradient row of the cursor's pixel (the pass's
-    progress repaints the panel too, still showing the previous pixel's row: not counted) and
-    of the significance map."""
+    progress repaints the panel too, still showing the previous pixel's row: not counted), of
+    its detail and statistics (painted after the row has been drawn) and of the significance
+    map."""
 
     def __init__(self, app):
-        self.row, self.significance = [], []
+        self.row, self.significance, self.details = [], [], []
+        self.handled: list[float] = []
+        """Key -> handler painted the answer, per latency() call (on screen comes later)."""
+        self.details_seconds: list[float] = []
+        """Key -> the row's detail and statistics on screen, per latency(details=True) call."""
         self.logged = asyncio.Event()
         """Set at each entry logged: latency() waits on it instead of polling (a 2 ms polling
         loop woke the app's event loop 500 times a second and slowed the rows it timed)."""
@@ -57,9 +62,16 @@ class Painted:
             shown = view is not None and view.row is not None and view.row_yx == tuple(app.cursor)
             return view.row_yx if shown else None
 
-        wanted = {"paint_row": cursor_row_shown, "paint_significance": lambda: "map"}
-        for name, log in (("paint_row", self.row), ("paint_significance", self.significance)):
-            original = getattr(app, name)
+        wanted = {
+            "paint_row": cursor_row_shown,
+            "_paint_details": cursor_row_shown,
+            "paint_significance": lambda: "map",
+        }
+        logs = {"paint_row": self.row, "_paint_details": self.details}
+        for name, log in (*logs.items(), ("paint_significance", self.significance)):
+            original = getattr(app, name, None)
+            if original is None:
+                continue  # (an app that paints the detail with the row: A/B against old code)
 
             def wrapped(*args, original=original, log=log, shown=wanted[name], **kwargs):
                 original(*args, **kwargs)
@@ -69,13 +81,41 @@ class Painted:
 
             setattr(app, name, wrapped)
 
+        self.displayed: list[float] = []
+        """Times the screen's updates were handed to the terminal driver: a row painted in a
+        handler reaches the screen only with the next of these (Textual renders on idle)."""
+        display = app._display
 
-async def latency(app, key: str, painted: Painted, log: list, timeout: float = 30.0) -> float:
-    """Seconds from a key event to the repaint it causes: for a cursor move, the first repaint
-    showing a row of another pixel than before the key. The key is posted as a terminal would
+        def displayed(*args, **kwargs):
+            display(*args, **kwargs)
+            self.displayed.append(time.perf_counter())
+            self.logged.set()
+
+        app._display = displayed
+
+    async def on_screen(self, painted_at: float, timeout: float = 10.0) -> float:
+        """The time of the first screen update after `painted_at`."""
+        start = time.perf_counter()
+        while not self.displayed or self.displayed[-1] < painted_at:
+            self.logged.clear()
+            try:
+                await asyncio.wait_for(self.logged.wait(), timeout - (time.perf_counter() - start))
+            except TimeoutError:
+                return float("inf")
+        return next(t for t in self.displayed if t >= painted_at)
+
+
+async def latency(
+    app, key: str, painted: Painted, log: list, timeout: float = 30.0, details: bool = False
+) -> float:
+    """Seconds from a key event to the screen update showing what it asked for (for a cursor
+    move, a row of another pixel than before the key); the time to the handler that painted
+    it is appended to `painted.handled`, and with `details`, the time to the row's detail and
+    statistics on screen to `painted.details_seconds`. The key is posted as a terminal would
     send it: Pilot.press also waits for the app to go idle, which it never does while the pass
     posts progress, and would time that wait instead."""
     before, old_cursor = len(log), tuple(app.cursor)
+    details_before = len(painted.details)
     start = time.perf_counter()
     app.simulate_key(key)
     while not any(what != old_cursor for _, what in log[before:]):
@@ -84,12 +124,26 @@ async def latency(app, key: str, painted: Painted, log: list, timeout: float = 3
             await asyncio.wait_for(painted.logged.wait(), timeout - (time.perf_counter() - start))
         except TimeoutError:
             return float("inf")
-    return next(t for t, what in log[before:] if what != old_cursor) - start
+    painted_at = next(t for t, what in log[before:] if what != old_cursor)
+    painted.handled.append(painted_at - start)
+    shown = await painted.on_screen(painted_at) - start
+    if details and hasattr(app, "_paint_details"):
+        while not any(what != old_cursor for _, what in painted.details[details_before:]):
+            painted.logged.clear()
+            await asyncio.wait_for(painted.logged.wait(), timeout)
+        at = next(t for t, what in painted.details[details_before:] if what != old_cursor)
+        painted.details_seconds.append(await painted.on_screen(at) - start)
+    return shown
 
 
-def summarise(what: str, seconds: list[float]) -> None:
+def summarise(what: str, seconds: list[float], handled: list[float] | None = None) -> None:
+    """On-screen latencies, and the handler's (the same moves) beside them."""
     median, worst = 1e3 * statistics.median(seconds), 1e3 * max(seconds)
-    print(f"{what}: median {median:.0f} ms, max {worst:.0f} ms", flush=True)
+    line = f"{what}: on screen median {median:.0f} ms, max {worst:.0f} ms"
+    if handled:
+        painted = 1e3 * statistics.median(handled[-len(seconds) :])
+        line += f" (painted by the handler: median {painted:.0f} ms)"
+    print(line, flush=True)
 
 
 async def run(args) -> None:
@@ -108,21 +162,26 @@ async def run(args) -> None:
             if args.size > 64:  # the pass compiles for seconds first, on one of the cores
                 compiling = [await latency(app, k, painted, painted.row) for k in moves]
                 what = "cursor move -> row shown, back to back, while the pass compiles"
-                summarise(what, compiling)
+                summarise(what, compiling, painted.handled)
                 while app.view.stats is None or not app.view.stats.done.any():
                     await pilot.pause(0.05)
                 print(f"the pass computes rows after {time.perf_counter() - start:.1f} s")
             during = [await latency(app, k, painted, painted.row) for k in moves]
-            summarise("cursor move -> row shown, back to back, during the pass", during)
+            summarise(
+                "cursor move -> row shown, back to back, during the pass", during, painted.handled
+            )
             if args.dwell > 0:
                 paced = []
                 for k in moves:
                     await pilot.pause(args.dwell)  # the researcher looks at the row
-                    paced.append(await latency(app, k, painted, painted.row))
+                    paced.append(await latency(app, k, painted, painted.row, details=True))
                 what = f"the same, {args.dwell:g} s looking at each row before the next key"
-                summarise(what, paced)
+                summarise(what, paced, painted.handled)
+                if painted.details_seconds:
+                    summarise("  its detail and statistics", painted.details_seconds)
             if args.size > 64:
-                await neighbourhood(app, pilot, args.size)
+                if args.neighbourhood:
+                    await neighbourhood(app, pilot, args.size)
                 return
             while not (app.view.stats is not None and app.view.stats.complete):
                 await pilot.pause(0.2)
@@ -132,12 +191,12 @@ async def run(args) -> None:
                 await latency(app, k, painted, painted.row)
                 for k in ["right", "down"] * (args.moves // 2)
             ]
-            summarise("cursor move -> row shown, after the pass", after)
+            summarise("cursor move -> row shown, after the pass", after, painted.handled)
             threshold = [
                 await latency(app, k, painted, painted.significance)
                 for k in ["right_square_bracket", "left_square_bracket"] * (args.moves // 2)
             ]
-            summarise("threshold key -> significance redrawn", threshold)
+            summarise("threshold key -> significance redrawn", threshold, painted.handled)
 
 
 async def neighbourhood(app, pilot, size: int) -> None:
@@ -167,6 +226,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument(
         "--dwell", type=float, default=1.0, help="seconds between paced moves (0: none)"
+    )
+    parser.add_argument(
+        "--no-neighbourhood",
+        dest="neighbourhood",
+        action="store_false",
+        help="above 64x64: skip timing the 16x16 neighbourhood after a jump",
     )
     asyncio.run(run(parser.parse_args()))
 
