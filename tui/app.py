@@ -239,7 +239,7 @@ class CnnInterpApp(Counting):
         if view is None or (message.y, message.x) != self.cursor:
             return
         view.row, view.row_yx, view.row_seconds = message.row, self.cursor, message.seconds
-        self.paint_row()
+        self.paint_row(details_later=True)
 
     def on_stats_progress(self, message: messages.StatsProgress) -> None:
         if (view := self.current(message.token)) is None:
@@ -343,14 +343,30 @@ class CnnInterpApp(Counting):
         if self.view is not None:
             self.panels.significance(self.view, self.threshold)
 
-    def paint_row(self, detail_only: bool = False) -> None:
-        if self.view is not None and not self.explanation.is_plain:
+    def paint_row(self, detail_only: bool = False, details_later: bool = False) -> None:
+        """The row (or the explanation) at the cursor, its detail and the statistics.
+        details_later: the plain row at once, its detail and the statistics after the next
+        refresh, unless the cursor has moved on by then (the row reaches the screen a frame
+        sooner, and keys held down skip what the next row replaces)."""
+        view, cursor = self.view, self.cursor
+        if view is None:
+            return
+        if not self.explanation.is_plain:
             self.paint_explanation(detail_only)
-            self.paint_statistics()
-        elif self.view is not None:
-            view, cursor = self.view, self.cursor
-            self.panels.row(view, self.threshold, cursor, self.log_scale, self.cmap, detail_only)
-            self.paint_statistics()
+        elif details_later and not detail_only:
+            self.panels.row(view, self.threshold, cursor, self.log_scale, self.cmap, detail=False)
+            self.call_after_refresh(self._paint_details, view.token, cursor)
+            return
+        else:
+            gradient = not detail_only
+            self.panels.row(
+                view, self.threshold, cursor, self.log_scale, self.cmap, gradient=gradient
+            )
+        self.paint_statistics()
+
+    def _paint_details(self, token: int, cursor: tuple[int, int]) -> None:
+        if self.current(token) is not None and self.cursor == cursor:
+            self.paint_row(detail_only=True)
 
     def paint_statistics(self) -> None:
         if self.view is not None:

@@ -87,19 +87,23 @@ class Panels:
         cursor: tuple[int, int],
         log_scale: bool,
         cmap: str,
-        detail_only: bool = False,
+        *,
+        gradient: bool = True,
+        detail: bool = True,
     ) -> None:
-        """The cursor's gradient row, its colour bar and its footprint crop, once computed."""
+        """The cursor's gradient row with its colour bar, and its footprint crop (`detail`),
+        once computed."""
         row = view.row_for(*cursor)
         if row is None:
             return
         scale = paint.row_scale(row, log_scale)
-        if not detail_only:
+        if gradient:
             picture = paint.gradient_picture(row, scale, cmap)
             self.picture("gradient").set_picture(picture.rgb)
             self.app.query_one(Colorbar).set_scale(scale, cmap)
             set_border(self.app.query_one("#gradient-box"), subtitle=picture.subtitle or "")
-        self.show("detail", paint.detail_picture(view, threshold, cursor, row, scale, cmap))
+        if detail:
+            self.show("detail", paint.detail_picture(view, threshold, cursor, row, scale, cmap))
 
     def cursor(self, view: ImageView | None, y: int, x: int) -> None:
         """The cursor on every picture; the gradient box's title is the explanation's
@@ -115,4 +119,4 @@ class Panels:
 
     def text(self, message: str) -> None:
         """A message in the statistics panel (nothing to show)."""
-        self.app.query_one(StatsPanel).update(message)
+        self.app.query_one(StatsPanel).show_message(message)

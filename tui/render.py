@@ -268,19 +268,34 @@ def half_block_cells(picture: np.ndarray) -> list[list[Segment]]:
     return cells
 
 
-def cursor_segment(
-    picture: np.ndarray, row: int, col: int, lower: bool, colour=CURSOR_RGB
-) -> Segment:
-    """The cell at (row, col) with the cursor's half painted in `colour`."""
-    top = tuple(int(v) for v in picture[2 * row, col])
-    bottom = None
-    if 2 * row + 1 < picture.shape[0]:
-        bottom = tuple(int(v) for v in picture[2 * row + 1, col])
-    if lower:
-        bottom = colour
-    else:
-        top = colour
-    return Segment(UPPER_HALF, half_block_style(top, bottom))
+def half_block_runs(picture: np.ndarray) -> list[list[Segment]]:
+    """Like half_block_cells, but one segment per run of equal cells: a panel's repaint costs
+    Textual work per segment (styles, filters, crops), and a gradient row is mostly one
+    colour beyond its receptive field."""
+    tops, bottoms = picture[0::2], picture[1::2]
+    pairs = np.zeros((len(tops), picture.shape[1], 6), np.int16)  # -1: no lower half
+    pairs[:, :, :3] = tops
+    pairs[:, :, 3:] = -1
+    pairs[: len(bottoms), :, 3:] = bottoms
+    changes = np.any(pairs[:, 1:] != pairs[:, :-1], axis=2)
+    lines = []
+    for pair, change in zip(pairs, changes, strict=True):
+        starts = [0, *(np.flatnonzero(change) + 1).tolist()]
+        ends = [*starts[1:], pair.shape[0]]
+        colours = pair[starts].tolist()
+        lines.append(
+            [
+                Segment(UPPER_HALF * (end - start), run_style(colour))
+                for start, end, colour in zip(starts, ends, colours, strict=True)
+            ]
+        )
+    return lines
+
+
+def run_style(colour: list[int]) -> Style:
+    """The style of a cell whose (top RGB, bottom RGB or -1s) are `colour`."""
+    top, bottom = tuple(colour[:3]), tuple(colour[3:])
+    return half_block_style(top, None if bottom[0] < 0 else bottom)
 
 
 # ---- numbers --------------------------------------------------------------------------------

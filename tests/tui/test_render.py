@@ -91,11 +91,20 @@ def test_half_block_cells_put_upper_pixel_in_fg_and_lower_in_bg():
     assert segment.style.bgcolor.triplet == (0, 0, 255)
 
 
-def test_cursor_segment_paints_only_its_half():
-    picture = np.full((2, 1, 3), 10, np.uint8)
-    seg = render.cursor_segment(picture, 0, 0, lower=True)
-    assert seg.style.bgcolor.triplet == render.CURSOR_RGB
-    assert seg.style.color.triplet == (10, 10, 10)
+def test_half_block_runs_merge_equal_cells_and_keep_every_colour():
+    rng = np.random.default_rng(0)
+    picture = rng.integers(0, 3, (5, 12, 3)).astype(np.uint8) * 100
+    picture[:, 4:9] = (7, 8, 9)  # a run of equal cells on every row
+    runs = render.half_block_runs(picture)
+    cells = render.half_block_cells(picture)
+    assert len(runs) == len(cells) == 3
+    for run_row, cell_row in zip(runs, cells, strict=True):
+        assert len(run_row) < len(cell_row)
+        expanded = [s.style for s in run_row for _ in s.text]
+        assert expanded == [c.style for c in cell_row]
+        assert "".join(s.text for s in run_row) == render.UPPER_HALF * 12
+    # the odd last picture row leaves its lower halves to the background
+    assert all(s.style.bgcolor is None for s in runs[-1])
 
 
 def test_colorbar_labels_the_ends_and_zero():

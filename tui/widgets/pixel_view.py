@@ -3,11 +3,11 @@
 What the panel shows is the shared `Viewport`'s window for its size (viewport.py): exact
 pixels at 1:1 or closer, block means when zoomed out, and mask layers (outlines) drawn after
 the reduction by block maxima, so a one-pixel vessel survives. The window is turned into
-per-cell segments once per picture, size or window; a cursor move inside the window then
-marks only the cells the cursor leaves and enters as dirty, so a key press costs a few cells
-of terminal output instead of a whole image (over SSH the difference between instant and
-laggy). A one-pixel cursor is easy to lose in a large picture, so a tick in the margin left
-of its row and one below its column point at it.
+ready lines (one segment per run of equal cells) once per picture, size, window or style; a
+cursor move inside the window then marks only the rows the cursor leaves and enters as dirty,
+so a key press costs a few rows of terminal output instead of a whole image (over SSH the
+difference between instant and laggy). A one-pixel cursor is easy to lose in a large
+picture, so a tick in the margin left of its row and one below its column point at it.
 """
 
 from dataclasses import dataclass
@@ -64,7 +64,10 @@ class PixelView(Widget):
         self.viewport = Viewport()
         self._window: Window | None = None
         self._picture: np.ndarray | None = None
-        self._cells: list[list[Segment]] = []
+        self._lines: list[Strip] = []
+        """The picture's terminal rows, margin and padding included, without the cursor."""
+        self._style: Style | None = None
+        """self.rich_style, which Textual recomputes through every ancestor on each call."""
         self._left = 0
         self._cursor_rows: range = range(0)
 
@@ -152,43 +155,54 @@ class PixelView(Widget):
             return
         self._box = (size.width, size.height)
         window = self._window_for(size.width, size.height)
+        self._style = style = self.rich_style
         if window is None or self._rgb is None:
-            self._window, self._cells, self._picture = None, [], None
+            self._window, self._lines, self._picture = None, [], None
             self._cursor_rows = range(0)
             return
         self._window = window
         self._picture = display_picture(self._rgb, self._layers, window)
-        self._cells = render.half_block_cells(self._picture)
         margin = 1 if self.show_cursor else 0
         self._left = margin + max(0, (size.width - margin - window.cols) // 2)
+        self._lines = [
+            self._line([Segment(" " * self._left, style)], runs)
+            for runs in render.half_block_runs(self._picture)
+        ]
         self._cursor_rows = self._rows_of_cursor(window) if self.show_cursor else range(0)
 
     _box: tuple[int, int] = (-1, -1)
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._window = None  # the lines carry the background: rebuilt with the new one
+
+    def _line(self, margin: list[Segment], runs: list[Segment]) -> Strip:
+        assert self._picture is not None
+        strip = Strip([*margin, *runs], self._left + self._picture.shape[1])
+        return strip.extend_cell_length(self.size.width, self._style)
+
     def render_line(self, y: int) -> Strip:
         self._ensure_cells()
-        width, style = self.size.width, self.rich_style
+        width, style = self.size.width, self._style
         window = self._window
         box = None
         if window is not None and self.show_cursor and self._cursor is not None:
             box = window.display_box(*self._cursor)
-        if y >= len(self._cells):
+        if y >= len(self._lines):
             if self._rgb is None and self._message and y == self.size.height // 2:
                 text = self._message[:width].center(width)
                 return Strip([Segment(text, style)], width)
-            if box is not None and y == len(self._cells):
+            if box is not None and y == len(self._lines):
                 left = self._left + (box[1] + box[3] - 1) // 2
                 segments = [Segment(" " * left, style), Segment("▲", TICK_STYLE)]
                 return Strip(segments, left + 1).extend_cell_length(width, style)
             return Strip.blank(width, style)
-        cells = self._cells[y]
+        if box is None or y not in self._cursor_rows or self._picture is None:
+            return self._lines[y]
         margin = [Segment(" " * self._left, style)]
-        if box is not None and y in self._cursor_rows and self._picture is not None:
-            cells = cursor_cells(self._picture, y, box)
-            if self._left:
-                margin = [Segment(" " * (self._left - 1), style), Segment("▶", TICK_STYLE)]
-        segments = [*margin, *cells]
-        return Strip(segments, self._left + len(cells)).extend_cell_length(width, self.rich_style)
+        if self._left:
+            margin = [Segment(" " * (self._left - 1), style), Segment("▶", TICK_STYLE)]
+        return self._line(margin, cursor_runs(self._picture, y, box))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
@@ -223,14 +237,14 @@ def display_picture(rgb: np.ndarray, layers: tuple[Layer, ...], window: Window) 
     return picture
 
 
-def cursor_cells(picture: np.ndarray, row: int, box: tuple[int, int, int, int]) -> list[Segment]:
+def cursor_runs(picture: np.ndarray, row: int, box: tuple[int, int, int, int]) -> list[Segment]:
     """Terminal row `row` of `picture` with the cursor's display pixels (r0, c0, r1, c1)
     painted: exactly the pixel's square when enlarged, its block's display pixel shrunk."""
     pair = picture[2 * row : 2 * row + 2].copy()
     r0, c0, r1, c1 = box
     lo, hi = max(r0 - 2 * row, 0), min(r1 - 2 * row, len(pair))
     pair[lo:hi, c0:c1] = render.CURSOR_RGB
-    return render.half_block_cells(pair)[0]
+    return render.half_block_runs(pair)[0]
 
 
 def same_layers(a: tuple[Layer, ...], b: tuple[Layer, ...]) -> bool:

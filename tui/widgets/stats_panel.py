@@ -135,6 +135,8 @@ class StatsPanel(Static):
     full_rows: list[tuple[str, str]] = []
     layout_shown = StatsLayout([], [], LABEL_WIDTH)
     """The last layout drawn (its display lines fit the panel's width)."""
+    _drawn: StatsLayout | None = None
+    """The layout whose text the panel shows now (None: a message, or nothing yet)."""
 
     def show_rows(self, rows: list[tuple[str, str]]) -> None:
         self.full_rows = rows
@@ -143,11 +145,19 @@ class StatsPanel(Static):
     def lay_out(self) -> None:
         """Decided by the panel's own size, so a resize re-lays it out at once."""
         width, height = self.content_region.width, self.content_region.height
-        self.layout_shown = lay_out(self.full_rows, width, height)
-        self.rows = self.layout_shown.rows
+        layout = lay_out(self.full_rows, width, height)
+        self.layout_shown, self.rows = layout, layout.rows
+        if layout == self._drawn:
+            return  # the pass's progress and the row's arrival often change nothing here
+        self._drawn = layout
         # layout=False: the panel's size is its grid cell's, not its text's (a layout would
         # repaint every panel at each cursor move).
         self.update(stats_text(self.layout_shown), layout=False)
+
+    def show_message(self, message: str) -> None:
+        """A message instead of the rows (nothing to show)."""
+        self._drawn = None
+        self.update(message)
 
     def on_resize(self) -> None:
         self.lay_out()
