@@ -22,7 +22,6 @@ from jax import lax
 from jaxtyping import Array, Float, Int
 
 from cnninterp.jaxcore import gradients, receptive_field
-from cnninterp.jaxcore.model import SIZE_MULTIPLE
 from cnninterp.jaxcore.significance import BINS_PER_DECADE, EDGES
 
 # Rows per vmapped call. XLA:CPU gains nothing from larger batches (as for the pass's chunks);
@@ -128,8 +127,7 @@ def histogram_summaries_on_crops(
 
 def traced_origins(q: Int[Array, " N"], length: int) -> Int[Array, " N"]:
     """crop_origins' on-device twin along one axis, for pixels traced in a pass's chunk."""
-    low = jnp.asarray(receptive_field.low_reach())
-    start = (q - low[q % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
+    start = receptive_field.stride_start(q)
     return jnp.clip(start, 0, length - receptive_field.crop_extent(length))
 
 

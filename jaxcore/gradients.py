@@ -5,7 +5,8 @@ masks, and every row is then a backward pass of the *masked* network (linear.py)
 activations are stored and the weights can be compile-time constants, which XLA:CPU runs about
 2x faster than weights passed as arguments (benchmarks/RESULTS.md). Pixels are traced
 arguments, so one compilation serves every pixel of an image size. Near the output the
-cotangent of one pixel stays within a few pixels, so the decoder's part runs on windows.
+cotangent of one pixel stays within a few pixels, so the decoder's part runs on windows; on
+the CPU, a single row's encoder levels below full resolution do too (windowed_encoder.py).
 
 Receptive-field colouring: an output pixel sees at most RF_RADIUS pixels each way, so rows
 of pixels COLOUR_SPACING apart have disjoint supports. One backward pass with their summed
@@ -16,10 +17,11 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 from jaxtyping import Array, Bool, Float, Int
 
-from cnninterp.jaxcore import linear, receptive_field
-from cnninterp.jaxcore.linear import WINDOWS, conv, pad_canvas, paste, upconv, window
+from cnninterp.jaxcore import linear, receptive_field, windowed_encoder
+from cnninterp.jaxcore.linear import WINDOWS, conv, pad_canvas, paste, transpose, upconv, window
 from cnninterp.jaxcore.model import ModelConfig, VesselCNN
 
 # Derived from the architecture (62 for DEPTH 4), proven tight by
@@ -37,12 +39,6 @@ def forward(config: ModelConfig, variables: dict, image: Float[Array, "H W"]):
     return jax.nn.softmax(logits[0], axis=-1), state["relu_masks"]
 
 
-def _transpose(linear_map, input_shape: tuple, cotangent):
-    """The adjoint of a linear map (from float32 [input_shape]) applied to `cotangent`."""
-    template = jax.ShapeDtypeStruct(input_shape, jnp.float32)
-    return jax.linear_transpose(linear_map, template)(cotangent)[0]
-
-
 def _decoder_windows(config, layers, d_p, valid, y, x):
     """Cotangents of d p[y, x] on the windows of decoder levels 1-3 (linear.py's geometry).
 
@@ -57,14 +53,14 @@ def _decoder_windows(config, layers, d_p, valid, y, x):
     logits = jnp.zeros((1, size1, size1, config.classes), d_p.dtype)
     logits = logits.at[0, y - 4 * a_y - start, x - 4 * a_x - start].set(d_p[y, x])
     final = partial(conv, config, kernel=layers["final"])
-    c1 = _transpose(final, (1, size1, size1, width), logits) * window(valid[1], 1, a_y, a_x)
+    c1 = transpose(final, (1, size1, size1, width), logits) * window(valid[1], 1, a_y, a_x)
     up4 = partial(upconv, config, kernel=layers["upconv4"])
-    c2 = _transpose(up4, (1, size2, size2, 2 * width), c1) * window(valid[2], 2, a_y, a_x)
+    c2 = transpose(up4, (1, size2, size2, 2 * width), c1) * window(valid[2], 2, a_y, a_x)
     # upconv3 maps the level-3 window [a-3, a+5) onto level 2's [2a-6, 2a+10): c2, which
     # covers [2a-3, 2a+5), padded by 3 low and 5 high.
     c2_wide = jnp.pad(c2, ((0, 0), (3, 5), (3, 5), (0, 0)))
     up3 = partial(upconv, config, kernel=layers["upconv3"])
-    c3 = _transpose(up3, (1, size3, size3, 4 * width), c2_wide) * window(valid[3], 3, a_y, a_x)
+    c3 = transpose(up3, (1, size3, size3, 4 * width), c2_wide) * window(valid[3], 3, a_y, a_x)
     return c1, c2, c3
 
 
@@ -82,6 +78,20 @@ def pull_back_pixels(
     FLOPs at 64x64 would otherwise go to cotangents that are provably zero)."""
     height, width = probs.shape[:2]
     layers = linear.folded_layers(config, variables)
+    c1, c2, c3 = decoder_cotangents(config, layers, probs, ys, xs, weights)
+    up2 = partial(upconv, config, kernel=layers["upconv2"])
+    c4 = transpose(up2, (1, height >> 3, width >> 3, 8 * config.width), c3)
+    up1 = partial(upconv, config, kernel=layers["upconv1"])
+    c5 = transpose(up1, (1, height >> 4, width >> 4, 16 * config.width), c4)
+    dense_masks = jax.tree.map(lambda m: m.astype(probs.dtype), masks)
+    encode = partial(linear.encoder, config, layers, dense_masks)
+    return transpose(encode, (1, height, width, 1), (c1, c2, c3, c4, c5))[0, :, :, 0]
+
+
+def decoder_cotangents(config, layers, probs, ys, xs, weights) -> tuple:
+    """The cotangents [1, h, w, C] of sum_g weights[g] * p[ys[g], xs[g]] on x1, x2 and x3
+    through decoder levels 1-3 (on windows around each pixel, pasted on whole canvases)."""
+    height, width = probs.shape[:2]
     d_p = linear.d_p_d_logits(config, probs)
     valid = {
         level: pad_canvas(jnp.ones((1, height >> (level - 1), width >> (level - 1), 1)), level)
@@ -95,21 +105,27 @@ def pull_back_pixels(
             for level, c in enumerate(windows, start=1)
         ]
 
-    c1, c2, c3 = (c.sum(axis=0) for c in jax.vmap(placed)(ys, xs, weights))
-    up2 = partial(upconv, config, kernel=layers["upconv2"])
-    c4 = _transpose(up2, (1, height >> 3, width >> 3, 8 * config.width), c3)
-    up1 = partial(upconv, config, kernel=layers["upconv1"])
-    c5 = _transpose(up1, (1, height >> 4, width >> 4, 16 * config.width), c4)
-    dense_masks = jax.tree.map(lambda m: m.astype(probs.dtype), masks)
-    encode = partial(linear.encoder, config, layers, dense_masks)
-    return _transpose(encode, (1, height, width, 1), (c1, c2, c3, c4, c5))[0, :, :, 0]
+    return tuple(c.sum(axis=0) for c in jax.vmap(placed)(ys, xs, weights))
 
 
 def gradient_row(config, variables, probs, masks, y, x) -> Float[Array, "H W"]:
-    """d p[y, x] / d image, exactly."""
+    """d p[y, x] / d image, exactly; on the CPU with the encoder's coarse levels on windows
+    around the pixel where those are smaller than the image (windowed_encoder.py)."""
     one = jnp.ones((1,), probs.dtype)
     ys, xs = jnp.asarray(y).reshape(1), jnp.asarray(x).reshape(1)
-    return pull_back_pixels(config, variables, probs, masks, ys, xs, one)
+
+    def whole(probs):
+        return pull_back_pixels(config, variables, probs, masks, ys, xs, one)
+
+    def windowed(probs):
+        layers = linear.folded_layers(config, variables)
+        cotangents = decoder_cotangents(config, layers, probs, ys, xs, one)
+        return windowed_encoder.pull_back(config, layers, masks, cotangents, y, x)
+
+    if not windowed_encoder.applies(*probs.shape[:2]):
+        return whole(probs)
+    # GPUs run whole canvases at full rate: there the windows' slicing would only cost.
+    return lax.platform_dependent(probs, cpu=windowed, default=whole)
 
 
 def colour_members(offset_y, offset_x, height: int, width: int):

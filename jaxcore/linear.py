@@ -149,6 +149,12 @@ def paste(patch, level, a_y, a_x, height, width):
     return canvas[:, margin : margin + h, margin : margin + w]
 
 
+def transpose(linear_map, input_shape: tuple, cotangent):
+    """The adjoint of a linear map (from float32 [input_shape]) applied to `cotangent`."""
+    template = jax.ShapeDtypeStruct(input_shape, jnp.float32)
+    return jax.linear_transpose(linear_map, template)(cotangent)[0]
+
+
 def encoder(config, layers, masks, image):
     """Image [1, H, W, 1] -> the tangents of x1 .. x5, the stem's and blocks' outputs."""
     xs = [conv(config, image, layers["stem"]) * masks["relu"]]

@@ -17,6 +17,8 @@ an edge of the crop lies beyond the field at every level, where the cotangent is
 
 from functools import cache
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from cnninterp.jaxcore.model import DEPTH, PAD_1, PAD_TRANSPOSED, SIZE_MULTIPLE
@@ -51,12 +53,19 @@ def _union(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
     return min(a[0], b[0]), max(a[1], b[1])
 
 
-def field_interval(y: int) -> tuple[int, int]:
-    """The image pixels [low, high] that output pixel y's row can be nonzero on, ignoring the
-    image's edges (one axis; the network is separable in its geometry)."""
+def _decoder_intervals(y: int) -> list[tuple[int, int]]:
+    """Where the cotangent of output pixel y can be nonzero on the decoder's inputs at levels
+    1 (full resolution) .. DEPTH + 1 (the bottleneck), in each level's pixels."""
     decoder = [_conv_reads(y, y, 1)]  # decoder output at full resolution, read by `final`
     for _ in range(DEPTH):  # each upconv's input, one level coarser, down to the bottleneck
         decoder.append(_transposed_reads(*decoder[-1]))
+    return decoder
+
+
+def field_interval(y: int) -> tuple[int, int]:
+    """The image pixels [low, high] that output pixel y's row can be nonzero on, ignoring the
+    image's edges (one axis; the network is separable in its geometry)."""
+    decoder = _decoder_intervals(y)
     # Encoder outputs x1 (full resolution) .. x5 (bottleneck): the cotangent on x_l is the
     # decoder's at that level (skip connection) plus what block l pulls back from x_{l+1}.
     encoder = decoder[DEPTH]
@@ -98,6 +107,44 @@ def crop_size() -> int:
     return max(sizes) * SIZE_MULTIPLE
 
 
+def stride_start(y):
+    """The multiple of the stride at or below the low end of pixel y's field: where its crop
+    starts unless the image's edge is nearer. y: an int, a NumPy array or a traced array."""
+    if isinstance(y, jax.Array):
+        low = jnp.asarray(low_reach())[y % SIZE_MULTIPLE]
+    else:
+        y = np.asarray(y)
+        low = low_reach()[y % SIZE_MULTIPLE]
+    return (y - low) // SIZE_MULTIPLE * SIZE_MULTIPLE
+
+
+WINDOWED_LEVELS = range(2, DEPTH + 2)
+"""Levels of the encoder outputs x2 .. x5 (level l: 1 / 2**(l - 1) of the resolution)."""
+
+
+@cache
+def encoder_windows() -> dict[int, tuple[int, int]]:
+    """{level: (offset, size)} for the encoder outputs x2 .. x5: the window
+    [s + offset, s + offset + size) of level-l pixels, s = stride_start(y) >> (l - 1), holds
+    the cotangent of output pixel y's row on x_l at every stride phase (one axis; the same
+    on both). It holds the decoder's part at that level and all that the block above reads
+    for the next window: 59, 27, 11 and 3 pixels of a 128-pixel crop's 64, 32, 16 and 8."""
+    windows: dict[int, tuple[int, int]] = {}
+    for level in reversed(WINDOWED_LEVELS):
+        lows, highs = [], []
+        for y in _phases():
+            start = int(stride_start(y)) >> (level - 1)
+            low, high = _decoder_intervals(y)[level - 1]
+            lows.append(low - start)
+            highs.append(high - start)
+        low, high = min(lows), max(highs)
+        if level + 1 in windows:  # the next block reads this level around the next window
+            offset, size = windows[level + 1]
+            low, high = _union((low, high), _block_reads(offset, offset + size - 1))
+        windows[level] = (low, high - low + 1)
+    return dict(sorted(windows.items()))
+
+
 def crop_extent(length: int) -> int:
     """The crop's length along an axis of the image: the whole axis when that is shorter."""
     return min(length, crop_size())
@@ -108,7 +155,6 @@ def crop_origin(y: "int | np.ndarray", length: int) -> np.ndarray:
     field starts, moved inward to keep the crop inside the image (which keeps the field inside
     the crop and puts the crop's edge on the image's where the field leaves the image).
     y: an int or an integer NumPy array (host side: origins are computed before dispatch)."""
-    ys = np.asarray(y)
-    start = (ys - low_reach()[ys % SIZE_MULTIPLE]) // SIZE_MULTIPLE * SIZE_MULTIPLE
+    start = stride_start(y)
     last = length - crop_extent(length)  # a multiple of the stride, as both terms are
     return np.clip(start, 0, last)

@@ -23,12 +23,6 @@ from cnninterp.jaxcore.linear import conv, upconv
 from cnninterp.jaxcore.model import DEPTH, ModelConfig
 
 
-def _transpose(linear_map, input_shape: tuple, cotangent):
-    """The adjoint of a linear map (from float32 [input_shape]) applied to `cotangent`."""
-    template = jax.ShapeDtypeStruct(input_shape, jnp.float32)
-    return jax.linear_transpose(linear_map, template)(cotangent)[0]
-
-
 def pull_back_weights(
     config: ModelConfig,
     variables: dict,
@@ -49,10 +43,10 @@ def pull_back_weights(
     stages += [partial(upconv, config, kernel=layers[f"upconv{k}"]) for k in range(DEPTH, 0, -1)]
     for level, stage in enumerate(stages):  # level 0: full size, width channels
         shape = (1, height >> level, width >> level, config.width << level)
-        features.append(_transpose(stage, shape, features[-1]))
+        features.append(linear.transpose(stage, shape, features[-1]))
     dense_masks = jax.tree.map(lambda m: m.astype(probs.dtype), masks)
     encode = partial(linear.encoder, config, layers, dense_masks)
-    return _transpose(encode, (1, height, width, 1), tuple(features[1:]))[0, :, :, 0]
+    return linear.transpose(encode, (1, height, width, 1), tuple(features[1:]))[0, :, :, 0]
 
 
 def target_value_and_gradient(
