@@ -70,6 +70,8 @@ class CnnInterpApp(Counting):
         self._pass_locks: dict[int, threading.Lock] = {}
         self._cancels: set[threading.Event] = set()
         """Every cancel event handed to a worker; quitting sets them all."""
+        self.details_pending: tuple[int, tuple[int, int]] | None = None
+        """(image token, cursor) of a row whose detail and statistics are still to come."""
 
     # ---- start ----------------------------------------------------------------------------
 
@@ -355,6 +357,7 @@ class CnnInterpApp(Counting):
             self.paint_explanation(detail_only)
         elif details_later and not detail_only:
             self.panels.row(view, self.threshold, cursor, self.log_scale, self.cmap, detail=False)
+            self.details_pending = (view.token, cursor)
             self.call_after_refresh(self._paint_details, view.token, cursor)
             return
         else:
@@ -365,6 +368,8 @@ class CnnInterpApp(Counting):
         self.paint_statistics()
 
     def _paint_details(self, token: int, cursor: tuple[int, int]) -> None:
+        if self.details_pending == (token, cursor):
+            self.details_pending = None
         if self.current(token) is not None and self.cursor == cursor:
             self.paint_row(detail_only=True)
 

@@ -14,7 +14,9 @@ async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
 
 
 def row_shown(app) -> bool:
-    return app.view is not None and app.view.row_for(*app.cursor) is not None
+    """The cursor's row is painted, and its detail and statistics too (a frame later)."""
+    view = app.view
+    return view is not None and view.row_for(*app.cursor) is not None and not app.details_pending
 
 
 def stats_done(app) -> bool:

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from cnninterp.jaxcore.explainer import Explainer
 from cnninterp.jaxcore.significance import ThresholdMode, significance_counts
-from cnninterp.tui import messages
+from cnninterp.tui import messages, paint
 from cnninterp.tui.app import create_app
 from cnninterp.tui.eta import TimeLeft
 from cnninterp.tui.options import AppOptions
@@ -68,6 +68,31 @@ async def test_a_cursor_move_repaints_only_the_cursor_rows_of_the_image_panel(
         await wait_for(pilot, lambda: row_shown(app))
         assert app.cursor == (1, 1)
         assert regions and not whole
+
+
+async def test_the_rows_detail_comes_after_it_unless_the_cursor_moved_on(
+    data_dir, model_file, tmp_path
+):
+    app = create_app(options(data_dir, model_file, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        await pilot.press("right", "down")
+        await wait_for(pilot, lambda: row_shown(app))
+        assert app.cursor == (1, 1)
+        view, detail = app.view, app.query_one("#detail", PixelView)
+        scale = paint.row_scale(view.row, app.log_scale)
+        expected = paint.detail_picture(view, app.threshold, app.cursor, view.row, scale, app.cmap)
+        np.testing.assert_array_equal(detail._rgb, expected.rgb)
+        assert "G(y,x)" in app.query_one("#stats").text()
+        # A row arrives, and the cursor moves on before the next refresh: neither its detail
+        # nor the statistics are painted (the next row replaces them).
+        painted = []
+        app.paint_statistics = lambda: painted.append(app.cursor)
+        shown = detail._rgb
+        app.on_row_ready(messages.RowReady(view.token, 1, 1, view.row * 2, 0.0))
+        app.cursor = (2, 2)
+        await wait_for(pilot, lambda: app.details_pending is None)
+        assert detail._rgb is shown and not painted
 
 
 async def test_the_long_lived_heap_is_frozen_while_the_app_runs(data_dir, model_file, tmp_path):
