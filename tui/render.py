@@ -250,27 +250,10 @@ def half_block_style(top: tuple[int, int, int], bottom: tuple[int, int, int] | N
     )
 
 
-def half_block_cells(picture: np.ndarray) -> list[list[Segment]]:
-    """(N, C, 3) uint8 -> ceil(N / 2) lists of C one-cell segments (one per cell, so a single
-    cell can be swapped); with N odd the last row's lower halves are left to the background."""
-    tops = picture[0::2].tolist()
-    bottoms = picture[1::2].tolist()
-    bottoms += [[None] * picture.shape[1]] * (len(tops) - len(bottoms))
-    cells = []
-    for trow, brow in zip(tops, bottoms, strict=True):
-        pairs = zip(trow, brow, strict=True)
-        cells.append(
-            [
-                Segment(UPPER_HALF, half_block_style(tuple(t), b if b is None else tuple(b)))
-                for t, b in pairs
-            ]
-        )
-    return cells
-
-
 def half_block_runs(picture: np.ndarray) -> list[list[Segment]]:
-    """Like half_block_cells, but one segment per run of equal cells: a panel's repaint costs
-    Textual work per segment (styles, filters, crops), and a gradient row is mostly one
+    """(N, C, 3) uint8 -> ceil(N / 2) terminal rows of C cells (with N odd the last row's lower
+    halves are left to the background), one segment per run of equal cells: a panel's repaint
+    costs Textual work per segment (styles, filters, crops), and a gradient row is mostly one
     colour beyond its receptive field."""
     tops, bottoms = picture[0::2], picture[1::2]
     pairs = np.zeros((len(tops), picture.shape[1], 6), np.int16)  # -1: no lower half

@@ -79,13 +79,13 @@ def test_cells_and_pixels_round_trip_at_one_to_one_and_enlarged():
             assert (ys[2 * row + lower], xs[col]) == (y, x)
 
 
-def test_half_block_cells_put_upper_pixel_in_fg_and_lower_in_bg():
+def test_half_blocks_put_upper_pixel_in_fg_and_lower_in_bg():
     picture = np.zeros((4, 3, 3), np.uint8)
     picture[0, 1] = (255, 0, 0)
     picture[1, 1] = (0, 0, 255)
-    cells = render.half_block_cells(picture)
-    assert len(cells) == 2 and all(len(row) == 3 for row in cells)
-    segment = cells[0][1]
+    lines = render.half_block_runs(picture)
+    assert len(lines) == 2 and [len(line) for line in lines] == [3, 1]
+    segment = lines[0][1]
     assert segment.text == render.UPPER_HALF
     assert segment.style.color.triplet == (255, 0, 0)
     assert segment.style.bgcolor.triplet == (0, 0, 255)
@@ -96,12 +96,13 @@ def test_half_block_runs_merge_equal_cells_and_keep_every_colour():
     picture = rng.integers(0, 3, (5, 12, 3)).astype(np.uint8) * 100
     picture[:, 4:9] = (7, 8, 9)  # a run of equal cells on every row
     runs = render.half_block_runs(picture)
-    cells = render.half_block_cells(picture)
-    assert len(runs) == len(cells) == 3
-    for run_row, cell_row in zip(runs, cells, strict=True):
-        assert len(run_row) < len(cell_row)
-        expanded = [s.style for s in run_row for _ in s.text]
-        assert expanded == [c.style for c in cell_row]
+    assert len(runs) == 3
+    for row, run_row in enumerate(runs):
+        tops = [tuple(v) for v in picture[2 * row].tolist()]
+        bottoms = [tuple(v) for v in picture[2 * row + 1].tolist()] if row < 2 else [None] * 12
+        expected = [render.half_block_style(t, b) for t, b in zip(tops, bottoms, strict=True)]
+        assert len(run_row) < 12
+        assert [s.style for s in run_row for _ in s.text] == expected
         assert "".join(s.text for s in run_row) == render.UPPER_HALF * 12
     # the odd last picture row leaves its lower halves to the background
     assert all(s.style.bgcolor is None for s in runs[-1])

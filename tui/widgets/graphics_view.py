@@ -45,7 +45,7 @@ class CursorMark(Widget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.cells: list[list[Segment]] = []
+        self.lines: list[list[Segment]] = []
         self.halves: np.ndarray | None = None
         """The half-cell colours drawn [2 rows, cols, 3] (tests read them)."""
 
@@ -54,16 +54,16 @@ class CursorMark(Widget):
         if halves is None or not halves.size:
             self.display = False
             return
-        self.cells = render.half_block_cells(halves)
+        self.lines = render.half_block_runs(halves)
         self.styles.offset = (left, top)
         self.styles.width, self.styles.height = halves.shape[1], halves.shape[0] // 2
         self.display = True
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        if y >= len(self.cells):
+        if y >= len(self.lines) or self.halves is None:
             return Strip.blank(self.size.width)
-        return Strip(self.cells[y], len(self.cells[y]))
+        return Strip(self.lines[y], self.halves.shape[1])
 
 
 class GraphicsView(Widget):
