@@ -3,8 +3,10 @@ ReLU open. Tests of supports (receptive field, windows) use them, since a value 
 missing then shows."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from cnninterp.jaxcore import gradients
 from cnninterp.jaxcore.model import ModelConfig, init_variables
 
 
@@ -30,3 +32,13 @@ def averaging_variables(config: ModelConfig) -> dict:
     )
     variables["params"]["final"]["kernel"][..., 0] = 0.0
     return variables
+
+
+def open_network(height: int, width: int):
+    """A width-2 model with averaging_variables and the forward pass of a blank image of this
+    size, every ReLU open (checked): (config, variables, probs, masks)."""
+    config = ModelConfig(width=2)
+    variables = averaging_variables(config)
+    probs, masks = gradients.forward(config, variables, jnp.ones((height, width), jnp.float32))
+    assert all(bool(m.all()) for m in jax.tree.leaves(masks))
+    return config, variables, probs, masks

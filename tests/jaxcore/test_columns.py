@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from nothing_cancels import averaging_variables
+from nothing_cancels import open_network
 from torch_reference import Pair, relative_error
 
-from cnninterp.jaxcore import columns, gradients, linear
+from cnninterp.jaxcore import columns, linear
 from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, model_logits
+from cnninterp.jaxcore.model import model_logits
 
 # Input pixels at every corner, edge and stride phase (q mod 4) of a 48x48 image.
 PIXELS = [(0, 0), (0, 47), (47, 0), (47, 47), (1, 2), (22, 23), (13, 40), (30, 5), (46, 29)]
@@ -58,11 +58,8 @@ def test_all_columns_are_the_transposed_rows(small_pair):
 def test_windows_hold_the_whole_tangent():
     # All weights positive and every ReLU open: nothing cancels, so any part of a tangent
     # that fell outside its window would be missing from the column.
-    config = ModelConfig(width=2)
-    variables = averaging_variables(config)
+    config, variables, _, masks = open_network(48, 48)
     image = jnp.ones((48, 48), jnp.float32)
-    _, masks = gradients.forward(config, variables, image)
-    assert all(bool(m.all()) for m in jax.tree.leaves(masks))
     layers = linear.folded_layers(config, variables)
     ones = jnp.ones((48, 48, config.classes), jnp.float32)  # sum of the logits' tangents
     prepared = linear.prepared_masks(masks)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from nothing_cancels import averaging_variables, positive_variables
+from nothing_cancels import open_network, positive_variables
 from torch_reference import Pair, relative_error
 
 from cnninterp.jaxcore import gradients, receptive_field
@@ -78,11 +78,8 @@ def test_receptive_field_radius():
 def test_decoder_windows_hold_the_whole_cotangent():
     # Positive averaging weights and every ReLU open: a cotangent that left its window would be
     # missing from some row, and nothing can cancel to hide it.
-    config = ModelConfig(width=2)
-    variables = averaging_variables(config)
+    config, variables, probs, masks = open_network(48, 48)
     image = jnp.ones((48, 48), jnp.float32)
-    probs, masks = gradients.forward(config, variables, image)
-    assert all(bool(m.all()) for m in jax.tree.leaves(masks))
     ys, xs = (jnp.asarray(v.ravel()) for v in np.indices((48, 48)))
     rows = jax.jit(
         jax.vmap(lambda y, x: gradients.gradient_row(config, variables, probs, masks, y, x))

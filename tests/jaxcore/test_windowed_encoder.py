@@ -5,11 +5,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from nothing_cancels import averaging_variables
+from nothing_cancels import open_network
 from torch_reference import relative_error
 
 from cnninterp.jaxcore import gradients, receptive_field, windowed_encoder
-from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
+from cnninterp.jaxcore.model import SIZE_MULTIPLE
 
 
 def test_windows_are_derived_and_smaller_than_a_crop():
@@ -49,11 +49,7 @@ def _probe_pixels(height: int, width: int) -> list[tuple[int, int]]:
 def test_windows_hold_the_whole_cotangent_where_nothing_cancels():
     # Positive averaging weights and every ReLU open: a cotangent beyond its window would be
     # missing from the row, and nothing can cancel to hide it.
-    config = ModelConfig(width=2)
-    variables = averaging_variables(config)
-    image = jnp.ones((160, 144), jnp.float32)
-    probs, masks = gradients.forward(config, variables, image)
-    assert all(bool(m.all()) for m in jax.tree.leaves(masks))
+    config, variables, probs, masks = open_network(160, 144)
     windowed = jax.jit(
         jax.vmap(lambda y, x: gradients.gradient_row(config, variables, probs, masks, y, x))
     )
