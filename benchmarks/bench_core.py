@@ -23,9 +23,9 @@ from timing import timed
 from cnninterp.convert.key_map import infer_config
 from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.variables import flax_variables
-from cnninterp.jaxcore import gradients
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.significance import (
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.rows import gradients
+from cnninterp.jaxcore.summaries.significance import (
     EDGES,
     JacobianStats,
     ThresholdMode,

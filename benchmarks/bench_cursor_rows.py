@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from cnninterp.demo.synthetic import synthetic_vessels
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, random_variables
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.passes.explainer import Explainer
 
 
 def walk(explainer: Explainer, image: np.ndarray, cursor: list[int], moves: int) -> list[float]:

@@ -27,7 +27,7 @@ from cnninterp.convert.key_map import infer_config
 from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.variables import flax_variables
 from cnninterp.export.cli import EXIT_OK, main
-from cnninterp.jaxcore.model_file import save_model
+from cnninterp.jaxcore.model.model_file import save_model
 
 
 def main_bench() -> None:

@@ -13,10 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 from timing import timed
 
-from cnninterp.jaxcore import gradients
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.significance import is_exact
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.rows import gradients
+from cnninterp.jaxcore.summaries.significance import is_exact
 
 
 def breakdown(explainer: Explainer, size: int) -> str:

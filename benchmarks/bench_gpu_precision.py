@@ -11,9 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 from timing import timed
 
-from cnninterp.jaxcore import gradients
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, random_variables
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.rows import gradients
 
 
 def measure(config: ModelConfig, variables: dict, image: np.ndarray, pixels) -> tuple:

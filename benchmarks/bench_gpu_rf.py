@@ -28,8 +28,8 @@ from timing import timed
 from cnninterp.convert.key_map import infer_config
 from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.variables import flax_variables
-from cnninterp.jaxcore import crops
-from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.rows import crops
 
 RESULTS: dict = {}
 STARTED = time.perf_counter()

@@ -12,8 +12,8 @@ import time
 import jax
 import numpy as np
 
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, init_variables
+from cnninterp.jaxcore.model.network import ModelConfig, init_variables
+from cnninterp.jaxcore.passes.explainer import Explainer
 
 
 def random_variables(width: int) -> dict:

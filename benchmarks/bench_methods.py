@@ -25,10 +25,10 @@ from timing import timed
 from cnninterp.convert.key_map import infer_config
 from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.variables import flax_variables
-from cnninterp.jaxcore.attribution import Attributor
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.methods import Method, baseline_image
-from cnninterp.jaxcore.targets import Target, target_weights
+from cnninterp.jaxcore.explain.attribution import Attributor
+from cnninterp.jaxcore.explain.methods import Method, baseline_image
+from cnninterp.jaxcore.explain.targets import Target, target_weights
+from cnninterp.jaxcore.passes.explainer import Explainer
 
 RESULTS: dict = {}
 ROUNDS = 3  # interleaved rounds of the row and the region target

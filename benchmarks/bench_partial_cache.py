@@ -1,5 +1,5 @@
 """What keeping a partial pass costs: writing and loading partial cache entries
-(jaxcore/partial_entries.py) at the sizes a pass leaves unfinished, and the share of a pass's
+(jaxcore/store/partial_entries.py) at the sizes a pass leaves unfinished, and the share of a pass's
 time the keeping policy allows (a write at most every max(KEEP_INTERVAL, OVERHEAD_FACTOR x
 its duration) seconds). Synthetic stats with random rows done: the cost depends on how many
 rows are done and on the image size, not on their values.
@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from cnninterp.jaxcore.cache import StatsCache
-from cnninterp.jaxcore.partial_entries import KEEP_INTERVAL, OVERHEAD_FACTOR
-from cnninterp.jaxcore.significance import JacobianStats
+from cnninterp.jaxcore.store.partial_entries import KEEP_INTERVAL, OVERHEAD_FACTOR
+from cnninterp.jaxcore.store.results import StatsCache
+from cnninterp.jaxcore.summaries.significance import JacobianStats
 
 CASES = [  # (side, share of rows done, what it stands for)
     (64, 64 / 4096, "64x64 pass by columns: its preview rows"),

@@ -1,10 +1,10 @@
-"""Gradient rows on the receptive field (jaxcore/crops.py) against PyTorch, in the same run.
+"""Gradient rows on the receptive field (jaxcore/rows/crops.py) against PyTorch, in the same run.
 
 Per image size: one warm row by our Explainer (on a crop once the image is larger than the
 crop), our whole-image row for comparison, and PyTorch's forward + backward row; the ratios;
 rows without a pass (probability + 3 rows of a new image); the pass's per-row cost by
 receptive-field colouring against crops (the crossover); and host memory of a 1024x1024 pass,
-measured (peak RSS of a child process) against jaxcore/memory.py's formula. Usage:
+measured (peak RSS of a child process) against jaxcore/passes/memory.py's formula. Usage:
 
     python benchmarks/bench_rows.py                            # 64 128 256 576x592
     python benchmarks/bench_rows.py --sizes 64 256 --memory 0 --width 8   # quick
@@ -28,8 +28,9 @@ from timing import timed
 from cnninterp.convert.key_map import infer_config
 from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.variables import flax_variables
-from cnninterp.jaxcore import crops, memory
-from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.passes import memory
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.rows import crops
 
 RESULTS: dict = {}
 

@@ -45,8 +45,8 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from cnninterp.export.cli import EXIT_OK, main  # noqa: E402
-from cnninterp.jaxcore.model import ModelConfig, random_variables  # noqa: E402
-from cnninterp.jaxcore.model_file import save_model  # noqa: E402
+from cnninterp.jaxcore.model.model_file import save_model  # noqa: E402
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables  # noqa: E402
 
 
 def make_inputs(root: Path, count: int, size: int, width: int) -> tuple[Path, Path]:
@@ -131,7 +131,7 @@ def main_benchmark() -> None:
 
 def one_device_count(count: int, size: int, width: int, repeat: int) -> dict:
     """In a subprocess whose JAX sees `count` devices: warm, then timed full passes."""
-    from cnninterp.jaxcore.explainer import Explainer
+    from cnninterp.jaxcore.passes.explainer import Explainer
 
     config = ModelConfig(width=width)
     explainer = Explainer(config, random_variables(config, seed=0), devices=count)

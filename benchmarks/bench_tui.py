@@ -3,7 +3,7 @@
 Full-size random model (width 64) on synthetic images (64x64, or --size), CPU, warm.
 Measures cursor moves while the significance pass runs (back to back, as fast as the app
 answers, and at a researcher's pace: --dwell seconds looking at each row before the next key;
-a pass that follows the cursor keeps the rows around it, jaxcore/kept_rows.py) and after it,
+a pass that follows the cursor keeps the rows around it, jaxcore/passes/kept_rows.py) and after it,
 and threshold changes after it. At sizes whose pass takes hours on a CPU (256x256) it
 measures instead how long the pass, following the cursor, takes to complete the 16x16
 neighbourhood of a pixel the cursor jumped to (and skips the "after the pass" part).
@@ -22,8 +22,8 @@ import numpy as np
 from PIL import Image
 
 from cnninterp.demo.synthetic import synthetic_vessels
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.model_file import save_model
+from cnninterp.jaxcore.model.model_file import save_model
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 from cnninterp.tui.app import create_app
 from cnninterp.tui.options import AppOptions
 

@@ -23,11 +23,12 @@ from cnninterp.convert.key_map import check_state, infer_config
 from cnninterp.convert.parity import Parity, measure_parity, random_images
 from cnninterp.convert.torch_state import read_checkpoint
 from cnninterp.convert.variables import flax_variables, parameter_count
-from cnninterp.jaxcore.image_header import MAX_PIXELS
-from cnninterp.jaxcore.model import DEPTH, ModelConfig
-from cnninterp.jaxcore.model_file import MODEL_SUFFIX, file_sha256, save_model
-from cnninterp.jaxcore.provenance import versions
-from cnninterp.jaxcore.weights_check import WEIGHTS_ADVICE, summarise, value_problems
+from cnninterp.jaxcore.files.disk import file_sha256
+from cnninterp.jaxcore.images.header import MAX_PIXELS
+from cnninterp.jaxcore.model.model_file import MODEL_SUFFIX, save_model
+from cnninterp.jaxcore.model.network import DEPTH, ModelConfig
+from cnninterp.jaxcore.model.provenance import versions
+from cnninterp.jaxcore.model.weights_check import WEIGHTS_ADVICE, summarise, value_problems
 
 __all__ = ["ConversionError", "ConversionReport", "ParityError", "convert_checkpoint"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from cnninterp.convert.errors import ConversionError
-from cnninterp.jaxcore.image_header import MAX_PIXELS
-from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
+from cnninterp.jaxcore.images.header import MAX_PIXELS
+from cnninterp.jaxcore.images.loading import ImageError, ImageSource, load_image
 
 MAX_SIDE = 512  # torch gradient rows on bigger crops take many seconds on a laptop CPU
 

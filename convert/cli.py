@@ -16,8 +16,8 @@ from rich.table import Table
 from cnninterp.convert.api import ConversionReport, convert_checkpoint
 from cnninterp.convert.errors import ConversionError, ParityError
 from cnninterp.convert.parity import GRADIENT_ROWS, Parity
-from cnninterp.jaxcore.image_header import MAX_PIXELS
-from cnninterp.jaxcore.model_file import ModelFileError
+from cnninterp.jaxcore.images.header import MAX_PIXELS
+from cnninterp.jaxcore.model.model_file import ModelFileError
 
 EXIT_BAD_INPUT = 2
 EXIT_PARITY = 3

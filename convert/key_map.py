@@ -11,7 +11,7 @@ import numpy as np
 
 from cnninterp.convert.errors import ConversionError
 from cnninterp.convert.layout import channel_vector, conv_kernel, conv_transpose_kernel
-from cnninterp.jaxcore.model import DEPTH, ModelConfig
+from cnninterp.jaxcore.model.network import DEPTH, ModelConfig
 
 STEM = {
     "conv1.weight": ("params/conv1/kernel", conv_kernel),

@@ -1,7 +1,7 @@
 """How each PyTorch tensor layout becomes the Flax one: one small function per rule.
 
 Every rule has a numeric test against the torch op in tests/convert/test_convert_layout.py. The
-padding half of each rule lives in cnninterp.jaxcore.model (PAD_1, PAD_TRANSPOSED): a kernel
+padding half of each rule lives in cnninterp.jaxcore.model.network (PAD_1, PAD_TRANSPOSED): a kernel
 is only right together with the padding it is used with, and both are proved together.
 """
 

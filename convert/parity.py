@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from cnninterp.convert.torch_model import CustomResNet
-from cnninterp.jaxcore.model import ModelConfig, model_logits, vessel_probability
+from cnninterp.jaxcore.model.network import ModelConfig, model_logits, vessel_probability
 
 PROBABILITY_TOLERANCE = 1e-4
 RANDOM_SIZE = 64

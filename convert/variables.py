@@ -11,8 +11,8 @@ import jax
 import numpy as np
 
 from cnninterp.convert.key_map import KEY_TABLE, is_dropped
-from cnninterp.jaxcore.model import ModelConfig, init_variables
-from cnninterp.jaxcore.model_file import unflatten_variables
+from cnninterp.jaxcore.model.model_file import unflatten_variables
+from cnninterp.jaxcore.model.network import ModelConfig, init_variables
 
 
 def flax_variable_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:

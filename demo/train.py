@@ -101,9 +101,9 @@ def evaluate(model_path: Path, args: argparse.Namespace, log) -> dict:
     """IoU of the *converted* model, run in JAX, on held-out synthetic images and VessMAP."""
     import jax
 
-    from cnninterp.jaxcore.images import ImageError, find_images, load_image
-    from cnninterp.jaxcore.model import vessel_probability
-    from cnninterp.jaxcore.model_file import load_model
+    from cnninterp.jaxcore.images.loading import ImageError, find_images, load_image
+    from cnninterp.jaxcore.model.model_file import load_model
+    from cnninterp.jaxcore.model.network import vessel_probability
 
     config, variables, _ = load_model(model_path)
     prob = jax.jit(lambda image: vessel_probability(config, variables, image))

@@ -7,8 +7,7 @@ through jaxcore.attribution's Attributor, one per explainer (it compiles per ins
 
 Footprint thresholds: a pixel's gradient keeps the threshold modes' meaning (global needs the
 full pass's max |J|, so without the significance output it has none). Any other attribution is
-not a row of the Jacobian, so a percentage is of its own max |A| (legacy: 1 %), and absolute
-is |A| > T.
+not a row of the Jacobian: significance.attribution_threshold, the TUI's rule too.
 """
 
 import weakref
@@ -17,15 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from cnninterp.jaxcore.attribution import Attribution, Attributor
-from cnninterp.jaxcore.attribution_cache import AttributionCache, attribution_key
-from cnninterp.jaxcore.footprint import footprint
-from cnninterp.jaxcore.groundtruth import ground_truth_figures
-from cnninterp.jaxcore.methods import Method
-from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode, threshold_at
-from cnninterp.jaxcore.targets import Target, target_weights
+from cnninterp.jaxcore.explain.attribution import Attribution, Attributor
+from cnninterp.jaxcore.explain.groundtruth import ground_truth_figures
+from cnninterp.jaxcore.explain.methods import Method
+from cnninterp.jaxcore.explain.targets import Target, target_weights
+from cnninterp.jaxcore.store.attributions import AttributionCache, attribution_key
+from cnninterp.jaxcore.summaries.footprint import footprint
+from cnninterp.jaxcore.summaries.significance import (
+    JacobianStats,
+    attribution_threshold,
+    threshold_at,
+)
 
-LEGACY_PERCENT = 1.0  # the original's 1 % of max J, here of max |A|
 _ATTRIBUTORS: "weakref.WeakKeyDictionary[object, Attributor]" = weakref.WeakKeyDictionary()
 
 
@@ -62,10 +64,7 @@ def footprint_threshold(
     if target.is_single_pixel and method.name == "gradient":
         assert target.y is not None and target.x is not None
         return threshold_at(stats, mode, t_value, target.y, target.x, row=values)
-    if mode is ThresholdMode.ABSOLUTE:
-        return float(t_value)
-    percent = LEGACY_PERCENT if mode is ThresholdMode.LEGACY else t_value
-    return percent / 100 * float(np.max(np.abs(values)))
+    return attribution_threshold(mode, t_value, values)
 
 
 def explain_entries(

@@ -34,18 +34,19 @@ from cnninterp.export.options import (
 from cnninterp.export.progress import Progress
 from cnninterp.export.resume import plan_resume
 from cnninterp.export.summary import write_summary
-from cnninterp.jaxcore.cache import StatsCache
-from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
-from cnninterp.jaxcore.crops import crop_shape, is_cropped
-from cnninterp.jaxcore.devices import devices_option
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.image_header import MAX_PIXELS, ImageHeaderError, read_image_header
-from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
-from cnninterp.jaxcore.memory import check_pass_memory
-from cnninterp.jaxcore.model_file import ModelFileError, file_sha256, load_model
+from cnninterp.jaxcore.files.disk import file_sha256
+from cnninterp.jaxcore.images.header import MAX_PIXELS, ImageHeaderError, read_image_header
+from cnninterp.jaxcore.images.loading import ImageError, ImageSource, find_images, load_image
+from cnninterp.jaxcore.model.model_file import ModelFileError, load_model
+from cnninterp.jaxcore.model.provenance import versions
 from cnninterp.jaxcore.opening import ModelOpenError, explainer_for, models_folder, open_model
-from cnninterp.jaxcore.provenance import versions
-from cnninterp.jaxcore.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
+from cnninterp.jaxcore.passes.devices import devices_option
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.passes.memory import check_pass_memory
+from cnninterp.jaxcore.rows.crops import crop_shape, is_cropped
+from cnninterp.jaxcore.store.compilations import enable_compilation_cache
+from cnninterp.jaxcore.store.results import StatsCache
+from cnninterp.jaxcore.summaries.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
 
 EXIT_OK = 0
 EXIT_USAGE = 2

@@ -26,11 +26,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cnninterp.export.image import ImageExport, Job, explain_image, write_export
-from cnninterp.jaxcore.cache import StatsCache
-from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
-from cnninterp.jaxcore.provenance import versions
+from cnninterp.jaxcore.images.loading import ImageError, ImageSource, load_image
+from cnninterp.jaxcore.model.provenance import versions
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.store.compilations import enable_compilation_cache
+from cnninterp.jaxcore.store.results import StatsCache
 
 INSTALL_HINT = (
     'cnninterp-export --cluster needs Ray: pip install "cnninterp[cluster]" (or pip install ray)'

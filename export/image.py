@@ -13,15 +13,15 @@ import numpy as np
 
 from cnninterp.export.attributions import explain_entries
 from cnninterp.export.options import OUTPUTS
-from cnninterp.jaxcore.attribution_cache import AttributionCache
-from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
-from cnninterp.jaxcore.groundtruth import segmentation_scores
-from cnninterp.jaxcore.image_header import MAX_PIXELS
-from cnninterp.jaxcore.images import ImageSource, LoadedImage, load_image
-from cnninterp.jaxcore.json_record import json_text
-from cnninterp.jaxcore.methods import Method
-from cnninterp.jaxcore.model_file import file_sha256, write_atomically
-from cnninterp.jaxcore.significance import (
+from cnninterp.jaxcore.explain.groundtruth import segmentation_scores
+from cnninterp.jaxcore.explain.methods import Method
+from cnninterp.jaxcore.files.disk import file_sha256, write_atomically
+from cnninterp.jaxcore.files.json_record import json_text
+from cnninterp.jaxcore.images.header import MAX_PIXELS
+from cnninterp.jaxcore.images.loading import ImageSource, LoadedImage, load_image
+from cnninterp.jaxcore.store.attributions import AttributionCache
+from cnninterp.jaxcore.store.results import StatsCache, cached_jacobian_stats
+from cnninterp.jaxcore.summaries.significance import (
     ThresholdMode,
     predicted_mask,
     significance_counts,

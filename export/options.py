@@ -13,9 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cnninterp.jaxcore.image_header import MAX_PIXELS
-from cnninterp.jaxcore.methods import BASELINES, MAX_SIGMA, MAX_STEPS, METHODS, Method, MethodError
-from cnninterp.jaxcore.targets import KINDS, Target, TargetError
+from cnninterp.jaxcore.explain.methods import (
+    BASELINES,
+    MAX_SIGMA,
+    MAX_STEPS,
+    METHODS,
+    Method,
+    MethodError,
+)
+from cnninterp.jaxcore.explain.targets import KINDS, Target, TargetError
+from cnninterp.jaxcore.images.header import MAX_PIXELS
 
 OUTPUTS = ("probability", "gradients", "significance")
 """What an export can hold, in the order the .npz lists them."""

@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from cnninterp.jaxcore.model_file import STALE_SECONDS, sweep_stale_temporaries
+from cnninterp.jaxcore.files.disk import STALE_SECONDS, sweep_stale_temporaries
 
 STALE_TEMPORARIES = ".*.tmp"
 """write_atomically's temporaries (`.NAME.*.tmp`) of any output in OUTDIR."""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnninterp.export.image import Job
-from cnninterp.jaxcore.images import ImageSource
-from cnninterp.jaxcore.model_file import file_sha256
+from cnninterp.jaxcore.files.disk import file_sha256
+from cnninterp.jaxcore.images.loading import ImageSource
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
-from cnninterp.jaxcore.model_file import write_atomically
+from cnninterp.jaxcore.files.disk import write_atomically
+from cnninterp.jaxcore.images.loading import ImageError, ImageSource, load_image
 
 SUMMARY_NAME = "summary.csv"
 REGIONS = ("predicted_vessel", "predicted_background", "labelled_vessel", "labelled_background")

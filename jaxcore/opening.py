@@ -25,16 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnninterp.jaxcore.cache import cache_root
-from cnninterp.jaxcore.devices import DeviceChoice, DeviceChoiceError, select_devices
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model_file import (
-    MODEL_SUFFIX,
-    ModelFileError,
-    file_sha256,
-    read_header,
-    write_atomically,
-)
+from cnninterp.jaxcore.files.disk import file_sha256, write_atomically
+from cnninterp.jaxcore.model.model_file import MODEL_SUFFIX, ModelFileError, read_header
+from cnninterp.jaxcore.passes.devices import DeviceChoice, DeviceChoiceError, select_devices
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.store.results import cache_root
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt")
 """PyTorch checkpoints: converted before use."""

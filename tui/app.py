@@ -19,9 +19,9 @@ from textual.app import SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from cnninterp.jaxcore.cache import StatsCache, stats_key
-from cnninterp.jaxcore.images import ImageSource
-from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode
+from cnninterp.jaxcore.images.loading import ImageSource
+from cnninterp.jaxcore.store.results import StatsCache, stats_key
+from cnninterp.jaxcore.summaries.significance import JacobianStats, ThresholdMode
 from cnninterp.tui import jobs, messages, saving
 from cnninterp.tui.counting import Counting
 from cnninterp.tui.eta import format_percent

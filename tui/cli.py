@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _devices_option(text: str):
-    from cnninterp.jaxcore.devices import devices_option  # JAX loads only once it is needed
+    from cnninterp.jaxcore.passes.devices import devices_option  # JAX loads only once it is needed
 
     return devices_option(text)
 
@@ -130,7 +130,7 @@ def run(argv: list[str] | None = None) -> int:
         # Import (and so measure the cells) before Textual owns the terminal.
         import cnninterp.tui.widgets.terminal_image  # noqa: F401
 
-    from cnninterp.jaxcore.compilation_cache import enable_compilation_cache
+    from cnninterp.jaxcore.store.compilations import enable_compilation_cache
     from cnninterp.tui.app import create_app
     from cnninterp.tui.options import AppOptions
 

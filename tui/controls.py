@@ -15,8 +15,8 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Footer, Static
 
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.significance import ThresholdMode
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.summaries.significance import ThresholdMode
 from cnninterp.tui import prompts, render
 from cnninterp.tui.looking import Looking
 from cnninterp.tui.options import AppOptions

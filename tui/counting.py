@@ -10,7 +10,7 @@ import threading
 
 from textual import work
 
-from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode, row_thresholds
+from cnninterp.jaxcore.summaries.significance import JacobianStats, ThresholdMode, row_thresholds
 from cnninterp.tui import jobs, messages
 from cnninterp.tui.explaining import Explaining
 from cnninterp.tui.requests import ExactCountsRequest, ThresholdKey

@@ -16,9 +16,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from cnninterp.jaxcore.attribution import Attributor
-from cnninterp.jaxcore.groundtruth import next_mistake
-from cnninterp.jaxcore.targets import Target, TargetError, target_weights
+from cnninterp.jaxcore.explain.attribution import Attributor
+from cnninterp.jaxcore.explain.groundtruth import next_mistake
+from cnninterp.jaxcore.explain.targets import Target, TargetError, target_weights
 from cnninterp.tui import jobs, messages, paint, render
 from cnninterp.tui.controls import Controls
 from cnninterp.tui.explanation import (
@@ -32,7 +32,7 @@ from cnninterp.tui.explanation import (
 from cnninterp.tui.explanation_stats import (
     GroundTruthMemo,
     attribution_detail,
-    attribution_threshold,
+    attribution_limit,
     explained_rows,
     explained_statistics,
 )
@@ -193,7 +193,7 @@ class Explaining(Controls):
             self.panels.picture("gradient").set_picture(picture.rgb)
             self.query_one(Colorbar).set_scale(scale, self.cmap)
             set_border(box, subtitle=picture.subtitle or "")
-        limit = attribution_threshold(self.threshold, values)
+        limit = attribution_limit(self.threshold, values)
         self.panels.show("detail", attribution_detail(values, limit, y, x, scale, self.cmap))
 
     def outline_target(self, force: bool = True) -> None:

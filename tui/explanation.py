@@ -1,4 +1,4 @@
-"""What the gradient panels explain: a method (jaxcore/methods.py) of a target (targets.py).
+"""What the gradient panels explain: a method (jaxcore/explain/methods.py) of a target (targets.py).
 
 Pure state for the app's method x target keys: cycling, the box being drawn, the parameter
 prompt's text and its parsing, panel titles, and the in-memory cache of results. The default,
@@ -11,9 +11,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cnninterp.jaxcore.attribution import Attribution
-from cnninterp.jaxcore.methods import BASELINES, MAX_SIGMA, MAX_STEPS, METHODS, Method, MethodError
-from cnninterp.jaxcore.targets import KINDS, Target, TargetError
+from cnninterp.jaxcore.explain.attribution import Attribution
+from cnninterp.jaxcore.explain.methods import (
+    BASELINES,
+    MAX_SIGMA,
+    MAX_STEPS,
+    METHODS,
+    Method,
+    MethodError,
+)
+from cnninterp.jaxcore.explain.targets import KINDS, Target, TargetError
 from cnninterp.tui.prompts import Refused
 
 CACHED_PER_IMAGE = 32

@@ -5,17 +5,16 @@ gradient row in the footprint numbers (A(y,x), max |A|, pixels above the thresho
 with labels every explanation, the plain row included, gets the figures of
 jaxcore.groundtruth. The significance numbers stay the per-pixel gradient footprint's.
 
-Thresholds of an attribution: absolute mode applies as it is; the percentage modes (global,
-row, legacy) take a percentage of max |A|, because max |J| over the image bounds one pixel's
-gradient, not a region's sum or an integrated path.
+Thresholds of an attribution follow jaxcore's significance.attribution_threshold, the one rule
+the export applies too.
 """
 
 import numpy as np
 
-from cnninterp.jaxcore.attribution import Attribution
-from cnninterp.jaxcore.footprint import crop_to_footprint, footprint
-from cnninterp.jaxcore.groundtruth import ground_truth_figures, segmentation_scores
-from cnninterp.jaxcore.significance import ThresholdMode
+from cnninterp.jaxcore.explain.attribution import Attribution
+from cnninterp.jaxcore.explain.groundtruth import ground_truth_figures, segmentation_scores
+from cnninterp.jaxcore.summaries.footprint import crop_to_footprint, footprint
+from cnninterp.jaxcore.summaries.significance import ThresholdMode, attribution_threshold
 from cnninterp.tui import render
 from cnninterp.tui.paint import Picture
 from cnninterp.tui.threshold import Threshold
@@ -31,11 +30,9 @@ FOOTPRINT_FIELDS: tuple[str, ...] = ("above", "y_min", "y_max", "x_min", "x_max"
 FOOTPRINT_FIELDS += ("fulfillment", "positive_mass", "negative_mass", "centre_dy", "centre_dx")
 
 
-def attribution_threshold(threshold: Threshold, values: np.ndarray) -> float:
-    """|A| above this is the attribution's footprint (see the module's note on modes)."""
-    if threshold.mode is ThresholdMode.ABSOLUTE:
-        return float(threshold.t_value)
-    return threshold.percent / 100 * float(np.max(np.abs(values)))
+def attribution_limit(threshold: Threshold, values: np.ndarray) -> float:
+    """The user's threshold applied to an attribution (significance.attribution_threshold)."""
+    return attribution_threshold(threshold.mode, threshold.t_value, values)
 
 
 def describe_threshold(threshold: Threshold) -> str:
@@ -80,7 +77,7 @@ def explained_statistics(
     values, limit = view.row_for(y, x), current_threshold(view, threshold, y, x)
     if attribution is not None:
         values = attribution.values
-        limit = attribution_threshold(threshold, values)
+        limit = attribution_limit(threshold, values)
         out.update(_attribution_fields(attribution, values, limit, y, x))
     label = view.loaded.label
     if label is None or view.probability is None:

@@ -16,7 +16,7 @@ from matplotlib.colors import FuncNorm, ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from cnninterp.jaxcore.model_file import write_atomically
+from cnninterp.jaxcore.files.disk import write_atomically
 from cnninterp.tui import render
 
 FORMATS = ("png", "pdf", "svg")

@@ -14,20 +14,20 @@ from contextlib import AbstractContextManager
 import numpy as np
 from textual.message import Message
 
-from cnninterp.jaxcore.attribution import Attributor
-from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.image_header import MAX_PIXELS
-from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
-from cnninterp.jaxcore.methods import MethodError
-from cnninterp.jaxcore.pass_order import Focus
-from cnninterp.jaxcore.significance import (
+from cnninterp.jaxcore.explain.attribution import Attributor
+from cnninterp.jaxcore.explain.methods import MethodError
+from cnninterp.jaxcore.explain.targets import TargetError
+from cnninterp.jaxcore.images.header import MAX_PIXELS
+from cnninterp.jaxcore.images.loading import ImageError, ImageSource, load_image
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.passes.order import Focus
+from cnninterp.jaxcore.store.results import StatsCache, cached_jacobian_stats
+from cnninterp.jaxcore.summaries.significance import (
     JacobianStats,
     ThresholdMode,
     legacy_normalise,
     significance_counts,
 )
-from cnninterp.jaxcore.targets import TargetError
 from cnninterp.tui import messages
 from cnninterp.tui.eta import format_percent
 from cnninterp.tui.model_source import OpenError, open_data

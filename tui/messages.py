@@ -11,10 +11,10 @@ from typing import Literal
 import numpy as np
 from textual.message import Message
 
-from cnninterp.jaxcore.attribution import Attribution
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.images import ImageSource, LoadedImage
-from cnninterp.jaxcore.significance import JacobianStats, Significance
+from cnninterp.jaxcore.explain.attribution import Attribution
+from cnninterp.jaxcore.images.loading import ImageSource, LoadedImage
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.summaries.significance import JacobianStats, Significance
 from cnninterp.tui.requests import CountsKey, ThresholdKey
 
 Severity = Literal["information", "warning", "error"]

@@ -9,15 +9,15 @@ sentence the user can act on; notes are shown, not raised.
 from pathlib import Path
 from typing import Any
 
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.images import ImageError, ImageSource, find_images
-from cnninterp.jaxcore.model_file import MODEL_SUFFIX
+from cnninterp.jaxcore.images.loading import ImageError, ImageSource, find_images
+from cnninterp.jaxcore.model.model_file import MODEL_SUFFIX
 from cnninterp.jaxcore.opening import (
     CHECKPOINT_SUFFIXES,
     ModelOpenError,
     explainer_for,
     open_model,
 )
+from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.tui.options import AppOptions
 
 

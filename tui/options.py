@@ -18,13 +18,13 @@ class AppOptions:
     """Where `s` writes the current view."""
     cache: bool = True
     """Reuse complete significance results from the disk cache, and resume unfinished passes
-    kept there (jaxcore/cache.py)."""
+    kept there (jaxcore/store/results.py)."""
     max_pixels: int = 2**26
     """Largest image opened (jaxcore.images.load_image's max_pixels; --max-pixels)."""
     chunk_size: int | None = None
     """Rows per batch of the significance pass (None: the explainer decides)."""
     devices: None | int | list[int] = None
-    """--devices: None every local device, a count, or indices (jaxcore/devices.py)."""
+    """--devices: None every local device, a count, or indices (jaxcore/passes/devices.py)."""
     image_widget: type | None = None
     """textual-image widget class for kitty/sixel panels (None: chosen from `graphics`);
     tests substitute a stand-in."""

@@ -11,9 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-from cnninterp.jaxcore.footprint import crop_to_footprint
-from cnninterp.jaxcore.images import LoadedImage
-from cnninterp.jaxcore.significance import fill_coarse
+from cnninterp.jaxcore.images.loading import LoadedImage
+from cnninterp.jaxcore.summaries.footprint import crop_to_footprint
+from cnninterp.jaxcore.summaries.significance import fill_coarse
 from cnninterp.tui import render
 from cnninterp.tui.threshold import Threshold
 from cnninterp.tui.view import ImageView, cursor_footprint

@@ -7,7 +7,7 @@ widgets and hands them the pictures, so the app reads as routing: results in, pa
 from textual.app import App
 from textual.widget import Widget
 
-from cnninterp.jaxcore.images import LoadedImage
+from cnninterp.jaxcore.images.loading import LoadedImage
 from cnninterp.tui import paint
 from cnninterp.tui.paint import Picture, PicturePanel
 from cnninterp.tui.threshold import Threshold

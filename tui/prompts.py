@@ -3,7 +3,7 @@
 Pure, so the app only asks and applies: a refusal carries the warning the user sees.
 """
 
-from cnninterp.jaxcore.significance import ThresholdMode
+from cnninterp.jaxcore.summaries.significance import ThresholdMode
 from cnninterp.tui.threshold import PERCENT_RANGE, Threshold
 
 

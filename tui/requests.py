@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnninterp.jaxcore.methods import Method
-from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode
-from cnninterp.jaxcore.targets import Target
+from cnninterp.jaxcore.explain.methods import Method
+from cnninterp.jaxcore.explain.targets import Target
+from cnninterp.jaxcore.summaries.significance import JacobianStats, ThresholdMode
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cnninterp.jaxcore.json_record import json_text
-from cnninterp.jaxcore.model_file import write_atomically
-from cnninterp.jaxcore.provenance import model_provenance, versions
+from cnninterp.jaxcore.files.disk import write_atomically
+from cnninterp.jaxcore.files.json_record import json_text
+from cnninterp.jaxcore.model.provenance import model_provenance, versions
 from cnninterp.tui.figure import FigureInputs, save_figure
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import platformdirs
 from textual.keys import Keys, format_key, key_to_character
 
-from cnninterp.jaxcore.model_file import write_atomically
-from cnninterp.jaxcore.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
+from cnninterp.jaxcore.files.disk import write_atomically
+from cnninterp.jaxcore.summaries.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
 from cnninterp.tui.keymap import DEFAULT_KEYS
 from cnninterp.tui.render import DIVERGING
 from cnninterp.tui.threshold import PERCENT_RANGE, Threshold

@@ -8,7 +8,7 @@ back restores what the user had.
 import math
 from dataclasses import dataclass, replace
 
-from cnninterp.jaxcore.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
+from cnninterp.jaxcore.summaries.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
 
 STEPS_PER_DECADE = 4
 MODES = (ThresholdMode.GLOBAL, ThresholdMode.ROW, ThresholdMode.ABSOLUTE, ThresholdMode.LEGACY)

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from cnninterp.jaxcore.footprint import Footprint, footprint
-from cnninterp.jaxcore.images import LoadedImage
-from cnninterp.jaxcore.significance import (
+from cnninterp.jaxcore.images.loading import LoadedImage
+from cnninterp.jaxcore.summaries.footprint import Footprint, footprint
+from cnninterp.jaxcore.summaries.significance import (
     JacobianStats,
     Significance,
     predicted_mask,

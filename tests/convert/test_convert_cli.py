@@ -12,7 +12,8 @@ from PIL import Image
 from cnninterp.convert import variables
 from cnninterp.convert.cli import EXIT_BAD_INPUT, EXIT_PARITY, main
 from cnninterp.convert.layout import conv_transpose_kernel
-from cnninterp.jaxcore.model_file import file_sha256, load_model
+from cnninterp.jaxcore.files.disk import file_sha256
+from cnninterp.jaxcore.model.model_file import load_model
 
 
 def run_main(capsys, *args) -> tuple[int, str, str]:

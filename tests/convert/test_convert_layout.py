@@ -9,7 +9,7 @@ import torch
 from cnninterp.convert.key_map import KEY_TABLE, expected_torch_shapes, is_dropped
 from cnninterp.convert.layout import channel_vector, conv_kernel, conv_transpose_kernel
 from cnninterp.convert.variables import flax_variable_shapes
-from cnninterp.jaxcore.model import PAD_1, PAD_TRANSPOSED, ModelConfig
+from cnninterp.jaxcore.model.network import PAD_1, PAD_TRANSPOSED, ModelConfig
 
 RNG = np.random.default_rng(0)
 TOL = dict(rtol=1e-5, atol=1e-5)

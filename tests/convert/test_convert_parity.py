@@ -16,8 +16,8 @@ from cnninterp.convert.key_map import check_state, infer_config
 from cnninterp.convert.torch_model import CustomResNet, random_model, torch_vessel_probability
 from cnninterp.convert.torch_state import read_checkpoint
 from cnninterp.convert.variables import flax_variables
-from cnninterp.jaxcore.model import vessel_probability
-from cnninterp.jaxcore.model_file import load_model
+from cnninterp.jaxcore.model.model_file import load_model
+from cnninterp.jaxcore.model.network import vessel_probability
 
 PIXELS = [(0, 0), (5, 40), (33, 17)]
 

@@ -9,9 +9,9 @@ import pytest
 from cnninterp.demo import demo_dir, demo_model_path
 from cnninterp.demo.synthetic import synthetic_batch
 from cnninterp.demo.train import DEMO_SEED, HELD_OUT_SEED, iou_scores
-from cnninterp.jaxcore.images import find_images, load_image
-from cnninterp.jaxcore.model import vessel_probability
-from cnninterp.jaxcore.model_file import load_model
+from cnninterp.jaxcore.images.loading import find_images, load_image
+from cnninterp.jaxcore.model.model_file import load_model
+from cnninterp.jaxcore.model.network import vessel_probability
 
 # Pooled IoU of p > 0.5 on fresh held-out synthetic 64x64 images. The shipped model scores
 # about 0.8 on 64 such images (metrics.json); the bar leaves room for a small sample.

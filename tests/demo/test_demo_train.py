@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("cnninterp.convert.api", reason="convert/api.py (the converter) is missing")
 
 from cnninterp.demo import MODEL_FILE, train  # noqa: E402
-from cnninterp.jaxcore.images import find_images, load_image  # noqa: E402
-from cnninterp.jaxcore.model_file import load_model  # noqa: E402
+from cnninterp.jaxcore.images.loading import find_images, load_image  # noqa: E402
+from cnninterp.jaxcore.model.model_file import load_model  # noqa: E402
 
 
 def test_short_training_run_end_to_end(tmp_path):

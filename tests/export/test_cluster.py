@@ -17,9 +17,9 @@ from cnninterp.export.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
 from cnninterp.export.cluster import INSTALL_HINT, explain_remotely, run_on_cluster
 from cnninterp.export.cluster_progress import ClusterProgress
 from cnninterp.export.image import Job
-from cnninterp.jaxcore.images import find_images
-from cnninterp.jaxcore.model_file import file_sha256
-from cnninterp.jaxcore.significance import ThresholdMode
+from cnninterp.jaxcore.files.disk import file_sha256
+from cnninterp.jaxcore.images.loading import find_images
+from cnninterp.jaxcore.summaries.significance import ThresholdMode
 
 PIXELS = ["--pixel", "3,4", "--pixel", "20,10"]
 WHERE_AND_WHEN = ("device", "node", "seconds")  # the summary columns allowed to differ

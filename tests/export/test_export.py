@@ -23,13 +23,14 @@ from cnninterp.export.cli import (
     main,
     resolve_model,
 )
-from cnninterp.jaxcore.cache import ENV_VAR, StatsCache
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.footprint import footprint
-from cnninterp.jaxcore.images import ImageSource, load_image
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.model_file import file_sha256, save_model
-from cnninterp.jaxcore.significance import (
+from cnninterp.jaxcore.files.disk import file_sha256
+from cnninterp.jaxcore.images.loading import ImageSource, load_image
+from cnninterp.jaxcore.model.model_file import save_model
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.store.results import ENV_VAR, StatsCache
+from cnninterp.jaxcore.summaries.footprint import footprint
+from cnninterp.jaxcore.summaries.significance import (
     DEFAULT_THRESHOLD_PERCENT,
     ThresholdMode,
     significance_counts,
@@ -301,7 +302,7 @@ def test_export_imports_torch_and_rich_progress_only_when_needed():
     """Flax brings rich's console along (see tests/convert/test_convert_boundaries.py); the
     progress bar, and torch for converting a .pth, come in only when used."""
     code = (
-        "import sys, cnninterp.export.cli, cnninterp.jaxcore.cache\n"
+        "import sys, cnninterp.export.cli, cnninterp.jaxcore.store.results\n"
         "print(sorted(m for m in ('rich.progress', 'torch', 'textual') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -10,8 +10,8 @@ import pytest
 
 from cnninterp.export import cli as export_cli
 from cnninterp.export.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
-from cnninterp.jaxcore import memory
-from cnninterp.jaxcore.cache import ENV_VAR
+from cnninterp.jaxcore.passes import memory
+from cnninterp.jaxcore.store.results import ENV_VAR
 from cnninterp.tui.cli import parse_args as tui_parse_args
 
 

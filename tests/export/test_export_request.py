@@ -13,13 +13,13 @@ import pytest
 from cnninterp.export import cli as export_cli
 from cnninterp.export.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
 from cnninterp.export.summary import COLUMNS
-from cnninterp.jaxcore.attribution import Attributor
-from cnninterp.jaxcore.cache import ENV_VAR
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.groundtruth import ground_truth_figures, segmentation_scores
-from cnninterp.jaxcore.images import find_images, load_image
-from cnninterp.jaxcore.methods import Method
-from cnninterp.jaxcore.targets import Target, target_weights
+from cnninterp.jaxcore.explain.attribution import Attributor
+from cnninterp.jaxcore.explain.groundtruth import ground_truth_figures, segmentation_scores
+from cnninterp.jaxcore.explain.methods import Method
+from cnninterp.jaxcore.explain.targets import Target, target_weights
+from cnninterp.jaxcore.images.loading import find_images, load_image
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.store.results import ENV_VAR
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from cnninterp.export.cli import EXIT_INTERRUPTED, EXIT_OK, main
-from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.passes.explainer import Explainer
 
 
 def export(model: Path, dataset: Path, out: Path) -> int:

@@ -8,7 +8,7 @@ from PIL import Image
 
 from cnninterp.export.cli import EXIT_OK, main
 from cnninterp.export.summary import COLUMNS
-from cnninterp.jaxcore.model_file import file_sha256
+from cnninterp.jaxcore.files.disk import file_sha256
 
 
 def test_summary_lines_are_the_statistics_of_the_outputs(model, dataset, tmp_path):

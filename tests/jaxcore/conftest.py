@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from torch_reference import Pair
 
-from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.passes.explainer import Explainer
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnninterp.jaxcore import gradients
-from cnninterp.jaxcore.model import ModelConfig, init_variables
+from cnninterp.jaxcore.model.network import ModelConfig, init_variables
+from cnninterp.jaxcore.rows import gradients
 
 
 def positive_variables(config: ModelConfig) -> dict:

@@ -10,10 +10,12 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from cnninterp.jaxcore import cache, opening, significance
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.model_file import save_model
+from cnninterp.jaxcore import opening
+from cnninterp.jaxcore.model.model_file import save_model
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.store import results as cache
+from cnninterp.jaxcore.summaries import significance
 
 CONFIG = ModelConfig(width=4)
 VARIABLES = random_variables(CONFIG, seed=3)

@@ -8,10 +8,10 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
 from torch_reference import Pair, relative_error
 
-from cnninterp.jaxcore import attribution
-from cnninterp.jaxcore.attribution import Attributor
-from cnninterp.jaxcore.methods import Method, MethodError, baseline_image, smoothgrad_noise
-from cnninterp.jaxcore.targets import Target, target_weights
+from cnninterp.jaxcore.explain import attribution
+from cnninterp.jaxcore.explain.attribution import Attributor
+from cnninterp.jaxcore.explain.methods import Method, MethodError, baseline_image, smoothgrad_noise
+from cnninterp.jaxcore.explain.targets import Target, target_weights
 
 
 @pytest.fixture(scope="module")

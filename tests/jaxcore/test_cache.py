@@ -12,11 +12,11 @@ import jax
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore import cache as cache_module
-from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats, stats_key
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.significance import EDGES, JacobianStats
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.store import results as cache_module
+from cnninterp.jaxcore.store.results import StatsCache, cached_jacobian_stats, stats_key
+from cnninterp.jaxcore.summaries.significance import EDGES, JacobianStats
 
 SIZE = 32
 CONFIG = ModelConfig(width=4)

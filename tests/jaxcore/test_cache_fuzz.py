@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnninterp.jaxcore import cache as cache_module
-from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats
-from cnninterp.jaxcore.model_file import STALE_SECONDS, write_atomically
-from cnninterp.jaxcore.significance import JacobianStats
+from cnninterp.jaxcore.files.disk import STALE_SECONDS, write_atomically
+from cnninterp.jaxcore.store import results as cache_module
+from cnninterp.jaxcore.store.results import StatsCache, cached_jacobian_stats
+from cnninterp.jaxcore.summaries.significance import JacobianStats
 
 FUZZ = settings(max_examples=40)  # the rest from the suite's profile (tests/conftest.py)
 KEY = hashlib.sha256(b"fuzz").hexdigest()

@@ -11,9 +11,9 @@ import torch
 from nothing_cancels import open_network
 from torch_reference import Pair, relative_error
 
-from cnninterp.jaxcore import columns, linear
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import model_logits
+from cnninterp.jaxcore.model.network import model_logits
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.rows import columns, linear
 
 # Input pixels at every corner, edge and stride phase (q mod 4) of a 48x48 image.
 PIXELS = [(0, 0), (0, 47), (47, 0), (47, 47), (1, 2), (22, 23), (13, 40), (30, 5), (46, 29)]

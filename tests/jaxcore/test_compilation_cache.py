@@ -2,7 +2,7 @@
 
 import jax
 
-from cnninterp.jaxcore.compilation_cache import ENV_VAR, enable_compilation_cache
+from cnninterp.jaxcore.store.compilations import ENV_VAR, enable_compilation_cache
 
 
 def test_off_on_the_cpu_unless_asked(monkeypatch):

@@ -8,9 +8,9 @@ import pytest
 from nothing_cancels import positive_variables
 from torch_reference import relative_error
 
-from cnninterp.jaxcore import crops, gradients, receptive_field
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig, model_logits
+from cnninterp.jaxcore.model.network import SIZE_MULTIPLE, ModelConfig, model_logits
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.rows import crops, gradients, receptive_field
 
 
 def test_every_phase_reaches_exactly_its_derived_interval():
@@ -108,7 +108,7 @@ def test_many_rows_go_in_few_batched_calls(small_pair):
 
 
 def test_histogram_summaries_on_crops_equal_the_colouring_pass(small_pair):
-    from cnninterp.jaxcore.pass_kernels import members as _members
+    from cnninterp.jaxcore.passes.kernels import members as _members
 
     explainer = small_pair.explainer
     image = np.random.default_rng(14).random((160, 160), dtype=np.float32)

@@ -13,10 +13,10 @@ import jax
 import pytest
 
 from cnninterp.jaxcore import opening
-from cnninterp.jaxcore.devices import DeviceChoiceError, parse_devices, select_devices
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.model_file import save_model
+from cnninterp.jaxcore.model.model_file import save_model
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.passes.devices import DeviceChoiceError, parse_devices, select_devices
+from cnninterp.jaxcore.passes.explainer import Explainer
 
 SCRIPT = Path(__file__).with_name("on_four_devices.py")
 PER_DEVICE = 4  # on_four_devices.PER_DEVICE

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore.footprint import crop_to_footprint, footprint
+from cnninterp.jaxcore.summaries.footprint import crop_to_footprint, footprint
 
 
 def direct(row, threshold):

@@ -9,9 +9,9 @@ import pytest
 from nothing_cancels import open_network, positive_variables
 from torch_reference import Pair, relative_error
 
-from cnninterp.jaxcore import gradients, receptive_field
-from cnninterp.jaxcore.explainer import check_image, coarse_to_fine, is_out_of_memory
-from cnninterp.jaxcore.model import ModelConfig, model_logits, vessel_probability
+from cnninterp.jaxcore.model.network import ModelConfig, model_logits, vessel_probability
+from cnninterp.jaxcore.passes.explainer import check_image, coarse_to_fine, is_out_of_memory
+from cnninterp.jaxcore.rows import gradients, receptive_field
 
 PIXELS_64 = [(0, 0), (0, 63), (63, 0), (63, 63), (31, 32), (17, 5), (62, 40)]
 
@@ -172,7 +172,7 @@ def test_only_the_out_of_memory_status_counts_as_out_of_memory():
 
 
 def test_host_and_device_agree_on_the_pixels_of_a_colour():
-    from cnninterp.jaxcore.pass_kernels import members as _members
+    from cnninterp.jaxcore.passes.kernels import members as _members
 
     offsets = np.array([0, 5, 127]), np.array([3, 127, 0])
     for height, width in [(64, 64), (256, 256), (272, 144)]:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import quantus
 
-from cnninterp.jaxcore.groundtruth import (
+from cnninterp.jaxcore.explain.groundtruth import (
     ground_truth_figures,
     labelled_segment,
     mistakes,

@@ -7,7 +7,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from cnninterp.jaxcore.images import ImageError, ImageSource, find_images, load_image
+from cnninterp.jaxcore.images.loading import ImageError, ImageSource, find_images, load_image
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from cnninterp.jaxcore.image_header import MAX_PIXELS, read_image_header
-from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
+from cnninterp.jaxcore.images.header import MAX_PIXELS, read_image_header
+from cnninterp.jaxcore.images.loading import ImageError, ImageSource, load_image
 
 FUZZ = settings(max_examples=30)  # the rest from the suite's profile (tests/conftest.py)
 RSS_GROWTH_LIMIT_MB = 100  # the bombs below decode to 243 MB (PNG) and 400 MB (TIFF)
@@ -69,7 +69,7 @@ def tiff_bomb(path: Path, side: int) -> Path:
 PROBE = """
 import json, resource, sys
 from pathlib import Path
-from cnninterp.jaxcore.images import ImageError, ImageSource, load_image
+from cnninterp.jaxcore.images.loading import ImageError, ImageSource, load_image
 path = Path(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:

@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 
-from cnninterp.jaxcore.json_record import finite_or_null, json_text
-from cnninterp.jaxcore.model import ModelConfig
-from cnninterp.jaxcore.provenance import model_provenance
+from cnninterp.jaxcore.files.json_record import finite_or_null, json_text
+from cnninterp.jaxcore.model.network import ModelConfig
+from cnninterp.jaxcore.model.provenance import model_provenance
 
 
 def test_non_finite_numbers_become_null_and_the_text_is_strict_json():

@@ -5,8 +5,8 @@ import threading
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore.explainer import Explainer, _image_key
-from cnninterp.jaxcore.kept_rows import KeptRows
+from cnninterp.jaxcore.passes.explainer import Explainer, _image_key
+from cnninterp.jaxcore.passes.kept_rows import KeptRows
 
 
 def test_a_kept_row_is_pasted_on_zeros_at_its_origin():

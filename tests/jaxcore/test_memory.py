@@ -4,8 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore import memory
-from cnninterp.jaxcore.significance import JacobianStats
+from cnninterp.jaxcore.passes import memory
+from cnninterp.jaxcore.summaries.significance import JacobianStats
 
 
 def _stats_bytes(height: int, width: int) -> int:

@@ -12,14 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.model_file import (
+from cnninterp.jaxcore.model.model_file import (
     FORMAT,
     ModelFileError,
     flatten_variables,
     load_model,
     save_model,
 )
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 
 FUZZ = settings(max_examples=30)  # the rest from the suite's profile (tests/conftest.py)
 SMALL = ModelConfig(width=4)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cnninterp.jaxcore import opening
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.model_file import save_model
+from cnninterp.jaxcore.model.model_file import save_model
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 from cnninterp.jaxcore.opening import (
     ConversionFailed,
     ModelOpenError,

@@ -11,12 +11,13 @@ import threading
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore import gradients, partial_entries
-from cnninterp.jaxcore.cache import StatsCache, cached_jacobian_stats, stats_key
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.partial_entries import PartialKeeper
-from cnninterp.jaxcore.significance import JacobianStats
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.rows import gradients
+from cnninterp.jaxcore.store import partial_entries
+from cnninterp.jaxcore.store.partial_entries import PartialKeeper
+from cnninterp.jaxcore.store.results import StatsCache, cached_jacobian_stats, stats_key
+from cnninterp.jaxcore.summaries.significance import JacobianStats
 
 CONFIG = ModelConfig(width=4)
 SPACING = gradients.COLOUR_SPACING

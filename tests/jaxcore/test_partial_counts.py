@@ -7,10 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore import significance
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.significance import ThresholdMode, row_thresholds
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.summaries import significance
+from cnninterp.jaxcore.summaries.significance import ThresholdMode, row_thresholds
 
 CONFIG = ModelConfig(width=4)
 

@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore.explainer import Explainer, coarse_to_fine
-from cnninterp.jaxcore.pass_order import NEAR_RADIUS, FocusOrder, focus_first
+from cnninterp.jaxcore.passes.explainer import Explainer, coarse_to_fine
+from cnninterp.jaxcore.passes.order import NEAR_RADIUS, FocusOrder, focus_first
 
 
 def test_without_focus_the_order_is_coarse_to_fine():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from jaxtyping import TypeCheckError
 
-from cnninterp.jaxcore.significance import ThresholdMode, predicted_mask, threshold_at
+from cnninterp.jaxcore.summaries.significance import ThresholdMode, predicted_mask, threshold_at
 
 
 def test_a_wrongly_shaped_call_is_refused_at_run_time():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnninterp.jaxcore import significance
-from cnninterp.jaxcore.significance import (
+from cnninterp.jaxcore.summaries import significance
+from cnninterp.jaxcore.summaries.significance import (
     ThresholdMode,
     fill_coarse,
     predicted_mask,

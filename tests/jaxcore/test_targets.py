@@ -8,16 +8,16 @@ from scipy import ndimage
 from torch_reference import relative_error
 
 from cnninterp.demo import demo_dir, demo_model_path
-from cnninterp.jaxcore.attribution import Attributor
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.images import find_images, load_image
-from cnninterp.jaxcore.targets import (
+from cnninterp.jaxcore.explain.attribution import Attributor
+from cnninterp.jaxcore.explain.targets import (
     Target,
     TargetError,
     in_out_border,
     segment_mask,
     target_weights,
 )
+from cnninterp.jaxcore.images.loading import find_images, load_image
+from cnninterp.jaxcore.passes.explainer import Explainer
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 from nothing_cancels import open_network
 from torch_reference import relative_error
 
-from cnninterp.jaxcore import gradients, receptive_field, windowed_encoder
-from cnninterp.jaxcore.model import SIZE_MULTIPLE
+from cnninterp.jaxcore.model.network import SIZE_MULTIPLE
+from cnninterp.jaxcore.rows import gradients, receptive_field, windowed_encoder
 
 
 def test_windows_are_derived_and_smaller_than_a_crop():

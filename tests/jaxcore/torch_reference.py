@@ -6,7 +6,7 @@ import torch
 from cnninterp.convert.key_map import infer_config
 from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.variables import flax_variables
-from cnninterp.jaxcore.explainer import Explainer
+from cnninterp.jaxcore.passes.explainer import Explainer
 
 
 class Pair:

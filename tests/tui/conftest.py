@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnninterp.jaxcore.model import ModelConfig, random_variables
-from cnninterp.jaxcore.model_file import save_model
+from cnninterp.jaxcore.model.model_file import save_model
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 
 SIZE = 32
 

@@ -10,8 +10,8 @@ import pytest
 from pilot_helpers import options, row_shown, stats_done, wait_for
 from rich.console import Console
 
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.significance import ThresholdMode, significance_counts
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.summaries.significance import ThresholdMode, significance_counts
 from cnninterp.tui import messages, paint
 from cnninterp.tui.app import create_app
 from cnninterp.tui.eta import TimeLeft

@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 from pilot_helpers import options, row_shown, wait_for
 
-from cnninterp.jaxcore.attribution import Attributor
-from cnninterp.jaxcore.groundtruth import mistakes
-from cnninterp.jaxcore.methods import Method
-from cnninterp.jaxcore.targets import Target, predicted_mask
+from cnninterp.jaxcore.explain.attribution import Attributor
+from cnninterp.jaxcore.explain.groundtruth import mistakes
+from cnninterp.jaxcore.explain.methods import Method
+from cnninterp.jaxcore.explain.targets import Target, predicted_mask
 from cnninterp.tui import paint
 from cnninterp.tui.app import create_app
 from cnninterp.tui.explaining import TARGET_OUTLINE_RGB

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from cnninterp.jaxcore.attribution import Attribution
-from cnninterp.jaxcore.groundtruth import ground_truth_figures, segmentation_scores
-from cnninterp.jaxcore.images import ImageSource, LoadedImage
-from cnninterp.jaxcore.methods import Method
-from cnninterp.jaxcore.significance import ThresholdMode
-from cnninterp.jaxcore.targets import Target, TargetError
+from cnninterp.jaxcore.explain.attribution import Attribution
+from cnninterp.jaxcore.explain.groundtruth import ground_truth_figures, segmentation_scores
+from cnninterp.jaxcore.explain.methods import Method
+from cnninterp.jaxcore.explain.targets import Target, TargetError
+from cnninterp.jaxcore.images.loading import ImageSource, LoadedImage
+from cnninterp.jaxcore.summaries.significance import ThresholdMode
 from cnninterp.tui.explanation import (
     AttributionCache,
     Explanation,
@@ -20,7 +20,7 @@ from cnninterp.tui.explanation import (
 )
 from cnninterp.tui.explanation_stats import (
     GroundTruthMemo,
-    attribution_threshold,
+    attribution_limit,
     explained_rows,
     explained_statistics,
 )
@@ -117,11 +117,11 @@ def test_the_cache_keeps_one_image_and_drops_the_oldest():
     assert cache.get(1, "a") is None and len(cache) == 1
 
 
-def test_attribution_thresholds_are_percent_of_max_abs_a_or_absolute():
+def test_attribution_limits_are_percent_of_max_abs_a_or_absolute():
     values = np.array([[1.0, -4.0], [2.0, 0.5]], np.float32)
-    assert attribution_threshold(Threshold(ThresholdMode.GLOBAL, 50.0), values) == 2.0
-    assert attribution_threshold(Threshold(ThresholdMode.ROW, 25.0), values) == 1.0
-    assert attribution_threshold(Threshold(ThresholdMode.ABSOLUTE, absolute=0.7), values) == 0.7
+    assert attribution_limit(Threshold(ThresholdMode.GLOBAL, 50.0), values) == 2.0
+    assert attribution_limit(Threshold(ThresholdMode.ROW, 25.0), values) == 1.0
+    assert attribution_limit(Threshold(ThresholdMode.ABSOLUTE, absolute=0.7), values) == 0.7
 
 
 def _view_with_label(tmp_path) -> ImageView:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from pilot_helpers import options, row_shown, stats_done, wait_for
 
-from cnninterp.jaxcore import significance
-from cnninterp.jaxcore.model_file import file_sha256
+from cnninterp.jaxcore.files.disk import file_sha256
+from cnninterp.jaxcore.summaries import significance
 from cnninterp.tui.app import create_app
 from cnninterp.tui.widgets.graphics_view import CursorMark, GraphicsView
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from cnninterp.jaxcore.significance import ThresholdMode
+from cnninterp.jaxcore.summaries.significance import ThresholdMode
 from cnninterp.tui.cli import main, parse_args
 from cnninterp.tui.graphics import resolve_graphics
 from cnninterp.tui.latest import LatestOnly

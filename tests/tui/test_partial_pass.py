@@ -9,9 +9,9 @@ import threading
 import numpy as np
 from pilot_helpers import options, wait_for
 
-from cnninterp.jaxcore import cache as cache_module
-from cnninterp.jaxcore.explainer import Explainer
-from cnninterp.jaxcore.significance import JacobianStats, ThresholdMode
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.store import results as cache_module
+from cnninterp.jaxcore.summaries.significance import JacobianStats, ThresholdMode
 from cnninterp.tui import jobs
 from cnninterp.tui.app import create_app
 from cnninterp.tui.explanation_stats import explained_rows

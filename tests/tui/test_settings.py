@@ -5,7 +5,7 @@ from dataclasses import fields
 
 import pytest
 
-from cnninterp.jaxcore.significance import ThresholdMode
+from cnninterp.jaxcore.summaries.significance import ThresholdMode
 from cnninterp.tui.keymap import DEFAULT_KEYS
 from cnninterp.tui.settings import (
     _CHECKS,

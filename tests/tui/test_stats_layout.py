@@ -5,7 +5,7 @@ and the essentials (pixel, probability, above-threshold count, bbox) on screen."
 from pilot_helpers import options, row_shown, stats_done, wait_for
 from rich.cells import cell_len
 
-from cnninterp.jaxcore import significance
+from cnninterp.jaxcore.summaries import significance
 from cnninterp.tui.app import create_app
 from cnninterp.tui.explanation_stats import explained_rows
 from cnninterp.tui.render import format_count, format_value

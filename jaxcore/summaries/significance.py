@@ -164,6 +164,21 @@ def threshold_at(
     return threshold_value(stats, mode, t_value, y, x)
 
 
+def attribution_threshold(
+    mode: ThresholdMode | str, t_value: float, values: Float[np.ndarray, "H W"]
+) -> float:
+    """The |A| threshold of an attribution that is not a row of the Jacobian (another method,
+    a region's target): absolute applies as it is; global and row take the percentage of the
+    attribution's own max |A| (max |J| over the image bounds only one pixel's rows); legacy
+    takes the original's 1 % of it. The one rule for the TUI and the export alike."""
+    mode = ThresholdMode(mode)
+    check_threshold(t_value)
+    if mode is ThresholdMode.ABSOLUTE:
+        return float(t_value)
+    percent = LEGACY_FRACTION * 100 if mode is ThresholdMode.LEGACY else t_value
+    return percent / 100 * float(np.max(np.abs(values)))
+
+
 def check_threshold(t_value: float) -> None:
     if not np.isfinite(t_value) or t_value < 0:
         raise ValueError(f"threshold must be a non-negative number, not {t_value!r}")

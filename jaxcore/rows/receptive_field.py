@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnninterp.jaxcore.model import DEPTH, PAD_1, PAD_TRANSPOSED, SIZE_MULTIPLE
+from cnninterp.jaxcore.model.network import DEPTH, PAD_1, PAD_TRANSPOSED, SIZE_MULTIPLE
 
 KERNEL = sum(PAD_1[0]) + 1  # every conv is "same"-padded: 3 for padding 1
 TRANSPOSED_LOW = PAD_TRANSPOSED[0][0]  # zeros before the dilated input of a transposed conv

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cnninterp.jaxcore.attribution import Attribution
-from cnninterp.jaxcore.cache import cache_root, image_sha256, model_identity
-from cnninterp.jaxcore.methods import Method
-from cnninterp.jaxcore.model_file import sweep_stale_temporaries, write_atomically
-from cnninterp.jaxcore.targets import Target
+from cnninterp.jaxcore.explain.attribution import Attribution
+from cnninterp.jaxcore.explain.methods import Method
+from cnninterp.jaxcore.explain.targets import Target
+from cnninterp.jaxcore.files.disk import sweep_stale_temporaries, write_atomically
+from cnninterp.jaxcore.store.results import cache_root, image_sha256, model_identity
 
 ATTRIBUTION_FORMAT = 1
 """Bump when the stored layout or the meaning of an attribution changes."""

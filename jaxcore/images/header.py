@@ -26,7 +26,7 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from cnninterp.jaxcore.model import SIZE_MULTIPLE
+from cnninterp.jaxcore.model.network import SIZE_MULTIPLE
 
 MAX_PIXELS = 2**26
 """Default largest image, in pixels (8192x8192)."""

@@ -21,8 +21,8 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, Float, Int
 
-from cnninterp.jaxcore import gradients, receptive_field
-from cnninterp.jaxcore.significance import BINS_PER_DECADE, EDGES
+from cnninterp.jaxcore.rows import gradients, receptive_field
+from cnninterp.jaxcore.summaries.significance import BINS_PER_DECADE, EDGES
 
 # Rows per vmapped call. XLA:CPU gains nothing from larger batches (as for the pass's chunks);
 # GPUs want many, and a crop row of the full-size model takes about 130 MB there.

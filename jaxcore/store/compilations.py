@@ -11,7 +11,7 @@ import os
 
 import jax
 
-from cnninterp.jaxcore.cache import cache_root
+from cnninterp.jaxcore.store.results import cache_root
 
 ENV_VAR = "CNNINTERP_COMPILATION_CACHE"
 

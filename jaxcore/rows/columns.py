@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from cnninterp.jaxcore.linear import (
+from cnninterp.jaxcore.model.network import DEPTH, ModelConfig
+from cnninterp.jaxcore.rows.linear import (
     WINDOWS,
     block,
     conv,
@@ -28,7 +29,6 @@ from cnninterp.jaxcore.linear import (
     upconv,
     window,
 )
-from cnninterp.jaxcore.model import DEPTH, ModelConfig
 
 
 def column(

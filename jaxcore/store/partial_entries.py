@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cnninterp.jaxcore.model_file import write_atomically
-from cnninterp.jaxcore.npz_entry import entry_arrays, entry_meta, entry_shape
-from cnninterp.jaxcore.significance import EDGES, JacobianStats, is_exact
+from cnninterp.jaxcore.files.disk import write_atomically
+from cnninterp.jaxcore.files.npz_entry import entry_arrays, entry_meta, entry_shape
+from cnninterp.jaxcore.summaries.significance import EDGES, JacobianStats, is_exact
 
 KEEP_INTERVAL = 30.0  # seconds between partial writes while a pass runs, at least
 OVERHEAD_FACTOR = 50  # ...and at least this many times the last write's duration (<= 2 %)

@@ -21,9 +21,9 @@ benchmarks/bench_rows.py prints the measured peak RSS beside this estimate at 10
 import os
 from dataclasses import dataclass
 
-from cnninterp.jaxcore import receptive_field
-from cnninterp.jaxcore.model import DEPTH, ModelConfig
-from cnninterp.jaxcore.significance import EDGES, is_exact
+from cnninterp.jaxcore.model.network import DEPTH, ModelConfig
+from cnninterp.jaxcore.rows import receptive_field
+from cnninterp.jaxcore.summaries.significance import EDGES, is_exact
 
 # Float canvases of the stem's size alive at once in the forward pass. Measured at 1024x1024,
 # full size: the pass's peak was 2.74 GiB above what was held before it, 1.19x this formula

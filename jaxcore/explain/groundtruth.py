@@ -20,8 +20,8 @@ import numpy as np
 from jaxtyping import Bool, Float
 from scipy import ndimage
 
-from cnninterp.jaxcore.significance import predicted_mask
-from cnninterp.jaxcore.targets import EIGHT_CONNECTED
+from cnninterp.jaxcore.explain.targets import EIGHT_CONNECTED
+from cnninterp.jaxcore.summaries.significance import predicted_mask
 
 MISTAKES = ("fp", "fn")  # false positive: predicted vessel, labelled background; fn: the reverse
 

@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnninterp.jaxcore import columns, gradients, linear
-from cnninterp.jaxcore.significance import BINS_PER_DECADE, EDGES
+from cnninterp.jaxcore.rows import columns, gradients, linear
+from cnninterp.jaxcore.summaries.significance import BINS_PER_DECADE, EDGES
 
 
 class PassFunction:

@@ -24,14 +24,14 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from cnninterp.jaxcore.image_header import (
+from cnninterp.jaxcore.images.header import (
     MAX_PIXELS,
     TIFF_SUFFIXES,
     ImageHeaderError,
     check_header,
     read_image_header,
 )
-from cnninterp.jaxcore.model import SIZE_MULTIPLE
+from cnninterp.jaxcore.model.network import SIZE_MULTIPLE
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, the weights of Pillow's convert("L")

@@ -24,16 +24,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnninterp.jaxcore import target_gradients
-from cnninterp.jaxcore.explainer import Explainer, check_image
-from cnninterp.jaxcore.methods import (
+from cnninterp.jaxcore.explain.methods import (
     Method,
     MethodError,
     baseline_image,
     smoothgrad_noise,
     step_sizes_and_alphas,
 )
-from cnninterp.jaxcore.targets import Target, target_weights
+from cnninterp.jaxcore.explain.targets import Target, target_weights
+from cnninterp.jaxcore.passes.explainer import Explainer, check_image
+from cnninterp.jaxcore.rows import target_gradients
 
 CPU_CHUNK_BUDGET = 1.5 * 2**30  # bytes of working memory one chunk of inputs may take
 GPU_CHUNK_FRACTION = 0.4  # share of free device memory one chunk may take

@@ -16,7 +16,7 @@ import numpy as np
 from jaxtyping import Bool, Float
 from scipy import ndimage
 
-from cnninterp.jaxcore.significance import predicted_mask
+from cnninterp.jaxcore.summaries.significance import predicted_mask
 
 KINDS = ("pixel", "box", "segment", "vessel", "border")
 EIGHT_CONNECTED = np.ones((3, 3), bool)

@@ -20,9 +20,17 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Bool, Float, Int
 
-from cnninterp.jaxcore import linear, receptive_field, windowed_encoder
-from cnninterp.jaxcore.linear import WINDOWS, conv, pad_canvas, paste, transpose, upconv, window
-from cnninterp.jaxcore.model import ModelConfig, VesselCNN
+from cnninterp.jaxcore.model.network import ModelConfig, VesselCNN
+from cnninterp.jaxcore.rows import linear, receptive_field, windowed_encoder
+from cnninterp.jaxcore.rows.linear import (
+    WINDOWS,
+    conv,
+    pad_canvas,
+    paste,
+    transpose,
+    upconv,
+    window,
+)
 
 # Derived from the architecture (62 for DEPTH 4), proven tight by
 # tests/jaxcore/test_gradients.py::test_receptive_field_radius.

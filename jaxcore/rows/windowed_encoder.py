@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnninterp.jaxcore import receptive_field
-from cnninterp.jaxcore.linear import conv, transpose, upconv
+from cnninterp.jaxcore.rows import receptive_field
+from cnninterp.jaxcore.rows.linear import conv, transpose, upconv
 
 LEVELS = receptive_field.WINDOWED_LEVELS
 VALID = ((0, 0), (0, 0))

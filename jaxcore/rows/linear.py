@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cnninterp.jaxcore.model import DEPTH, PAD_1, PAD_TRANSPOSED, ModelConfig
+from cnninterp.jaxcore.model.network import DEPTH, PAD_1, PAD_TRANSPOSED, ModelConfig
 
 DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 # (window origin relative to 4a, window size) at levels 1-3, in that level's pixels.

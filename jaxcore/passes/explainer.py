@@ -26,15 +26,16 @@ import numpy as np
 from jaxtyping import Float
 from numpy.typing import ArrayLike
 
-from cnninterp.jaxcore import crops, gradients
-from cnninterp.jaxcore import pass_kernels as kernels
-from cnninterp.jaxcore.devices import DeviceChoice, DeviceSpread, free_bytes, select_devices
-from cnninterp.jaxcore.kept_rows import KeptRows
-from cnninterp.jaxcore.model import SIZE_MULTIPLE, ModelConfig
-from cnninterp.jaxcore.model_file import file_sha256, load_model
-from cnninterp.jaxcore.pass_kernels import PassFunction, left_to_do, members
-from cnninterp.jaxcore.pass_order import Focus, FocusOrder
-from cnninterp.jaxcore.significance import (
+from cnninterp.jaxcore.files.disk import file_sha256
+from cnninterp.jaxcore.model.model_file import load_model
+from cnninterp.jaxcore.model.network import SIZE_MULTIPLE, ModelConfig
+from cnninterp.jaxcore.passes import kernels
+from cnninterp.jaxcore.passes.devices import DeviceChoice, DeviceSpread, free_bytes, select_devices
+from cnninterp.jaxcore.passes.kept_rows import KeptRows
+from cnninterp.jaxcore.passes.kernels import PassFunction, left_to_do, members
+from cnninterp.jaxcore.passes.order import Focus, FocusOrder
+from cnninterp.jaxcore.rows import crops, gradients
+from cnninterp.jaxcore.summaries.significance import (
     JacobianStats,
     is_exact,
 )
@@ -65,7 +66,7 @@ def check_image(pixels) -> np.ndarray:
     if any(s % SIZE_MULTIPLE or s == 0 for s in pixels.shape):
         raise ValueError(
             f"image size {pixels.shape[0]}x{pixels.shape[1]} is not a multiple of "
-            f"{SIZE_MULTIPLE}: pad or crop it (cnninterp.jaxcore.images.load_image does)"
+            f"{SIZE_MULTIPLE}: pad or crop it (cnninterp.jaxcore.images.loading.load_image does)"
         )
     if not np.isfinite(pixels).all():
         raise ValueError("image has non-finite pixels (NaN or inf)")

@@ -37,11 +37,11 @@ import jax
 import numpy as np
 import platformdirs
 
-from cnninterp.jaxcore import significance
-from cnninterp.jaxcore.model_file import sweep_stale_temporaries, write_atomically
-from cnninterp.jaxcore.npz_entry import entry_arrays, entry_meta, entry_shape
-from cnninterp.jaxcore.partial_entries import PartialKeeper, read_partial, write_partial
-from cnninterp.jaxcore.significance import (
+from cnninterp.jaxcore.files.disk import sweep_stale_temporaries, write_atomically
+from cnninterp.jaxcore.files.npz_entry import entry_arrays, entry_meta, entry_shape
+from cnninterp.jaxcore.store.partial_entries import PartialKeeper, read_partial, write_partial
+from cnninterp.jaxcore.summaries import significance
+from cnninterp.jaxcore.summaries.significance import (
     BINS_PER_DECADE,
     DECADES,
     EDGES,

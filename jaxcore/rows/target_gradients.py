@@ -18,9 +18,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from cnninterp.jaxcore import gradients, linear
-from cnninterp.jaxcore.linear import conv, upconv
-from cnninterp.jaxcore.model import DEPTH, ModelConfig
+from cnninterp.jaxcore.model.network import DEPTH, ModelConfig
+from cnninterp.jaxcore.rows import gradients, linear
+from cnninterp.jaxcore.rows.linear import conv, upconv
 
 
 def pull_back_weights(
