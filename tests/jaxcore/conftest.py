@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from torch_reference import Pair
 
 from cnninterp.jaxcore.passes.explainer import Explainer
+from tests.jaxcore.torch_reference import Pair
 
 
 @pytest.fixture(scope="session")

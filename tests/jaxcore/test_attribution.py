@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
-from torch_reference import Pair, relative_error
 
 from cnninterp.jaxcore.explain import attribution
 from cnninterp.jaxcore.explain.attribution import Attributor
 from cnninterp.jaxcore.explain.methods import Method, MethodError, baseline_image, smoothgrad_noise
 from cnninterp.jaxcore.explain.targets import Target, target_weights
+from tests.jaxcore.torch_reference import Pair, relative_error
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from nothing_cancels import open_network
-from torch_reference import Pair, relative_error
 
 from cnninterp.jaxcore.model.network import model_logits
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.rows import columns, linear
+from tests.jaxcore.nothing_cancels import open_network
+from tests.jaxcore.torch_reference import Pair, relative_error
 
 # Input pixels at every corner, edge and stride phase (q mod 4) of a 48x48 image.
 PIXELS = [(0, 0), (0, 47), (47, 0), (47, 47), (1, 2), (22, 23), (13, 40), (30, 5), (46, 29)]

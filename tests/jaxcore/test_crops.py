@@ -5,12 +5,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from nothing_cancels import positive_variables
-from torch_reference import relative_error
 
 from cnninterp.jaxcore.model.network import SIZE_MULTIPLE, ModelConfig, model_logits
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.rows import crops, gradients, receptive_field
+from tests.jaxcore.nothing_cancels import positive_variables
+from tests.jaxcore.torch_reference import relative_error
 
 
 def test_every_phase_reaches_exactly_its_derived_interval():

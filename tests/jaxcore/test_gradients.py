@@ -6,12 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from nothing_cancels import open_network, positive_variables
-from torch_reference import Pair, relative_error
 
 from cnninterp.jaxcore.model.network import ModelConfig, model_logits, vessel_probability
 from cnninterp.jaxcore.passes.explainer import check_image, coarse_to_fine, is_out_of_memory
 from cnninterp.jaxcore.rows import gradients, receptive_field
+from tests.jaxcore.nothing_cancels import open_network, positive_variables
+from tests.jaxcore.torch_reference import Pair, relative_error
 
 PIXELS_64 = [(0, 0), (0, 63), (63, 0), (63, 63), (31, 32), (17, 5), (62, 40)]
 

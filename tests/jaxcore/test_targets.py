@@ -5,7 +5,6 @@ from collections import deque
 import numpy as np
 import pytest
 from scipy import ndimage
-from torch_reference import relative_error
 
 from cnninterp.demo import demo_dir, demo_model_path
 from cnninterp.jaxcore.explain.attribution import Attributor
@@ -18,6 +17,7 @@ from cnninterp.jaxcore.explain.targets import (
 )
 from cnninterp.jaxcore.images.loading import find_images, load_image
 from cnninterp.jaxcore.passes.explainer import Explainer
+from tests.jaxcore.torch_reference import relative_error
 
 
 @pytest.fixture(scope="module")

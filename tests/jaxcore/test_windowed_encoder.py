@@ -5,11 +5,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from nothing_cancels import open_network
-from torch_reference import relative_error
 
 from cnninterp.jaxcore.model.network import SIZE_MULTIPLE
 from cnninterp.jaxcore.rows import gradients, receptive_field, windowed_encoder
+from tests.jaxcore.nothing_cancels import open_network
+from tests.jaxcore.torch_reference import relative_error
 
 
 def test_windows_are_derived_and_smaller_than_a_crop():

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from pilot_helpers import options, row_shown, stats_done, wait_for
 from rich.console import Console
 
 from cnninterp.jaxcore.passes.explainer import Explainer
@@ -21,6 +20,7 @@ from cnninterp.tui.requests import CountsKey
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.pixel_view import PixelView
 from cnninterp.tui.widgets.status_line import StatusLine
+from tests.tui.pilot_helpers import options, row_shown, stats_done, wait_for
 
 
 async def test_cursor_moves_show_the_row_and_statistics_jaxcore_computes(

@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-from pilot_helpers import options, row_shown, wait_for
 from rich.console import Console
 from textual.command import CommandPalette
 from textual.widgets import Footer, Input, Static
@@ -23,6 +22,7 @@ from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.image_picker import ImagePicker, matching
 from cnninterp.tui.widgets.prompt_screen import PromptScreen
 from cnninterp.tui.widgets.stats_panel import StatsPanel, lay_out
+from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 
 def notified(app, text: str) -> bool:

@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from pilot_helpers import options, row_shown, wait_for
 
 from cnninterp.jaxcore.explain.attribution import Attributor
 from cnninterp.jaxcore.explain.groundtruth import mistakes
@@ -16,6 +15,7 @@ from cnninterp.tui import paint
 from cnninterp.tui.app import create_app
 from cnninterp.tui.explaining import TARGET_OUTLINE_RGB
 from cnninterp.tui.widgets.prompt_screen import PromptScreen
+from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 
 def attribution_shown(app) -> bool:

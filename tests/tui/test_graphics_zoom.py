@@ -5,7 +5,6 @@ viewport pans. Checked on the arrays and PIL images handed over, since no termin
 graphics under Pilot."""
 
 import numpy as np
-from pilot_helpers import options, row_shown, wait_for
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
 from textual.geometry import Region
@@ -19,6 +18,7 @@ from cnninterp.tui.terminal_picture import CellGeometry, cursor_patch
 from cnninterp.tui.viewport import Scale, Viewport, Window
 from cnninterp.tui.widgets.graphics_view import CursorMark, GraphicsView
 from cnninterp.tui.widgets.pixel_view import PixelView, display_picture
+from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 
 class PictureStandIn(Widget):

@@ -7,7 +7,6 @@ so it is reliably partial while the test looks."""
 import threading
 
 import numpy as np
-from pilot_helpers import options, wait_for
 
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.store import results as cache_module
@@ -19,6 +18,7 @@ from cnninterp.tui.requests import ThresholdKey
 from cnninterp.tui.threshold import Threshold
 from cnninterp.tui.view import ImageView, cursor_statistics, exact_counts_note
 from cnninterp.tui.widgets.status_line import StatusLine
+from tests.tui.pilot_helpers import options, wait_for
 
 
 class Consumed:

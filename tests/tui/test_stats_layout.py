@@ -2,7 +2,6 @@
 their fields when narrow (80x24), related rows paired when short, nothing cut on the right,
 and the essentials (pixel, probability, above-threshold count, bbox) on screen."""
 
-from pilot_helpers import options, row_shown, stats_done, wait_for
 from rich.cells import cell_len
 
 from cnninterp.jaxcore.summaries import significance
@@ -17,6 +16,7 @@ from cnninterp.tui.widgets.stats_panel import (
     lay_out,
     wrapped,
 )
+from tests.tui.pilot_helpers import options, row_shown, stats_done, wait_for
 
 ROWS = [
     ("pixel", "y 120  x 131"),

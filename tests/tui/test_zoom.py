@@ -4,7 +4,6 @@ following the cursor in the app."""
 
 import numpy as np
 import pytest
-from pilot_helpers import options, row_shown, wait_for
 from textual.app import App, ComposeResult
 
 from cnninterp.tui import render
@@ -12,6 +11,7 @@ from cnninterp.tui.app import create_app
 from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF
 from cnninterp.tui.viewport import Scale, Viewport, Window
 from cnninterp.tui.widgets.pixel_view import PixelView, display_picture
+from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 
 def shown_rgb(view: PixelView) -> np.ndarray:
