@@ -225,7 +225,7 @@ def bench_colouring(explainer, size=256, chunk=16):
 
 
 def backward_flop_per_row(width: int, size: int) -> float:
-    """FLOP of one input-gradient backward pass, counted from the architecture (SPEC §1)."""
+    """FLOP of one input-gradient backward pass, counted from docs/ORIGINAL.md §1's layers."""
     flop, side = 2 * size * size * 1 * width * 9, size  # stem conv
     channels = width
     for _ in range(4):  # blocks: conv1 and skip (stride 2), conv2, all at the output size

@@ -1,4 +1,4 @@
-"""The PyTorch reference: `CustomResNet` exactly as users trained it (SPEC §1).
+"""The PyTorch reference: `CustomResNet` exactly as users trained it (docs/ORIGINAL.md §1).
 
 Used to verify every conversion, to train the demo model and as the baseline in tests and
 benchmarks. Module names must stay as they are: they are the state-dict keys users have.

@@ -153,7 +153,7 @@ Everything in this folder was written by
 
 (torch {torch}, Python {python}, {threads} CPU threads, {seconds:.0f} s including evaluation).
 
-- `demo_model.safetensors`: `CustomResNet` (the architecture of SPEC section 1) at base width
+- `demo_model.safetensors`: `CustomResNet` (the architecture of docs/ORIGINAL.md §1) at base width
   {width}, {params:,} parameters, trained from scratch with AdamW (one-cycle, peak lr {lr})
   for {steps} steps of {batch} random {size}x{size} synthetic images drawn from {pool}
   generated with `cnninterp.demo.synthetic` (seeds 0..{pool_last}) under random

@@ -1,4 +1,4 @@
-"""The vessel-segmentation CNN of SPEC §1 (`CustomResNet`) in Flax Linen, eval mode only.
+"""The segmentation CNN of docs/ORIGINAL.md §1 (`CustomResNet`) in Flax Linen, eval mode only.
 
 Module names mirror the PyTorch state dict (`resblock1.conv1` -> `resblock1/conv1`), so the
 converter's key table reads like a dictionary. Everything is NHWC; BatchNorm always uses its

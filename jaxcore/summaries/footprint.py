@@ -1,4 +1,4 @@
-"""Footprint of one gradient row at a threshold: SPEC §3's detail-panel numbers and a few more.
+"""One gradient row's footprint at a threshold: docs/ORIGINAL.md §3's detail panel, and more.
 
 Pure NumPy on one [H, W] row: it runs on every cursor move and threshold change, in well
 under a millisecond, so there is nothing to gain from the device.

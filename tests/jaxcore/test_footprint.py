@@ -1,4 +1,4 @@
-"""Footprint statistics against a direct implementation of SPEC §3 on random rows."""
+"""Footprint statistics against a direct implementation of docs/ORIGINAL.md §3 on random rows."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Significance counts against a brute-force count over PyTorch's full Jacobian (SPEC §3)."""
+"""Significance counts against a brute-force count over PyTorch's Jacobian (docs/ORIGINAL.md §3)."""
 
 import threading
 
@@ -40,7 +40,7 @@ def brute_force_counts(jacobian: np.ndarray, mode: ThresholdMode, t_value: float
 
 
 def original_legacy_map(jacobian: np.ndarray, predicted_mask: np.ndarray) -> np.ndarray:
-    """The original app's precomputed map, written as SPEC §3 describes it."""
+    """The original app's precomputed map, written as docs/ORIGINAL.md §3 describes it."""
     threshold = jacobian.max() * 0.01
     counts = (np.abs(jacobian) > threshold).sum(axis=1).astype(np.float64)
     normalised = (counts - counts.min()) / (counts.max() - counts.min())
