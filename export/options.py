@@ -255,6 +255,8 @@ def _pixels_from_npy(path: Path) -> np.ndarray:
 def request_from_args(args: argparse.Namespace) -> Request:
     """Every request option checked together (OptionError on the first problem)."""
     method = method_from_args(args)
+    if any(not isinstance(pixel, tuple) for pixel in args.pixel):  # argparse: --pixel=-- is []
+        raise OptionError("--pixel: expected Y,X (two integers), got '--'")
     pixels = np.asarray(args.pixel, np.int64).reshape(-1, 2)  # (N, 2)
     if args.pixels_from is not None:
         pixels = np.concatenate([pixels, read_pixels_file(args.pixels_from)])

@@ -8,6 +8,7 @@ construction (negative or out-of-image pixels, boxes outside the image, unknown 
 out-of-range parameters) must always be refused.
 """
 
+import re
 import uuid
 
 import pytest
@@ -15,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnninterp.export import cli as export_cli
-from cnninterp.export.cli import EXIT_USAGE, main
+from cnninterp.export.cli import main
 from cnninterp.export.options import OUTPUTS
+from cnninterp.frontend import ExitCode
 
 SIZE = 32  # the shared dataset's images
 SETTINGS = settings(max_examples=60)  # the rest from the suite's profile (tests/conftest.py)
@@ -45,7 +47,7 @@ def harness(model, dataset, tmp_path, monkeypatch, capsys):
             assert not out.exists()
             return False
         err = capsys.readouterr().err
-        assert code == EXIT_USAGE, (extra, code, err)
+        assert code == ExitCode.BAD_INPUT, (extra, code, err)
         assert "Traceback" not in err, err
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("cnninterp-export: error: "), err
@@ -61,10 +63,35 @@ def text_like_numbers():
     return st.one_of(st.text(max_size=12), st.lists(pieces, max_size=6).map("".join))
 
 
+# A pixel as the help states it: two integers (decimal digits, an optional sign, digits may be
+# grouped by underscores, blanks around each) separated by one comma.
+INTEGER = re.compile(r"\s*[+-]?\d+(?:_\d+)*\s*")
+
+
+def pixel_inside(text: str) -> bool:
+    """Whether --pixel=text names a pixel of the 32x32 images (the one kind to be accepted)."""
+    parts = text.split(",")
+    if len(parts) != 2 or not all(INTEGER.fullmatch(part) for part in parts):
+        return False
+    y, x = (int(part) for part in parts)
+    return 0 <= y < SIZE and 0 <= x < SIZE
+
+
 @SETTINGS
 @given(text=text_like_numbers())
 def test_random_pixel_strings(harness, text):
-    harness("--pixel=" + text)
+    refused = harness("--pixel=" + text)
+    assert refused != pixel_inside(text), text
+
+
+@pytest.mark.parametrize("text", ["3,4", " 3 , 4 ", "+3,04", "0,31", "1_0,2"])
+def test_pixel_strings_that_name_a_pixel_are_accepted(harness, text):
+    assert pixel_inside(text) and not harness("--pixel=" + text)
+
+
+@pytest.mark.parametrize("text", ["", "--", "3", "3,", ",4", "3,4,5", "3;4", "3 4", "-1,4", "3,32"])
+def test_pixel_strings_that_do_not_are_refused(harness, text):
+    assert not pixel_inside(text) and harness("--pixel=" + text)
 
 
 @SETTINGS
