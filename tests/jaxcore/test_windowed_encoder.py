@@ -86,7 +86,7 @@ def test_windowed_rows_equal_whole_canvas_rows(small_pair, shape):
 
 @pytest.mark.slow
 def test_full_size_windowed_rows_match_torch():
-    from torch_reference import Pair
+    from tests.jaxcore.torch_reference import Pair
 
     pair = Pair(width=64, seed=2)
     image = np.random.default_rng(2).random((128, 128), dtype=np.float32)
