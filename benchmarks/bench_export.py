@@ -26,7 +26,8 @@ from timing import timed
 from cnninterp.convert.key_map import infer_config
 from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.variables import flax_variables
-from cnninterp.export.cli import EXIT_OK, main
+from cnninterp.export.cli import main
+from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.model.model_file import save_model
 
 
@@ -57,7 +58,7 @@ def main_bench() -> None:
             argv += ["--outputs", "probability,gradients", "--mode", "row"]
             argv += [arg for y, x in pixels for arg in ("--pixel", f"{y},{x}")]
             with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-                assert main([*argv, "-o", str(out), str(root / "image.png")]) == EXIT_OK
+                assert main([*argv, "-o", str(out), str(root / "image.png")]) == ExitCode.OK
 
         started = time.perf_counter()
         export()

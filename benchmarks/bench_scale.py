@@ -44,7 +44,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from cnninterp.export.cli import EXIT_OK, main  # noqa: E402
+from cnninterp.export.cli import main  # noqa: E402
+from cnninterp.frontend import ExitCode  # noqa: E402
 from cnninterp.jaxcore.model.model_file import save_model  # noqa: E402
 from cnninterp.jaxcore.model.network import ModelConfig, random_variables  # noqa: E402
 
@@ -65,7 +66,7 @@ def timed_export(model: Path, images: Path, out: Path, *extra: str) -> float:
     with contextlib.redirect_stdout(io.StringIO()):  # the list of files written
         code = main(["--model", str(model), "--no-cache", "-o", str(out), *extra, str(images)])
     seconds = time.perf_counter() - started
-    if code != EXIT_OK:
+    if code != ExitCode.OK:
         sys.exit(f"export failed with exit code {code}")
     return seconds
 

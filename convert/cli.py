@@ -2,7 +2,7 @@
 
 Argument parsing and a rich summary around api.convert_checkpoint. Errors the user can fix
 are printed as one clear message, never a traceback: exit 2 for bad input, 3 when the
-parity check fails (nothing written), 1 for a bug in cnninterp.
+parity check fails (nothing written), 1 for a bug in cnninterp (frontend.ExitCode).
 """
 
 import argparse
@@ -16,13 +16,10 @@ from rich.table import Table
 from cnninterp.convert.api import ConversionReport, convert_checkpoint
 from cnninterp.convert.errors import ConversionError, ParityError
 from cnninterp.convert.parity import GRADIENT_ROWS, Parity
+from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.images.header import MAX_PIXELS
 from cnninterp.jaxcore.model.model_file import ModelFileError
 
-EXIT_BAD_INPUT = 2
-EXIT_PARITY = 3
-EXIT_BUG = 1
-EXIT_INTERRUPTED = 130
 EPILOG = f"""\
 refused, whatever the flags (nothing is written or run):
   a pickle that would call code (anything but tensors, containers and nn.Module classes),
@@ -35,8 +32,9 @@ limits:
   pixel by default (--max-pixels raises both), one page, at least 16x16.
 
 exit codes:
-  0 written, {EXIT_BAD_INPUT} bad input, {EXIT_PARITY} parity failed (both: nothing written),
-  {EXIT_BUG} a bug in cnninterp (--debug shows it), {EXIT_INTERRUPTED} interrupted.
+  {ExitCode.OK} written, {ExitCode.BAD_INPUT} bad input, {ExitCode.PARITY} parity failed (both: \
+nothing written),
+  {ExitCode.BUG} a bug in cnninterp (--debug shows it), {ExitCode.INTERRUPTED} interrupted.
 """
 
 
@@ -106,13 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     except ParityError as exc:
         out.print(parity_table(exc.parity))
         err.print(f"error: {exc}", style="bold red", markup=False, soft_wrap=True)
-        return EXIT_PARITY
+        return ExitCode.PARITY
     except (ConversionError, ModelFileError) as exc:
         err.print(f"error: {exc}", style="bold red", markup=False, soft_wrap=True)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     except KeyboardInterrupt:
         err.print("interrupted; nothing was written", style="red")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so plainly, show the traceback only with --debug
         if args.debug:
             raise
@@ -123,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             markup=False,
             soft_wrap=True,
         )
-        return EXIT_BUG
+        return ExitCode.BUG
     print_summary(out, report)
-    return 0
+    return ExitCode.OK
 
 
 def print_summary(console: Console, report: ConversionReport) -> None:

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import numpy as np
 
@@ -34,24 +34,19 @@ from cnninterp.export.options import (
 from cnninterp.export.progress import Progress
 from cnninterp.export.resume import plan_resume
 from cnninterp.export.summary import write_summary
+from cnninterp.frontend import ExitCode, add_shared_arguments, convert_with_torch
 from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.images.header import MAX_PIXELS, ImageHeaderError, read_image_header
 from cnninterp.jaxcore.images.loading import ImageError, ImageSource, find_images, load_image
 from cnninterp.jaxcore.model.model_file import ModelFileError, load_model
 from cnninterp.jaxcore.model.provenance import versions
 from cnninterp.jaxcore.opening import ModelOpenError, explainer_for, models_folder, open_model
-from cnninterp.jaxcore.passes.devices import devices_option
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.passes.memory import check_pass_memory
 from cnninterp.jaxcore.rows.crops import crop_shape, is_cropped
 from cnninterp.jaxcore.store.compilations import enable_compilation_cache
 from cnninterp.jaxcore.store.results import StatsCache
 from cnninterp.jaxcore.summaries.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
-
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_SOME_FAILED = 4
-EXIT_INTERRUPTED = 130  # the shell's code for Ctrl+C
 
 EPILOG = f"""\
 outputs, per image (stem = file name without extension), those named in --outputs:
@@ -79,14 +74,15 @@ threshold modes (default global, T = {DEFAULT_THRESHOLD_PERCENT}):
   legacy    the original tool: 1 % of signed max J, min-max normalised, times p > 0.5
 
 exit codes:
-  0  every image written
-  2  bad usage or input: unreadable model, no images, bad --pixel, --pixels-from (the line
-     is named), --threshold, --outputs or method parameter, a pixel or box outside an image,
-     two images with the same stem, an OUTDIR that cannot be written, a pass that would not
-     fit in memory (nothing computed, no OUTDIR created)
-  4  some images failed (each reported on stderr, e.g. a segment target on background);
-     the others were written
-  130  interrupted (Ctrl+C); finished images are kept, rerun to resume
+  {ExitCode.OK:<3d}every image written
+  {ExitCode.BAD_INPUT:<3d}bad usage or input: unreadable model, no images, bad --pixel,
+     --pixels-from (the line is named), --threshold, --outputs or method parameter, a pixel
+     or box outside an image, two images with the same stem, an OUTDIR that
+     cannot be written, a pass that would not fit in memory (nothing computed, no OUTDIR
+     created)
+  {ExitCode.SOME_FAILED:<3d}some images failed (each reported on stderr, e.g. a segment
+     target on background); the others were written
+  {ExitCode.INTERRUPTED}  interrupted (Ctrl+C); finished images are kept, rerun to resume
 
 limits: images up to --max-pixels (default 2**26 = 8192x8192), checked from the header
 before decoding; --steps and --samples 1..1024; --sigma 0..10; --pixels-from up to 1,000,000
@@ -98,7 +94,7 @@ model and images cost a file read; --no-cache neither reads nor writes it.
 
 
 class UsageError(Exception):
-    """Bad input found before any image was computed: exit 2."""
+    """Bad input found before any image was computed: ExitCode.BAD_INPUT."""
 
 
 def parse_pixel(text: str) -> tuple[int, int]:
@@ -125,7 +121,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse whose usage errors are one line (the usage of 20 options would bury it)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(ExitCode.BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,13 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        required=True,
-        help="model file (.safetensors from cnninterp-convert) or a .pth "
-        "checkpoint (converted once into the cache folder)",
-    )
+    add_shared_arguments(parser, model_required=True)  # --model, --no-cache, --devices, ...
     parser.add_argument(
         "--pixel",
         type=parse_pixel,
@@ -162,17 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[m.value for m in ThresholdMode],
         default=ThresholdMode.GLOBAL.value,
         help="threshold mode (default global)",
-    )
-    parser.add_argument(
-        "--no-cache", action="store_true", help="neither read nor write the result cache"
-    )
-    parser.add_argument(
-        "--devices",
-        type=devices_option,
-        default=None,
-        metavar="all|N|0,2",
-        help="devices one image's pass spreads over, in this process (default all; after "
-        "CUDA_VISIBLE_DEVICES)",
     )
     # --- cluster (cnninterp.export.cluster) ---
     parser.add_argument(
@@ -227,13 +206,6 @@ def collect_images(
         if why is not None:
             raise UsageError(f"{why} ({source.image_path})")
     return list(sources.values())
-
-
-def convert_with_torch(checkpoint: Path, out: Path) -> dict[str, Any]:
-    """The core's Converter: imports the converter (and torch) only when a .pth is given."""
-    from cnninterp.convert.into_cache import convert_into
-
-    return convert_into(checkpoint, out)
 
 
 def resolve_model(
@@ -326,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
     sources = collect_images(
         args.inputs, request.pixels, max_pixels=args.max_pixels, target=request.target
     )
-    cache = StatsCache(enabled=not args.no_cache)
+    cache = StatsCache(enabled=args.cache)
     progress = ClusterProgress(len(sources)) if ray is not None else Progress(len(sources))
     failures = 0
     job = None
@@ -386,12 +358,12 @@ def run(args: argparse.Namespace) -> int:
         if job is not None and args.output.is_dir():
             write_summary(args.output, plan_resume(sources, job, model_sha256).done)
         progress.say("interrupted: finished images are kept; run the same command to resume")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     finally:
         progress.close()
         if creates_output:
             outdir.remove_if_empty(args.output)
-    return EXIT_SOME_FAILED if failures else EXIT_OK
+    return ExitCode.SOME_FAILED if failures else ExitCode.OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -399,19 +371,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error already printed (2)
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        return exc.code if isinstance(exc.code, int) else ExitCode.BAD_INPUT
     try:
         enable_compilation_cache()
         return run(args)
     except KeyboardInterrupt:  # before the export loop (which handles its own): nothing kept
         print("cnninterp-export: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except ClusterError as exc:  # no ray, no cluster to join, no GPUs for --gpus-per-task
         print(f"cnninterp-export: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.BAD_INPUT
     except UsageError as exc:
         print(f"cnninterp-export: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.BAD_INPUT
 
 
 if __name__ == "__main__":

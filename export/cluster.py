@@ -269,7 +269,7 @@ def export_on_cluster(ray, args, sources, job: Job, model_path: Path, progress) 
             job,
             model,
             hashlib.sha256(model).hexdigest(),
-            use_cache=not args.no_cache,
+            use_cache=args.cache,
             gpus_per_task=gpus_for_tasks(ray, args.gpus_per_task),
             progress=progress,
         )

@@ -1,5 +1,5 @@
 """cnninterp-export's request options: what to compute (--outputs), which pixels
-(--pixels-from), how to explain them (--method and its parameters, --target), image limits.
+(--pixels-from), how to explain them (--method and its parameters, --target).
 
 Each option is parsed and checked here, before any image is computed, so a bad call exits 2
 with one line naming the problem. cli.py adds these arguments with `add_request_arguments`
@@ -22,7 +22,6 @@ from cnninterp.jaxcore.explain.methods import (
     MethodError,
 )
 from cnninterp.jaxcore.explain.targets import KINDS, Target, TargetError
-from cnninterp.jaxcore.images.header import MAX_PIXELS
 
 OUTPUTS = ("probability", "gradients", "significance")
 """What an export can hold, in the order the .npz lists them."""
@@ -90,16 +89,6 @@ def parse_seed(text: str) -> int:
     return value
 
 
-def parse_max_pixels(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 16 * 16:
-        raise argparse.ArgumentTypeError(f"must be at least 256 (16x16), got {text!r}")
-    return value
-
-
 def parse_target(text: str) -> str:
     try:
         Target.parse(text, 0, 0)  # the syntax; the box against each image in the cli
@@ -162,14 +151,6 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
         help="what is explained (default pixel: each --pixel); segment: the predicted vessel "
         "segment of each --pixel; box, vessel, border: one region, entry 0 of the gradients, "
         "before each --pixel's own",
-    )
-    parser.add_argument(
-        "--max-pixels",
-        type=parse_max_pixels,
-        default=MAX_PIXELS,
-        metavar="N",
-        help=f"largest image accepted, in pixels (default {MAX_PIXELS:,} = 8192x8192), checked "
-        "from the file's header before decoding",
     )
 
 

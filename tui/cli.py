@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
+from cnninterp.frontend import ExitCode, add_shared_arguments
 from cnninterp.tui.graphics import MODES, resolve_graphics, truecolor_reported
 
 
@@ -19,7 +20,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "folder", nargs="?", type=Path, help="images (flat, or images/ + labels/); default: demo"
     )
-    parser.add_argument("--model", type=Path, help="model file (.safetensors) or checkpoint (.pth)")
     parser.add_argument("--graphics", choices=MODES, default="auto", help="how to draw pictures")
     parser.add_argument(
         "--truecolor", action="store_true", help="the terminal has 24-bit colour (SSH hides it)"
@@ -31,45 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--demo", action="store_true", help="open the bundled demo (the default with no DIR)"
     )
-    parser.add_argument(
-        "--no-cache",
-        dest="cache",
-        action="store_false",
-        help="neither read nor write significance results in the cache "
-        "($CNNINTERP_CACHE_DIR or the platform's user cache folder)",
-    )
-    parser.add_argument(
-        "--devices",
-        type=_devices_option,
-        default=None,
-        metavar="all|N|0,2",
-        help="devices the significance pass spreads over (default all; after CUDA_VISIBLE_DEVICES)",
-    )
-    parser.add_argument(
-        "--max-pixels",
-        type=parse_max_pixels,
-        default=2**26,
-        metavar="N",
-        help="largest image opened, in pixels (default 67,108,864 = 8192x8192), checked from "
-        "the file's header before decoding",
-    )
+    add_shared_arguments(parser, model_required=False)  # --model, --no-cache, --devices, ...
     return parser.parse_args(argv)
-
-
-def _devices_option(text: str):
-    from cnninterp.jaxcore.passes.devices import devices_option  # JAX loads only once it is needed
-
-    return devices_option(text)
-
-
-def parse_max_pixels(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 16 * 16:
-        raise argparse.ArgumentTypeError(f"must be at least 256 (16x16), got {text!r}")
-    return value
 
 
 def force_truecolor(environ=os.environ) -> None:
@@ -88,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = run(argv)
     except KeyboardInterrupt:
-        code = 130
+        code = ExitCode.INTERRUPTED
     if argv is None:
         leave(code)
     return code
@@ -105,10 +68,10 @@ def run(argv: list[str] | None = None) -> int:
     for path, what in ((args.folder, "folder"), (args.model, "model file")):
         if path is not None and not path.exists():
             print(f"cnninterp-tui: no such {what}: {path}", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
     if args.folder is not None and not args.folder.is_dir():
         print(f"cnninterp-tui: {args.folder} is not a folder", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     if args.folder is not None and args.model is None:
         from cnninterp.tui.model_source import OpenError, find_model
 
@@ -116,7 +79,7 @@ def run(argv: list[str] | None = None) -> int:
             find_model(args.folder)  # no model (or several): say so here, not in an empty app
         except OpenError as exc:
             print(f"cnninterp-tui: {exc}", file=sys.stderr)
-            return 2
+            return ExitCode.BAD_INPUT
     if args.truecolor:
         force_truecolor()
     graphics, note = resolve_graphics(args.graphics)
@@ -151,10 +114,10 @@ def run(argv: list[str] | None = None) -> int:
         app.run()
     except KeyboardInterrupt:  # a Ctrl+C that reached Python, not the app: no traceback
         app.cancel_everything()
-        return 130
+        return ExitCode.INTERRUPTED
     if not truecolor_reported() and not args.truecolor:
         print("tip: if pictures looked banded, your terminal may support --truecolor")
-    return app.return_code or 0
+    return app.return_code or ExitCode.OK
 
 
 EXIT_GRACE = 0.5

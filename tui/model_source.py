@@ -7,8 +7,8 @@ sentence the user can act on; notes are shown, not raised.
 """
 
 from pathlib import Path
-from typing import Any
 
+from cnninterp.frontend import convert_with_torch
 from cnninterp.jaxcore.images.loading import ImageError, ImageSource, find_images
 from cnninterp.jaxcore.model.model_file import MODEL_SUFFIX
 from cnninterp.jaxcore.opening import (
@@ -52,13 +52,6 @@ def find_model(folder: Path) -> Path:
         f"no model in {folder}: pass --model FILE"
         " (a .safetensors from cnninterp-convert, or a .pth)"
     )
-
-
-def convert_with_torch(checkpoint: Path, out: Path) -> dict[str, Any]:
-    """The core's Converter: imports the converter (and torch) only when a .pth is opened."""
-    from cnninterp.convert.into_cache import convert_into
-
-    return convert_into(checkpoint, out)
 
 
 def open_explainer(

@@ -10,9 +10,9 @@ per-device batch a single device would (so results are bitwise those of one devi
 `--devices` on the command lines and `Explainer(devices=...)` take what `select_devices`
 reads: None or "all" (every local device of the default backend), a count ("2": the first
 two) or indices ("0,2"), counted among the devices JAX sees, i.e. after CUDA_VISIBLE_DEVICES.
+The command lines' argparse type around `parse_devices` is cnninterp.frontend's.
 """
 
-import argparse
 import threading
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -43,14 +43,6 @@ def parse_devices(text: str) -> DeviceChoice:
         raise DeviceChoiceError(
             f"--devices {text!r}: expected 'all', a count such as 2, or indices such as 0,2"
         ) from None
-
-
-def devices_option(text: str) -> DeviceChoice:
-    """argparse's type for --devices: parse_devices, its error as argparse's."""
-    try:
-        return parse_devices(text)
-    except DeviceChoiceError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def select_devices(choice: DeviceChoice) -> list[jax.Device]:

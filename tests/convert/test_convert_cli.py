@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from cnninterp.convert import variables
-from cnninterp.convert.cli import EXIT_BAD_INPUT, EXIT_PARITY, main
+from cnninterp.convert.cli import main
 from cnninterp.convert.layout import conv_transpose_kernel
+from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.model.model_file import load_model
 
@@ -49,7 +50,7 @@ def test_refuses_to_replace_an_existing_output(small_checkpoint, capsys):
     out = small_checkpoint.with_suffix(".safetensors")
     out.write_bytes(b"keep me")
     code, _, err = run_main(capsys, small_checkpoint)
-    assert code == EXIT_BAD_INPUT and "--overwrite" in err and out.read_bytes() == b"keep me"
+    assert code == ExitCode.BAD_INPUT and "--overwrite" in err and out.read_bytes() == b"keep me"
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def broken_upconv(monkeypatch):
 
 def test_parity_failure_writes_nothing_and_exits_3(small_checkpoint, capsys, broken_upconv):
     code, out, err = run_main(capsys, small_checkpoint)
-    assert code == EXIT_PARITY
+    assert code == ExitCode.PARITY
     assert "FAILED" in out and "Parity check failed" in err and "--force" in err
     assert not small_checkpoint.with_suffix(".safetensors").exists()
 
@@ -81,7 +82,7 @@ def test_force_writes_despite_parity_failure_and_records_it(
 
 def test_bad_input_is_a_message_not_a_traceback(tmp_path, capsys):
     code, out, err = run_main(capsys, tmp_path / "missing.pth")
-    assert code == EXIT_BAD_INPUT
+    assert code == ExitCode.BAD_INPUT
     assert "no such file" in err and "Traceback" not in out + err
 
 

@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from cnninterp.convert.api import ConversionError, convert_checkpoint
-from cnninterp.convert.cli import EXIT_BAD_INPUT, main
+from cnninterp.convert.cli import main
 from cnninterp.convert.pickle_scan import is_code
 from cnninterp.convert.torch_model import random_model
 from cnninterp.convert.torch_state import read_checkpoint
+from cnninterp.frontend import ExitCode
 
 FUZZ = settings(max_examples=25)  # the rest from the suite's profile (tests/conftest.py)
 
@@ -138,7 +139,7 @@ def test_cli_exit_code_for_broken_weights(tmp_path, capsys):
     state["conv1.weight"][0, 0, 0, 0] = float("inf")
     path = tmp_path / "inf.pth"
     torch.save(state, path)
-    assert main([str(path), "-o", str(tmp_path / "o.safetensors")]) == EXIT_BAD_INPUT
+    assert main([str(path), "-o", str(tmp_path / "o.safetensors")]) == ExitCode.BAD_INPUT
     err = capsys.readouterr().err
     assert "conv1.weight holds 1 infinite" in err and "Traceback" not in err
 
@@ -251,7 +252,7 @@ def test_check_image_over_max_pixels_is_bad_input(small_checkpoint, tmp_path, ca
     image = tmp_path / "big.png"
     Image.new("L", (64, 64)).save(image)
     argv = [str(small_checkpoint), "--check-image", str(image), "--max-pixels", "1000"]
-    assert main(argv) == EXIT_BAD_INPUT
+    assert main(argv) == ExitCode.BAD_INPUT
     err = capsys.readouterr().err
     assert "over the limit of 1,000 pixels" in err and "Traceback" not in err
     assert not small_checkpoint.with_suffix(".safetensors").exists()

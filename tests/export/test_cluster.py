@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnninterp.export.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
+from cnninterp.export.cli import main
 from cnninterp.export.cluster import INSTALL_HINT, explain_remotely, run_on_cluster
 from cnninterp.export.cluster_progress import ClusterProgress
 from cnninterp.export.image import Job
+from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.images.loading import find_images
 from cnninterp.jaxcore.summaries.significance import ThresholdMode
@@ -35,7 +36,7 @@ def export(model: Path, dataset: Path, out: Path, *extra: str) -> int:
 @pytest.fixture(scope="module")
 def in_process(model, dataset, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("in-process")
-    assert export(model, dataset, out) == EXIT_OK
+    assert export(model, dataset, out) == ExitCode.OK
     return out
 
 
@@ -61,7 +62,7 @@ def summary_without_timing(out: Path) -> list[dict]:
 def test_local_ray_writes_what_the_in_process_export_writes(
     ray_session, model, dataset, in_process, tmp_path
 ):
-    assert export(model, dataset, tmp_path, "--cluster", "local") == EXIT_OK
+    assert export(model, dataset, tmp_path, "--cluster", "local") == ExitCode.OK
     names = [s.name for s in find_images(dataset)]
     assert_same_outputs(in_process, tmp_path, names)
     assert summary_without_timing(tmp_path) == summary_without_timing(in_process)
@@ -137,7 +138,7 @@ def test_a_rerun_on_the_cluster_skips_everything_and_writes_nothing(
     ray_session, model, dataset, in_process, capsys
 ):
     before = {p.name: p.stat().st_mtime_ns for p in in_process.iterdir()}
-    assert export(model, dataset, in_process, "--cluster", "local") == EXIT_OK
+    assert export(model, dataset, in_process, "--cluster", "local") == ExitCode.OK
     assert {p.name: p.stat().st_mtime_ns for p in in_process.iterdir()} == before
     assert "skipped 4 of 4 images" in capsys.readouterr().err
 
@@ -145,7 +146,7 @@ def test_a_rerun_on_the_cluster_skips_everything_and_writes_nothing(
 def test_missing_ray_says_how_to_install_it(model, dataset, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     out = tmp_path / "out"
-    assert export(model, dataset, out, "--cluster", "local") == EXIT_USAGE
+    assert export(model, dataset, out, "--cluster", "local") == ExitCode.BAD_INPUT
     err = capsys.readouterr().err
     assert INSTALL_HINT in err and "Traceback" not in err
     assert err.count("\n") == 1
@@ -160,7 +161,7 @@ def test_an_image_failing_on_the_cluster_is_reported_and_the_others_written(
     (data / "a.png").write_bytes((dataset / "images" / "a.png").read_bytes())
     (data / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
     out = tmp_path / "out"
-    assert export(model, data, out, "--cluster", "local") == EXIT_SOME_FAILED
+    assert export(model, data, out, "--cluster", "local") == ExitCode.SOME_FAILED
     err = capsys.readouterr().err
     assert "bad: FAILED" in err and "cannot read this image" in err
     assert f"{data / 'bad.png'}: cannot read" in err  # the user's path, not the worker's copy
@@ -169,5 +170,5 @@ def test_an_image_failing_on_the_cluster_is_reported_and_the_others_written(
 
 
 def test_gpus_per_task_without_a_cluster_is_refused(model, dataset, tmp_path, capsys):
-    assert export(model, dataset, tmp_path / "out", "--gpus-per-task", "1") == EXIT_USAGE
+    assert export(model, dataset, tmp_path / "out", "--gpus-per-task", "1") == ExitCode.BAD_INPUT
     assert "give --cluster too" in capsys.readouterr().err

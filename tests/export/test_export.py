@@ -16,13 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnninterp.export.cli import (
-    EXIT_OK,
-    EXIT_SOME_FAILED,
-    EXIT_USAGE,
-    main,
-    resolve_model,
-)
+from cnninterp.export.cli import main, resolve_model
+from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.images.loading import ImageSource, load_image
 from cnninterp.jaxcore.model.model_file import save_model
@@ -136,7 +131,7 @@ def test_export_matches_the_explainer_and_reuses_the_cache(
 ):
     out = tmp_path / "out"
     args = ["--model", str(model), *pixel_args(PIXELS), "-o", str(out), str(images)]
-    assert main(args) == EXIT_OK
+    assert main(args) == ExitCode.OK
     stdout = capsys.readouterr().out.split()
     assert stdout == [str(out / f"{n}.npz") for n in ("a", "odd")]
     for name in ("a", "odd"):
@@ -163,7 +158,7 @@ def test_export_matches_the_explainer_and_reuses_the_cache(
     # One image is named twice (as a file and in its folder): exported once.
     row_out = tmp_path / "row"
     args = ["--model", str(model), "--mode", "row", "--threshold", "5", "--pixel", "7,8"]
-    assert main([*args, "-o", str(row_out), str(images / "a.png"), str(images)]) == EXIT_OK
+    assert main([*args, "-o", str(row_out), str(images / "a.png"), str(images)]) == ExitCode.OK
     assert len(capsys.readouterr().out.split()) == 2
     for name in ("a", "odd"):
         record = check_outputs(row_out, images / f"{name}.png", reference, "row", 5.0, [(7, 8)])
@@ -176,7 +171,7 @@ def test_failed_image_is_reported_and_others_written(model, reference, images, t
     out = tmp_path / "out"
     args = ["--model", str(model), "--mode", "legacy", "--threshold", "3", "--no-cache"]
     inputs = [str(bad_png(tmp_path / "in")), str(images / "a.png")]
-    assert main([*args, "-o", str(out), *inputs]) == EXIT_SOME_FAILED
+    assert main([*args, "-o", str(out), *inputs]) == ExitCode.SOME_FAILED
     err = capsys.readouterr().err
     assert "--threshold is ignored" in err
     assert "bad: FAILED" in err and "cannot read this image" in err and "Traceback" not in err
@@ -200,7 +195,7 @@ def test_checkpoint_is_converted_once_into_the_cache(images, tmp_path, capsys, c
     torch.save(random_model(4, 2, seed=5).state_dict(), checkpoint)
     out = tmp_path / "out"
     args = ["--model", str(checkpoint), "--pixel", "5,5", "-o", str(out), str(images / "a.png")]
-    assert main(args) == EXIT_OK
+    assert main(args) == ExitCode.OK
     assert "converting" in capsys.readouterr().err
     model = json.loads((out / "a.json").read_text())["provenance"]["model"]
     converted = Path(model["converted"])
@@ -242,7 +237,7 @@ def test_checkpoint_is_converted_once_into_the_cache(images, tmp_path, capsys, c
 )
 def test_bad_arguments_exit_2(model, images, tmp_path, capsys, extra, message):
     out = tmp_path / "out"
-    assert main(["--model", str(model), *extra, "-o", str(out), str(images)]) == EXIT_USAGE
+    assert main(["--model", str(model), *extra, "-o", str(out), str(images)]) == ExitCode.BAD_INPUT
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not out.exists() or not any(out.iterdir())
@@ -265,7 +260,7 @@ def test_bad_model_and_inputs_exit_2(model, images, tmp_path, capsys):
         (["--model", str(model), str(images)], "required: -o"),
     ]
     for args, message in cases:
-        assert main(args) == EXIT_USAGE, args
+        assert main(args) == ExitCode.BAD_INPUT, args
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, (args, err)
 
@@ -291,7 +286,7 @@ def test_console_script(model, reference, images, tmp_path):
         env=env,
         timeout=120,
     )
-    assert done.returncode == EXIT_SOME_FAILED, done.stderr
+    assert done.returncode == ExitCode.SOME_FAILED, done.stderr
     assert done.stdout.split() == [str(out / "a.npz")]
     assert "[1/2] a: written" in done.stderr  # plain lines: stderr is not a terminal
     assert "[2/2] bad: FAILED" in done.stderr and "Traceback" not in done.stderr

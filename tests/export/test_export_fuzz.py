@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnninterp.export import cli as export_cli
-from cnninterp.export.cli import EXIT_USAGE, main
+from cnninterp.export.cli import main
 from cnninterp.export.options import OUTPUTS
+from cnninterp.frontend import ExitCode
 
 SIZE = 32  # the shared dataset's images
 SETTINGS = settings(max_examples=60)  # the rest from the suite's profile (tests/conftest.py)
@@ -46,7 +47,7 @@ def harness(model, dataset, tmp_path, monkeypatch, capsys):
             assert not out.exists()
             return False
         err = capsys.readouterr().err
-        assert code == EXIT_USAGE, (extra, code, err)
+        assert code == ExitCode.BAD_INPUT, (extra, code, err)
         assert "Traceback" not in err, err
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("cnninterp-export: error: "), err

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cnninterp.export import cli as export_cli
-from cnninterp.export.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
+from cnninterp.export.cli import main
+from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.passes import memory
 from cnninterp.jaxcore.store.results import ENV_VAR
 from cnninterp.tui.cli import parse_args as tui_parse_args
@@ -48,7 +49,9 @@ def test_an_unwritable_outdir_is_refused_before_any_work(
         outs += [locked, locked / "new" / "deeper"]
     try:
         for out in outs:
-            assert main(["--model", str(model), "-o", str(out), image(dataset)]) == EXIT_USAGE
+            assert (
+                main(["--model", str(model), "-o", str(out), image(dataset)]) == ExitCode.BAD_INPUT
+            )
             assert "cannot write there" in only_error_line(capsys.readouterr().err)
             assert not out.exists()
     finally:
@@ -60,7 +63,7 @@ def test_an_outdir_that_is_a_file_is_refused(model, dataset, tmp_path, capsys, m
     work_must_not_start(monkeypatch)
     out = tmp_path / "file"
     out.write_text("x")
-    assert main(["--model", str(model), "-o", str(out), image(dataset)]) == EXIT_USAGE
+    assert main(["--model", str(model), "-o", str(out), image(dataset)]) == ExitCode.BAD_INPUT
     assert "is not a folder" in only_error_line(capsys.readouterr().err)
 
 
@@ -68,7 +71,7 @@ def test_a_model_error_leaves_no_outdir(dataset, tmp_path, capsys):
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x00" * 100)
     out = tmp_path / "a" / "b"
-    assert main(["--model", str(junk), "-o", str(out), image(dataset)]) == EXIT_USAGE
+    assert main(["--model", str(junk), "-o", str(out), image(dataset)]) == ExitCode.BAD_INPUT
     assert "not a cnninterp model file" in only_error_line(capsys.readouterr().err)
     assert not (tmp_path / "a").exists() or not out.exists()
     assert not out.exists()
@@ -83,7 +86,7 @@ def test_stale_temporaries_are_swept_and_fresh_ones_kept(model, dataset, tmp_pat
     hours_ago = time.time() - 2 * 3600
     os.utime(stale, (hours_ago, hours_ago))
     args = ["--model", str(model), "--outputs", "probability", "-o", str(out), image(dataset)]
-    assert main(args) == EXIT_OK
+    assert main(args) == ExitCode.OK
     assert not stale.exists() and fresh.exists()
     assert (out / "a.npz").exists()
 
@@ -96,7 +99,7 @@ def test_ctrl_c_before_the_export_loop_is_one_line_and_130(
 
     monkeypatch.setattr(export_cli, "collect_images", interrupt)
     out = tmp_path / "out"
-    assert main(["--model", str(model), "-o", str(out), image(dataset)]) == EXIT_INTERRUPTED
+    assert main(["--model", str(model), "-o", str(out), image(dataset)]) == ExitCode.INTERRUPTED
     assert only_error_line(capsys.readouterr().err) == "cnninterp-export: interrupted"
     assert not out.exists()
 
@@ -104,13 +107,13 @@ def test_ctrl_c_before_the_export_loop_is_one_line_and_130(
 def test_max_pixels_is_passed_to_the_images(model, dataset, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["--model", str(model), "--max-pixels", "1000", "--outputs", "probability"]
-    assert main([*args, "-o", str(out), image(dataset)]) == EXIT_SOME_FAILED  # 32x32 > 1000
+    assert main([*args, "-o", str(out), image(dataset)]) == ExitCode.SOME_FAILED  # 32x32 > 1000
     err = capsys.readouterr().err
     assert "1,000 pixels" in err and "--max-pixels" in err and "Traceback" not in err
     assert not out.exists()
     assert (
         main([*args[:2], "--max-pixels", "1024", *args[4:], "-o", str(out), image(dataset)])
-        == EXIT_OK
+        == ExitCode.OK
     )
 
 
@@ -119,13 +122,13 @@ def test_a_pass_that_does_not_fit_in_memory_is_refused_before_it_starts(
 ):
     monkeypatch.setattr(memory, "available_bytes", lambda: 2**20)
     out = tmp_path / "out"
-    assert main(["--model", str(model), "-o", str(out), image(dataset)]) == EXIT_USAGE
+    assert main(["--model", str(model), "-o", str(out), image(dataset)]) == ExitCode.BAD_INPUT
     line = only_error_line(capsys.readouterr().err)
     assert "a.png" in line and "GiB of host memory" in line and "leave significance out" in line
     assert not out.exists()
     # Without the pass there is nothing to refuse.
     args = ["--model", str(model), "--outputs", "probability", "-o", str(out), image(dataset)]
-    assert main(args) == EXIT_OK
+    assert main(args) == ExitCode.OK
 
 
 def test_the_tui_takes_max_pixels_too():

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from cnninterp.export import cli as export_cli
-from cnninterp.export.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
+from cnninterp.export.cli import main
 from cnninterp.export.summary import COLUMNS
+from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.explain.attribution import Attributor
 from cnninterp.jaxcore.explain.groundtruth import ground_truth_figures, segmentation_scores
 from cnninterp.jaxcore.explain.methods import Method
@@ -74,7 +75,7 @@ def test_without_significance_no_pass_runs_and_the_files_say_so(
     extra = ["--outputs", "gradients,probability", "--mode", "row", "--threshold", "5"]
     assert (
         export(model, labelled, out, *extra, "--pixel", "1,2", "--pixels-from", str(csv_file))
-        == EXIT_OK
+        == ExitCode.OK
     )
     pixels = np.array([(1, 2), (3, 4), (20, 10), (31, 0)])
     assert len(calls) == 1  # every row of the image in one batched call
@@ -100,7 +101,7 @@ def test_without_significance_no_pass_runs_and_the_files_say_so(
 
     # Global mode needs max |J| of the pass: without it the footprints have no threshold.
     out2 = tmp_path / "global"
-    assert export(model, labelled, out2, "--outputs", "gradients", "--pixel", "3,4") == EXIT_OK
+    assert export(model, labelled, out2, "--outputs", "gradients", "--pixel", "3,4") == ExitCode.OK
     record = json.loads((out2 / "a.json").read_text())
     assert record["footprints"][0]["threshold"] is None
     with np.load(out2 / "a.npz") as npz:
@@ -116,7 +117,7 @@ def test_pixels_from_a_npy_file(model, reference, labelled, loaded, tmp_path, mo
         export(
             model, labelled, out, "--outputs", "gradients", "--pixels-from", str(tmp_path / "p.npy")
         )
-        == EXIT_OK
+        == ExitCode.OK
     )
     with np.load(out / "a.npz") as npz:
         np.testing.assert_array_equal(npz["pixels"], pixels)
@@ -149,7 +150,7 @@ def test_bad_pixel_files_exit_2_naming_the_line(
     elif content is not None:
         np.save(path, content)
     out = tmp_path / "out"
-    assert export(model, labelled, out, "--pixels-from", str(path)) == EXIT_USAGE
+    assert export(model, labelled, out, "--pixels-from", str(path)) == ExitCode.BAD_INPUT
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1
@@ -172,7 +173,7 @@ def test_ig_of_a_box_then_each_pixel_with_ground_truth(
         "--threshold",
         "1e-4",
     ]
-    assert export(model, labelled, out, *args) == EXIT_OK
+    assert export(model, labelled, out, *args) == ExitCode.OK
     method = Method("ig", steps=4, baseline="blur")
     attributor = Attributor(reference)
     targets = [Target("box", box=(2, 3, 12, 20)), Target("pixel", y=7, x=7)]
@@ -216,7 +217,7 @@ def test_ig_of_a_box_then_each_pixel_with_ground_truth(
     assert len(entries) == 2
     entries[0].write_bytes(b"PK damaged")
     again = tmp_path / "again"
-    assert export(model, labelled, again, *args) == EXIT_OK
+    assert export(model, labelled, again, *args) == ExitCode.OK
     answered = [e["result_cache"] for e in json.loads((again / "a.json").read_text())["footprints"]]
     assert sorted(answered) == ["hit", "miss"]
     with np.load(out / "a.npz") as first, np.load(again / "a.npz") as second:
@@ -229,16 +230,16 @@ def test_smoothgrad_is_seeded_and_resume_compares_the_method(
     out = tmp_path / "out"
     args = ["--outputs", "gradients", "--method", "smoothgrad", "--samples", "3", "--sigma", "0.2"]
     args += ["--seed", "7", "--pixel", "4,4"]
-    assert export(model, labelled, out, *args) == EXIT_OK
+    assert export(model, labelled, out, *args) == ExitCode.OK
     method = Method("smoothgrad", samples=3, sigma=0.2, seed=7)
     expected = Attributor(reference).attribute(loaded.pixels, method, Target("pixel", y=4, x=4))
     assert expected is not None
     with np.load(out / "a.npz") as npz:
         np.testing.assert_allclose(npz["gradients"][0], expected.values, rtol=1e-5, atol=1e-9)
     capsys.readouterr()
-    assert export(model, labelled, out, *args) == EXIT_OK
+    assert export(model, labelled, out, *args) == ExitCode.OK
     assert "skipped 1 of 1 images" in capsys.readouterr().err
-    assert export(model, labelled, out, *args[:-3], "8", "--pixel", "4,4") == EXIT_OK  # seed 8
+    assert export(model, labelled, out, *args[:-3], "8", "--pixel", "4,4") == ExitCode.OK  # seed 8
     assert "skipped" not in capsys.readouterr().err
 
 
@@ -268,7 +269,7 @@ def test_bad_request_options_exit_2_before_any_image(
 ):
     monkeypatch.setattr(export_cli, "explainer_for", lambda *a, **k: pytest.fail("work started"))
     out = tmp_path / "out"
-    assert export(model, labelled, out, *extra) == EXIT_USAGE
+    assert export(model, labelled, out, *extra) == ExitCode.BAD_INPUT
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1
@@ -285,7 +286,7 @@ def test_a_segment_on_background_fails_that_image_with_the_nearest_vessel(
     y, x = background[0]
     out = tmp_path / "out"
     args = ["--outputs", "gradients", "--target", "segment", "--pixel", f"{y},{x}"]
-    assert export(model, labelled, out, *args) == EXIT_SOME_FAILED
+    assert export(model, labelled, out, *args) == ExitCode.SOME_FAILED
     err = capsys.readouterr().err
     assert f"pixel ({y}, {x}) is background" in err and "nearest vessel pixel" in err
     assert "Traceback" not in err

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnninterp.export.cli import EXIT_INTERRUPTED, EXIT_OK, main
+from cnninterp.export.cli import main
+from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.passes.explainer import Explainer
 
 
@@ -31,7 +32,7 @@ def test_an_interrupted_export_resumes_its_pass_from_the_cache(
         return real(explainer, pixels, order, compute, consume, then_ctrl_c, cancel, **options)
 
     monkeypatch.setattr(Explainer, "_run_pass", interrupted)
-    assert export(model, dataset, tmp_path / "out") == EXIT_INTERRUPTED
+    assert export(model, dataset, tmp_path / "out") == ExitCode.INTERRUPTED
     (entry,) = (cache / "stats").glob("*.partial.npz")
     with np.load(entry) as npz:
         kept = int(npz["done"].sum())
@@ -43,7 +44,7 @@ def test_an_interrupted_export_resumes_its_pass_from_the_cache(
 
     first_run = list(orders)
     monkeypatch.setattr(Explainer, "_run_pass", counted)
-    assert export(model, dataset, tmp_path / "out") == EXIT_OK
+    assert export(model, dataset, tmp_path / "out") == ExitCode.OK
     assert orders[len(first_run)] == first_run[0] - kept  # the kept rows are not recomputed
     assert not list((cache / "stats").glob("*.partial.npz"))  # replaced by complete entries
     assert len(list((cache / "stats").glob("*.npz"))) == 4

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cnninterp.export.cli import EXIT_OK, main
+from cnninterp.export.cli import main
 from cnninterp.export.summary import COLUMNS
+from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.files.disk import file_sha256
 
 
@@ -28,7 +29,7 @@ def test_summary_lines_are_the_statistics_of_the_outputs(model, dataset, tmp_pat
     (data / "labels" / "a.png").write_bytes((dataset / "labels" / "a.png").read_bytes())
     out = tmp_path / "out"
     args = ["--model", str(model), "--mode", "row", "--threshold", "5", "--no-cache"]
-    assert main([*args, "-o", str(out), str(data)]) == EXIT_OK
+    assert main([*args, "-o", str(out), str(data)]) == ExitCode.OK
     with open(out / "summary.csv", newline="") as f:
         reader = csv.DictReader(f)
         assert tuple(reader.fieldnames) == COLUMNS
