@@ -1,13 +1,14 @@
 """The import graph between cnninterp's packages and jaxcore's role folders, read from source.
 
-    python docs/import_graph.py --view packages   # the page's first diagram (jaxcore as one node)
-    python docs/import_graph.py --view jaxcore    # the second: jaxcore's role folders
+    python docs/import_graph.py --write           # redraw the diagrams in docs/ARCHITECTURE.md
+    python docs/import_graph.py --view packages   # its first diagram (jaxcore as one node)
+    python docs/import_graph.py --view jaxcore    # its second: jaxcore's role folders
     python docs/import_graph.py --text            # every arrow, with the imports behind it
 
 Nothing is imported: every package folder that pyproject.toml installs is walked and each
 module's source parsed with `ast`, so imports inside functions count as much as those at the
 top (a lazy import is still an arrow). tests/test_boundaries.py reads the graph through these
-same functions, so the diagram on the page is the graph the test checks.
+same functions, and checks that the page's diagrams are the ones drawn from the code now.
 
 A node is a package (`tui`, `export`, ..., subpackages folded in) or, inside jaxcore, a role
 folder (`jaxcore/rows`) or `jaxcore/opening.py`. `JAXCORE_FLOW` orders the role folders from the
@@ -16,6 +17,7 @@ bottom of the flow to its top; every arrow between two of them must point down i
 
 import argparse
 import ast
+import re
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -225,11 +227,27 @@ def mermaid(graph: dict[tuple[str, str], list[Import]]) -> str:
     return "\n".join(lines)
 
 
+PAGE = REPO / "docs" / "ARCHITECTURE.md"
+DIAGRAM = re.compile(r"(<!-- import_graph --view (\w+) -->\n```mermaid\n)(.*?)(```)", re.DOTALL)
+"""A diagram in the page: the marker naming its view, then the mermaid block it is redrawn in."""
+
+
+def redrawn(page: str, graph: dict[tuple[str, str], list[Import]]) -> str:
+    """The page's text with every marked diagram drawn from `graph`."""
+    return DIAGRAM.sub(
+        lambda m: m.group(1) + mermaid(view(graph, m.group(2))) + "\n" + m.group(4), page
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--view", choices=("packages", "jaxcore", "all"), default="all")
     parser.add_argument("--text", action="store_true", help="arrows as text, with their imports")
+    parser.add_argument("--write", action="store_true", help=f"redraw the diagrams in {PAGE.name}")
     args = parser.parse_args()
+    if args.write:
+        PAGE.write_text(redrawn(PAGE.read_text(), edges()))
+        return
     graph = view(edges(), args.view)
     if not args.text:
         print(mermaid(graph))

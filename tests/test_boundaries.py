@@ -5,7 +5,7 @@ without a terminal UI; the front ends load torch only when a checkpoint must be 
 (through the converter they hand to jaxcore.opening); the converter knows nothing of the UIs.
 Inside jaxcore the role folders are layered, files < model < images < summaries < rows <
 passes < explain < store < opening.py, and a module imports only from its own folder or from
-folders below it (docs/ARCHITECTURE.md draws the graph).
+folders below it (docs/ARCHITECTURE.md draws the graph, and must draw the current one).
 
 The modules are found by walking every folder that pyproject.toml maps to a package, so a new
 module or subpackage is checked without being named here. The source is read by
@@ -182,6 +182,14 @@ def test_every_jaxcore_folder_has_a_place_in_the_flow():
 def test_jaxcore_arrows_point_down_the_flow():
     """No module imports (at the top or in a function) from a role folder above its own."""
     assert graph.upward_imports() == []
+
+
+def test_the_architecture_page_draws_the_graph_of_the_code():
+    """docs/ARCHITECTURE.md's diagrams are those the code gives now (redraw them with
+    `python docs/import_graph.py --write`)."""
+    page = graph.PAGE.read_text()
+    assert len(graph.DIAGRAM.findall(page)) == 2
+    assert graph.redrawn(page, graph.edges()) == page
 
 
 def test_the_flow_check_sees_an_upward_import():
