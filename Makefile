@@ -1,5 +1,7 @@
-# The two set-up commands: `make demo` opens the TUI on the bundled demo, `make test` runs the
-# type checker and every test.
+# The two set-up commands: `make demo` opens the TUI on the bundled demo, `make test` runs every
+# check (ruff, the type checker, every test); CI runs it (.ci/run). For daily work,
+# `make test-fast` runs the tests that need no full-size compilation (those marked `slow` wait
+# for `make test`).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +9,7 @@ BIN := $(VENV)/bin
 TYPES := build/types/cnninterp
 PACKAGES := convert export jaxcore tui demo
 
-.PHONY: demo test check install typecheck
+.PHONY: demo test test-fast check lint install typecheck
 
 $(BIN)/cnninterp-tui: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,15 +23,22 @@ install: $(BIN)/cnninterp-tui
 demo: install
 	$(BIN)/cnninterp-tui
 
-test: install typecheck
+test: install lint typecheck
 	$(BIN)/python -m pytest -q
 
-check: install typecheck
-	$(BIN)/ruff format --check . && $(BIN)/ruff check . && $(BIN)/python -m pytest -q
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
-# mypy over the four packages, under their installed names (see [tool.mypy] in pyproject.toml).
+# The former name of `make test`.
+check: test
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+# mypy over the packages, under their installed names (see [tool.mypy] in pyproject.toml).
 typecheck: install
 	rm -rf $(TYPES) && mkdir -p $(TYPES)
-	ln -s ../../../cnninterp/__init__.py $(TYPES)/__init__.py
+	for f in cnninterp/*.py; do ln -s ../../../$$f $(TYPES)/; done
 	for p in $(PACKAGES); do ln -s ../../../$$p $(TYPES)/$$p; done
-	$(BIN)/mypy -p cnninterp.jaxcore -p cnninterp.convert -p cnninterp.tui -p cnninterp.export
+	$(BIN)/mypy -p cnninterp.jaxcore -p cnninterp.convert -p cnninterp.tui -p cnninterp.export -m cnninterp.frontend
