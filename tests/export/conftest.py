@@ -1,28 +1,22 @@
-"""Shared by the export front-end tests: a tiny real model (width 4), four 32x32 images in
-the VessMAP layout (three with labels), and one local Ray for the whole session."""
+"""Shared by the export front-end tests: the suite's tiny real model (width 4) as `model`,
+four 32x32 images in the VessMAP layout (three with labels), and one local Ray for the whole
+session."""
 
 import warnings
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 from PIL import Image
-
-from cnninterp.jaxcore.model.model_file import save_model
-from cnninterp.jaxcore.model.network import ModelConfig, random_variables
-
-jax.config.update("jax_numpy_rank_promotion", "raise")
 
 SIZE = 32
 NAMES = ("a", "b", "c", "unlabelled")
 
 
 @pytest.fixture(scope="session")
-def model(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_model(path, ModelConfig(width=4), random_variables(ModelConfig(width=4), seed=2))
-    return path
+def model(model_file) -> Path:
+    """The suite's tiny model file (tests/conftest.py), under the name these tests use."""
+    return model_file
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,11 @@
-"""A tiny real model (width 4) and a few small PNGs in tmp_path: the TUI tests use the real
-jaxcore on them, never a fake compute core."""
+"""A few small PNGs in tmp_path for the suite's tiny real model (`model_file`, from
+tests/conftest.py): the TUI tests use the real jaxcore on them, never a fake compute core."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-
-from cnninterp.jaxcore.model.model_file import save_model
-from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 
 SIZE = 32
 
@@ -34,14 +31,6 @@ def big_folder(tmp_path_factory, model_file):
     folder = tmp_path_factory.mktemp("big")
     write_images(folder, count=2, size=256)
     return folder
-
-
-@pytest.fixture(scope="session")
-def model_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    config = ModelConfig(width=4)
-    save_model(path, config, random_variables(config, seed=3), {"purpose": "tui tests"})
-    return path
 
 
 @pytest.fixture
