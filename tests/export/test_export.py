@@ -20,8 +20,6 @@ from cnninterp.export.cli import main, resolve_model
 from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.images.loading import ImageSource, load_image
-from cnninterp.jaxcore.model.model_file import save_model
-from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.store.results import ENV_VAR, StatsCache
 from cnninterp.jaxcore.summaries.footprint import footprint
@@ -40,13 +38,6 @@ def write_png(path: Path, size: int, seed: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = np.random.default_rng(seed).integers(0, 256, (size, size)).astype(np.uint8)
     Image.fromarray(pixels).save(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_model(path, ModelConfig(width=4), random_variables(ModelConfig(width=4), seed=2))
     return path
 
 
