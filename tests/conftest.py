@@ -86,6 +86,22 @@ settings.register_profile(
 settings.load_profile("cnninterp")
 
 
+# Tests that use one of these are slow by construction (`make test-fast` leaves them out), so a
+# new test on them cannot be forgotten in the fast tier. Tests that compile the full-size model
+# or start a terminal carry the `slow` marker themselves.
+SLOW_FIXTURES = {
+    "four": "full passes in a subprocess on four XLA:CPU devices (tests/jaxcore/test_devices.py)",
+    "big_folder": "passes over 256x256 images (tests/tui/conftest.py)",
+    "ray_session": "a local Ray cluster (tests/export/conftest.py)",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def private_result_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:

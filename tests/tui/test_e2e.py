@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a new process and terminal per test: tens of seconds each
+
 TMUX = shutil.which("tmux")
 SCRIPT = Path(sys.executable).parent / "cnninterp-tui"
 
