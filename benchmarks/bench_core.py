@@ -143,7 +143,7 @@ def bench_size(size, explainer, model, device, args, rate, flop_per_row):
     explainer.warm_up(size, size)  # compiles the chunk function
     first = time.perf_counter() - start
     stats = explainer.jacobian_stats(image)
-    kind = "columns" if explainer._by_columns(size, size) else "rows"
+    kind = "columns" if explainer.passes.by_columns(size, size) else "rows"
     ours_pass = f"ours: all {n_rows} rows + significance summaries"
     report(section, ours_pass, stats.seconds, f"(by {kind}; compile first: {first:.1f} s)")
     if args.compare_passes and is_exact(size, size):
@@ -206,7 +206,7 @@ def bench_histogram_query(size=256):
 def bench_colouring(explainer, size=256, chunk=16):
     """Rows per second of plain vmapped rows vs receptive-field colouring at one size."""
     image = np.random.default_rng(3).random((size, size), np.float32)
-    probs, masks = explainer._linearise(image)
+    probs, masks = explainer.linearised(image)
     cfg, variables = explainer.config, explainer.variables
     plain = jax.jit(
         jax.vmap(lambda y, x: gradients.gradient_row(cfg, variables, probs, masks, y, x))
@@ -275,7 +275,7 @@ def main() -> None:
     explainer.warm_up(64, 64)
     print(f"compile (warm_up 64x64): {time.perf_counter() - start:.1f} s")
     image = np.zeros((64, 64), np.float32)
-    probs, masks = explainer._linearise(image)
+    probs, masks = explainer.linearised(image)
     lowered = jax.jit(lambda p, m: gradients.gradient_row(config, explainer.variables, p, m, 0, 0))
     cost = lowered.lower(probs, masks).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost

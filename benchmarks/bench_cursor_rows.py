@@ -1,5 +1,5 @@
 """Rows asked back to back while the significance pass runs, with and without the pass's wait
-after a row (`Explainer.interactive_grace`), in the same run; no TUI.
+after a row (`StreamingEngine.interactive_grace`), in the same run; no TUI.
 
 Full-size random model, a 256x256 synthetic image, CPU, warm: a focus-following pass runs in a
 thread (as in the TUI) and the cursor walks right and down, asking for each new pixel's row as
@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     config = ModelConfig(width=args.width)
     explainer = Explainer(config, random_variables(config))
-    grace = explainer.interactive_grace
+    grace = explainer.engine.interactive_grace
     image = synthetic_vessels(0, 256)[0].astype(np.float32)
     explainer.warm_up(256, 256, full_pass=False)
     cursor = [40, 40]
@@ -64,7 +64,7 @@ def main() -> None:
     results: dict[float, list[float]] = {0.0: [], grace: []}
     for n in range(args.rounds):
         for i, wait in enumerate(results):
-            explainer.interactive_grace = wait
+            explainer.engine.interactive_grace = wait
             time.sleep(1.0)  # the pass runs freely before each round, as after a pause
             # then the cursor starts afresh elsewhere: none of its rows kept by the pass
             cursor[:] = [30 + 50 * (2 * n + i), 150]

@@ -15,6 +15,7 @@ from timing import timed
 
 from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.passes.full_passes import colour_order
 from cnninterp.jaxcore.rows import gradients
 from cnninterp.jaxcore.summaries.significance import is_exact
 
@@ -24,12 +25,13 @@ def breakdown(explainer: Explainer, size: int) -> str:
     image = np.random.default_rng(size).random((size, size), np.float32)
     explainer.warm_up(size, size)
     seconds = min(explainer.jacobian_stats(image).seconds for _ in range(3))
-    probs, masks = explainer._linearise(image)
-    chunk = explainer._chunk_for(size, size)
+    probs, masks = explainer.linearised(image)
+    chunk = explainer.engine.chunk_for(size, size)
     offsets = jnp.arange(chunk, dtype=jnp.int32) % size
-    chunks = len(explainer._colour_order(size, size)) / chunk
+    chunks = len(colour_order(size, size)) / chunk
     exact = is_exact(size, size)
-    summaries = explainer._exact_summaries if exact else explainer._histogram_summaries
+    kernels = explainer.passes.kernels
+    summaries = kernels.exact_summaries if exact else kernels.histogram_summaries
 
     def row(y, x):
         return gradients.gradient_row(config, explainer.variables, probs, masks, y, x)

@@ -27,7 +27,7 @@ def measure(config: ModelConfig, variables: dict, image: np.ndarray, pixels) -> 
     explainer.warm_up(*image.shape)
     rows = explainer.gradient_rows(image, pixels)
     t_pass = timed(lambda: explainer.jacobian_stats(image), 2, warm_up=1, statistic=min)
-    probs, masks = explainer._linearise(image)
+    probs, masks = explainer.linearised(image)
 
     def row(y, x):
         return gradients.gradient_row(config, explainer.variables, probs, masks, y, x)

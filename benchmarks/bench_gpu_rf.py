@@ -76,7 +76,7 @@ def bench_rows(explainer, model, size, picks) -> list[np.ndarray]:
     section = f"row {size}x{size}"
     print(f"\n[{section}] crop {crops.crop_shape(size, size)}", flush=True)
     image = np.random.default_rng(size).random((size, size), np.float32)
-    probs, masks = explainer._linearise(image)
+    probs, masks = explainer.linearised(image)
     it = iter(picks * 1000)
     say(
         section,
@@ -85,7 +85,7 @@ def bench_rows(explainer, model, size, picks) -> list[np.ndarray]:
         "ms",
     )
     ys = jnp.asarray([picks[0][0]], jnp.int32)
-    whole = explainer._rows_on_image
+    whole = explainer.rows.rows_on_image
     say(
         section,
         "ours, whole image",
@@ -123,10 +123,9 @@ def bench_passes(config, variables, size, args):
     variants += [(chunk, crops.is_cropped(size, size)) for chunk in args.chunks[size]]
     for chunk, on_crops in variants:
         explainer = Explainer(config, variables, full_pass="rows", chunk_size=chunk)
-        explainer.pass_on_crops = on_crops
-        name = (
-            f"{'crops' if on_crops else 'colouring'}, chunks of {explainer._chunk_for(size, size)}"
-        )
+        explainer.passes.pass_on_crops = on_crops
+        chunk = explainer.engine.chunk_for(size, size)
+        name = f"{'crops' if on_crops else 'colouring'}, chunks of {chunk}"
         try:
             say(section, name, best_pass(explainer, image))
         except Exception as exc:  # unattended: an out-of-memory variant must not end the run

@@ -105,7 +105,7 @@ def bench_target(explainer, size: int, repeat: int) -> None:
     weights = jnp.asarray(target_weights(some_vessel_target(probability), probability))
     probs, masks = explainer.linearised(image)
     y, x = jnp.int32(size // 2), jnp.int32(size // 3)
-    row = explainer._row  # the jitted row gradient_row times, without its host copy
+    row = explainer.rows.row  # the jitted row gradient_row times, without its host copy
     row_name, region_name = f"one pixel's row {size}x{size}", f"region target {size}x{size}"
     # Interleaved rounds: on a shared machine the load drifts within seconds, and timing one
     # function after the other would put the drift into the ratio.
@@ -113,7 +113,7 @@ def bench_target(explainer, size: int, repeat: int) -> None:
     for _ in range(ROUNDS):
         rows.append(timed(lambda: row(probs, masks, y, x).block_until_ready(), repeat))
         regions.append(
-            timed(lambda: attributor._pull_back(probs, masks, weights).block_until_ready(), repeat)
+            timed(lambda: attributor.pull_back(probs, masks, weights).block_until_ready(), repeat)
         )
     report(row_name, float(np.median(rows)))
     report(region_name, float(np.median(regions)))

@@ -64,8 +64,8 @@ def bench_rows(shape, explainer, model, repeat, torch_max):
     ours = timed(lambda: explainer.gradient_row(image, *next(it)), repeat)
     report(section, "ours: one row", ours)
     if crops.is_cropped(height, width):
-        probs, masks = explainer._linearise(image)
-        whole = explainer._rows_on_image
+        probs, masks = explainer.linearised(image)
+        whole = explainer.rows.rows_on_image
         ys = np.asarray([[picks[0][0]]], np.int32)[0]
         report(
             section,
@@ -110,10 +110,10 @@ def bench_pass_crossover(explainer, size=256, chunk=8):
     section = f"pass per row {size}x{size}"
     print(f"\n[{section}]", flush=True)
     image = np.random.default_rng(7).random((size, size), np.float32)
-    probs, masks = explainer._linearise(image)
+    probs, masks = explainer.linearised(image)
     offsets = np.arange(chunk, dtype=np.int32)
     members = (-(-size // 128)) ** 2
-    summaries = explainer._histogram_summaries
+    summaries = explainer.passes.kernels.histogram_summaries
 
     def coloured():
         result = summaries(probs, masks, offsets, offsets)
@@ -170,7 +170,9 @@ def measure_memory(size: int, width: int) -> None:
     started = time.perf_counter()
     explainer.jacobian_stats(image, on_progress=progress, cancel=cancel)
     peak = _status_bytes("VmHWM")
-    estimate = memory.pass_memory(size, size, config, chunk_rows=explainer._chunk_for(size, size))
+    estimate = memory.pass_memory(
+        size, size, config, chunk_rows=explainer.engine.chunk_for(size, size)
+    )
     print(
         json.dumps(
             {

@@ -121,6 +121,12 @@ _explainers: "OrderedDict[tuple[object, ...], Explainer]" = OrderedDict()
 _explainers_lock = threading.Lock()  # front ends open models from worker threads
 
 
+def explainers_kept() -> int:
+    """How many Explainers explainer_for holds now (at most EXPLAINERS_KEPT)."""
+    with _explainers_lock:
+        return len(_explainers)
+
+
 def explainer_for(
     path: Path,
     *,

@@ -17,10 +17,7 @@ that m is too small for this image.
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -32,7 +29,9 @@ from cnninterp.jaxcore.explain.methods import (
     step_sizes_and_alphas,
 )
 from cnninterp.jaxcore.explain.targets import Target, target_weights
+from cnninterp.jaxcore.passes.binding import bind_model
 from cnninterp.jaxcore.passes.explainer import Explainer, check_image
+from cnninterp.jaxcore.passes.memory import ROW_BYTES_PER_PIXEL
 from cnninterp.jaxcore.rows import target_gradients
 
 CPU_CHUNK_BUDGET = 1.5 * 2**30  # bytes of working memory one chunk of inputs may take
@@ -78,16 +77,13 @@ class Attributor:
 
     def __init__(self, explainer: Explainer):
         self.explainer = explainer
-        config, variables = explainer.config, explainer.variables
-        bind: Callable[..., Any]
-        if explainer.weights_as_constants:  # as Explainer does: 2x faster on XLA:CPU
-            bind = lambda f, **static: jax.jit(partial(f, config, variables), **static)  # noqa: E731
-        else:
-            bind = lambda f, **static: partial(  # noqa: E731
-                jax.jit(f, static_argnums=0, **static), config, variables
-            )
+        bind = bind_model(
+            explainer.config, explainer.variables, constants=explainer.weights_as_constants
+        )  # as the Explainer binds: 2x faster on XLA:CPU
         self._gradient_sum = bind(target_gradients.weighted_gradient_sum, static_argnames="dense")
-        self._pull_back = bind(target_gradients.pull_back_weights)
+        self.pull_back = bind(target_gradients.pull_back_weights)
+        """(probs, masks, weights [H, W]) -> dT/d image [H, W] at the image of those forward
+        results (Explainer.linearised): one dense backward pass, on the device."""
         self._value = bind(target_gradients.target_value)
 
     def attribute(
@@ -148,7 +144,7 @@ class Attributor:
         if weights is None:
             weights = target_weights(target, self.explainer.probability(pixels))
         probs, masks = self.explainer.linearised(pixels)
-        return np.asarray(self._pull_back(probs, masks, jnp.asarray(weights)))
+        return np.asarray(self.pull_back(probs, masks, jnp.asarray(weights)))
 
     def _sum_over(self, inputs, coefficients, weights, target, on_progress, cancel):
         """sum_k coefficients[k] * dT/dx at inputs[k], in chunks: float32 [H, W] or None."""
@@ -177,7 +173,7 @@ class Attributor:
     def _chunk_for(self, height: int, width: int, count: int) -> int:
         """Inputs per chunk: a power of two that fits the memory budget, at most `count`
         rounded up (so a small batch compiles at its own size)."""
-        per_input = 4 * height * width * self.explainer.config.width * 24  # bytes, as explainer
+        per_input = height * width * ROW_BYTES_PER_PIXEL * self.explainer.config.width  # bytes
         device = self.explainer.device
         if device.platform == "cpu":
             budget = CPU_CHUNK_BUDGET

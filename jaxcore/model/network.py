@@ -8,7 +8,7 @@ In eval mode the network is piecewise linear: its only nonlinearities are the Re
 the ReLU masks of one image (collection `relu_masks`, sown on a normal call), passing them
 back as `relu_masks=` replaces every ReLU by a multiplication with its mask. The backward
 pass of that masked network is the exact pullback of the real one at that image, yet it
-needs no activations: the weights can stay compile-time constants (see explainer.py).
+needs no activations: the weights can stay compile-time constants (see passes/binding.py).
 """
 
 from dataclasses import dataclass

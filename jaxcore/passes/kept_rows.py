@@ -1,7 +1,7 @@
 """Rows computed on crops, kept so that the cursor finds them ready.
 
 A pass on crops (crops.py) computes every row it summarises anyway. When it follows the user's
-cursor (pass_order.py), the rows it computes are those the user is about to look at: keeping
+cursor (order.py), the rows it computes are those the user is about to look at: keeping
 the last few thousand of them (their crops, 64 KiB each at full size), and the rows the cursor
 asked for itself, turns a cursor move onto one of them from a backward pass (100-120 ms on a
 2-core CPU) into a paste.

@@ -2,18 +2,20 @@
 
 A chunk function takes the image's forward results and one chunk of offsets (colours, single
 pixels or input pixels) and returns host-bound summaries; `PassFunction` binds one for the
-first device and, on demand, as one program over every device. `members` and `left_to_do`
-are the NumPy side: which pixels a chunk of colours covers, and what a resumed pass skips.
+first device and, on demand, as one program over every device; `PassKernels` holds every
+chunk function of one model so bound. `members` and `left_to_do` are the NumPy side: which
+pixels a chunk of colours covers, and what a resumed pass skips.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnninterp.jaxcore.rows import columns, gradients, linear
+from cnninterp.jaxcore.rows import columns, crops, gradients, linear
 from cnninterp.jaxcore.summaries.significance import BINS_PER_DECADE, EDGES
 
 
@@ -47,6 +49,49 @@ class PassFunction:
             return program(probs, masks, offsets_y, offsets_x, *extra_inputs)
 
         return (reordered if count else program), extras
+
+
+@dataclass
+class PassKernels:
+    """Every chunk function of the full passes, bound to one model and its devices. Each is
+    called as f(probs, masks, offsets_y, offsets_x) and returns host-bound summaries; tests
+    may replace one (a spy, a simulated failure)."""
+
+    exact_summaries: PassFunction
+    """Colours: rows and sorted magnitudes (exact sizes)."""
+    histogram_summaries: PassFunction
+    """Colours: histogram summaries (significance.py)."""
+    crop_summaries: PassFunction
+    """Pixels on crops: histogram summaries."""
+    crop_summaries_kept: PassFunction
+    """Pixels on crops: histogram summaries and the crop rows, for the cursor."""
+    counts: PassFunction
+    """Colours: exact counts above per-pixel thresholds (an extra input)."""
+    crop_counts: PassFunction
+    """Pixels on crops: exact counts above per-pixel thresholds (an extra input)."""
+    columns: PassFunction
+    """Input pixels: columns of J (forward mode, columns.py)."""
+
+    @classmethod
+    def bound(cls, bind, config, variables, spread=None, *, constants: bool) -> "PassKernels":
+        """Each chunk function bound by `bind` (binding.bind_model) for the first device and,
+        with a DeviceSpread of several devices, as one program over all of them."""
+
+        def kernel(f) -> PassFunction:
+            make_spread = None
+            if spread is not None and len(spread) > 1:
+                make_spread = partial(spread.program, f, config, variables, constants=constants)
+            return PassFunction(bind(f), make_spread)
+
+        return cls(
+            exact_summaries=kernel(exact_summaries),
+            histogram_summaries=kernel(histogram_summaries),
+            crop_summaries=kernel(crops.pass_summaries),
+            crop_summaries_kept=kernel(partial(crops.pass_summaries, keep_rows=True)),
+            counts=kernel(chunk_counts),
+            crop_counts=kernel(crops.counts_on_crops),
+            columns=kernel(column_chunk),
+        )
 
 
 def left_to_do(order: np.ndarray, done: np.ndarray, pixelwise: bool) -> tuple[np.ndarray, int]:

@@ -148,7 +148,7 @@ def pass_summaries(config, variables, probs, masks, ys, xs, keep_rows=False):
 def counts_on_crops(config, variables, probs, masks, ys, xs, thresholds):
     """Exact #(|G| > threshold of its pixel) for the rows of pixels (ys, xs), each on its crop:
     zeros outside a crop never count, thresholds being >= 0. A member axis of one, like a
-    colour chunk's counts (pass_kernels.chunk_counts)."""
+    colour chunk's counts (kernels.chunk_counts)."""
     height, width = probs.shape[:2]
     origins_y, origins_x = traced_origins(ys, height), traced_origins(xs, width)
     crop_h, crop_w = crop_shape(height, width)

@@ -7,7 +7,7 @@ import numpy as np
 
 from cnninterp.export.cli import main
 from cnninterp.frontend import ExitCode
-from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.passes.streaming import StreamingEngine
 
 
 def export(model: Path, dataset: Path, out: Path) -> int:
@@ -19,31 +19,31 @@ def test_an_interrupted_export_resumes_its_pass_from_the_cache(
 ):
     cache = tmp_path / "cache"
     monkeypatch.setenv("CNNINTERP_CACHE_DIR", str(cache))
-    real = Explainer._run_pass
+    real = StreamingEngine.run
     orders: list[int] = []
 
-    def interrupted(explainer, pixels, order, compute, consume, on_progress, cancel, **options):
+    def interrupted(engine, forward, order, compute, consume, on_progress, cancel, **options):
         orders.append(len(order))
 
         def then_ctrl_c(count):
             on_progress(count)
             raise KeyboardInterrupt  # as Ctrl+C would, once the first chunk is filed
 
-        return real(explainer, pixels, order, compute, consume, then_ctrl_c, cancel, **options)
+        return real(engine, forward, order, compute, consume, then_ctrl_c, cancel, **options)
 
-    monkeypatch.setattr(Explainer, "_run_pass", interrupted)
+    monkeypatch.setattr(StreamingEngine, "run", interrupted)
     assert export(model, dataset, tmp_path / "out") == ExitCode.INTERRUPTED
     (entry,) = (cache / "stats").glob("*.partial.npz")
     with np.load(entry) as npz:
         kept = int(npz["done"].sum())
     assert 0 < kept < orders[0]
 
-    def counted(explainer, pixels, order, *rest, **options):
+    def counted(engine, forward, order, *rest, **options):
         orders.append(len(order))
-        return real(explainer, pixels, order, *rest, **options)
+        return real(engine, forward, order, *rest, **options)
 
     first_run = list(orders)
-    monkeypatch.setattr(Explainer, "_run_pass", counted)
+    monkeypatch.setattr(StreamingEngine, "run", counted)
     assert export(model, dataset, tmp_path / "out") == ExitCode.OK
     assert orders[len(first_run)] == first_run[0] - kept  # the kept rows are not recomputed
     assert not list((cache / "stats").glob("*.partial.npz"))  # replaced by complete entries

@@ -61,7 +61,9 @@ def spread_pass(full_pass: str, constants: bool = True) -> dict:
     four_stats = four.jacobian_stats(
         IMAGE, on_progress=lambda _: shares.append(dict(four.spread.work))
     )
-    program, inputs, place = four._placed(four._exact_summaries, four._linearise(IMAGE))
+    program, inputs, place = four.engine.placed(
+        four.passes.kernels.exact_summaries, four.linearised(IMAGE)
+    )
     offsets = place(np.arange(PER_DEVICE * 4))
     result = program(*inputs, offsets, offsets)
     return {
@@ -115,7 +117,7 @@ def out_of_memory_and_rows_meanwhile() -> dict:
     same row one device gives; the status line names what the devices do meanwhile."""
     one, four = explainer(1, "rows"), explainer(None, "rows")
     expected = one.jacobian_stats(IMAGE)
-    placed, calls, summaries = four._placed, [], []
+    placed, calls, summaries = four.engine.placed, [], []
 
     def flaky_placed(compute, forward):
         program, inputs, place = placed(compute, forward)
@@ -128,7 +130,7 @@ def out_of_memory_and_rows_meanwhile() -> dict:
 
         return flaky, inputs, place
 
-    four._placed = flaky_placed
+    four.engine.placed = flaky_placed
     rows = []
 
     def progress(_):
@@ -142,7 +144,7 @@ def out_of_memory_and_rows_meanwhile() -> dict:
     return {
         "complete": stats.complete,
         "calls": calls,
-        "chunk_after": four._chunk_for(32, 32),
+        "chunk_after": four.engine.chunk_for(32, 32),
         "differences": differences(expected, stats),
         "row_equal": bool(all(np.array_equal(r, one.gradient_row(IMAGE, 5, 9)) for r in rows)),
         "rows_answered": len(rows),

@@ -30,9 +30,9 @@ def torch_column(pair: Pair, image: np.ndarray, qy: int, qx: int) -> np.ndarray:
 
 
 def jax_columns(explainer: Explainer, image: np.ndarray, pixels) -> np.ndarray:
-    probs, masks = explainer._linearise(image)
+    probs, masks = explainer.linearised(image)
     qys, qxs = (jnp.asarray(v) for v in np.asarray(pixels).T)
-    return np.asarray(explainer._columns(probs, masks, qys, qxs)["columns"])
+    return np.asarray(explainer.passes.kernels.columns(probs, masks, qys, qxs)["columns"])
 
 
 @pytest.mark.parametrize("width", [4, 8])

@@ -57,7 +57,7 @@ def test_cropped_rows_equal_whole_image_rows(small_pair, shape):
     explainer = small_pair.explainer
     pixels = _probe_pixels(*shape) if min(shape) >= 32 else [(0, 0), (15, 15), (7, 12), (3, 9)]
     got = explainer.gradient_rows(image, pixels)
-    probs, masks = explainer._linearise(image)
+    probs, masks = explainer.linearised(image)
     whole = jax.jit(
         lambda ys, xs: crops.rows_on_image(
             small_pair.config, small_pair.variables, probs, masks, ys, xs
@@ -85,21 +85,21 @@ def test_one_compilation_per_crop_size_not_per_image_size(small_pair):
     rng = np.random.default_rng(12)
     for shape in [(160, 160), (176, 208), (272, 160)]:
         explainer.gradient_row(rng.random(shape, dtype=np.float32), 100, 150)
-    assert explainer._rows_on_crops._cache_size() == 1
-    assert explainer._row._cache_size() == 0  # the whole-image row was never compiled
+    assert explainer.rows.rows_on_crops._cache_size() == 1
+    assert explainer.rows.row._cache_size() == 0  # the whole-image row was never compiled
 
 
 def test_many_rows_go_in_few_batched_calls(small_pair):
     explainer = Explainer(small_pair.config, small_pair.variables)
     image = np.random.default_rng(13).random((160, 160), dtype=np.float32)
     calls = []
-    rows_on_crops = explainer._rows_on_crops
+    rows_on_crops = explainer.rows.rows_on_crops
 
     def counting(probs, masks, ys, xs):
         calls.append(len(ys))
         return rows_on_crops(probs, masks, ys, xs)
 
-    explainer._rows_on_crops = counting
+    explainer.rows.rows_on_crops = counting
     pixels = [(y, (7 * y) % 160) for y in range(0, 160, 8)]  # 20 pixels
     rows = explainer.gradient_rows(image, pixels)
     assert calls == [8, 8, 4]
@@ -112,9 +112,11 @@ def test_histogram_summaries_on_crops_equal_the_colouring_pass(small_pair):
 
     explainer = small_pair.explainer
     image = np.random.default_rng(14).random((160, 160), dtype=np.float32)
-    probs, masks = explainer._linearise(image)
+    probs, masks = explainer.linearised(image)
     offsets = np.array([3, 100], np.int32), np.array([127, 9], np.int32)
-    coloured = jax.tree.map(np.asarray, explainer._histogram_summaries(probs, masks, *offsets))
+    coloured = jax.tree.map(
+        np.asarray, explainer.passes.kernels.histogram_summaries(probs, masks, *offsets)
+    )
     ys, xs, valid = _members(*offsets, 160, 160)
     ys, xs = ys[valid].astype(np.int32), xs[valid].astype(np.int32)
     origins = crops.crop_origins(ys, xs, 160, 160)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from cnninterp.jaxcore.model.network import ModelConfig, model_logits, vessel_probability
-from cnninterp.jaxcore.passes.explainer import check_image, coarse_to_fine, is_out_of_memory
+from cnninterp.jaxcore.passes.explainer import check_image
+from cnninterp.jaxcore.passes.full_passes import coarse_to_fine
+from cnninterp.jaxcore.passes.streaming import is_out_of_memory
 from cnninterp.jaxcore.rows import gradients, receptive_field
 from tests.jaxcore.nothing_cancels import open_network, positive_variables
 from tests.jaxcore.torch_reference import Pair, relative_error
@@ -35,7 +37,7 @@ def test_rows_match_torch_autograd_at_corners_borders_and_inside(width):
 
 def test_a_row_for_python_int_pixels(small_pair, image32):
     explainer = small_pair.explainer
-    probs, masks = explainer._linearise(image32)
+    probs, masks = explainer.linearised(image32)
     row = gradients.gradient_row(explainer.config, small_pair.variables, probs, masks, 5, 6)
     np.testing.assert_allclose(row, explainer.gradient_row(image32, 5, 6), rtol=1e-6, atol=1e-9)
 
@@ -96,7 +98,7 @@ def test_decoder_windows_hold_the_whole_cotangent():
 def test_one_colour_gives_the_rows_of_all_its_pixels(small_pair):
     image = np.random.default_rng(2).random((256, 256), dtype=np.float32)
     explainer = small_pair.explainer
-    probs, masks = explainer._linearise(image)
+    probs, masks = explainer.linearised(image)
     rows, valid = jax.jit(
         lambda oy, ox: gradients.colour_rows(
             explainer.config, small_pair.variables, probs, masks, oy, ox
@@ -190,8 +192,8 @@ def test_out_of_device_memory_halves_the_chunk_and_loses_nothing(small_pair):
     )
     image = np.random.default_rng(5).random((32, 32), dtype=np.float32)
     expected = explainer.jacobian_stats(image)
-    explainer.chunk_size = 64
-    summaries = explainer._exact_summaries
+    explainer.engine.chunk_size = 64
+    summaries = explainer.passes.kernels.exact_summaries
     calls = []
 
     def flaky(probs, masks, offsets_y, offsets_x):
@@ -200,11 +202,11 @@ def test_out_of_device_memory_halves_the_chunk_and_loses_nothing(small_pair):
             raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: out of memory (simulated)")
         return summaries(probs, masks, offsets_y, offsets_x)
 
-    explainer._exact_summaries = flaky
+    explainer.passes.kernels.exact_summaries = flaky
     stats = explainer.jacobian_stats(image)
     assert stats.complete
     # The smaller chunk is kept for this image size only; the override stands for others.
-    assert explainer._chunk_for(32, 32) == 32 and explainer._chunk_for(64, 64) == 64
+    assert explainer.engine.chunk_for(32, 32) == 32 and explainer.engine.chunk_for(64, 64) == 64
     assert calls[:3] == [64, 64, 64] and set(calls[3:]) == {32}
     # Chunks of 32 and of 64 are different XLA programs: equal up to rounding (jax 0.10 differs
     # by ~1e-10 here), while a lost or doubled chunk would leave rows of zeros.

@@ -5,7 +5,8 @@ import threading
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore.passes.explainer import Explainer, _image_key
+from cnninterp.jaxcore.passes.binding import image_key
+from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.passes.kept_rows import KeptRows
 
 
@@ -83,8 +84,8 @@ def test_a_pass_without_focus_keeps_nothing_and_other_images_do_not_share_rows(e
     other = image.copy()
     other[0, 0] += 0.5
     out = np.empty(image.shape, np.float32)
-    assert explainer256.kept_rows.paste(_image_key(image), 10, 10, out)
-    assert not explainer256.kept_rows.paste(_image_key(other), 10, 10, out)
+    assert explainer256.kept_rows.paste(image_key(image), 10, 10, out)
+    assert not explainer256.kept_rows.paste(image_key(other), 10, 10, out)
 
 
 def test_a_row_asked_again_is_not_computed_again(explainer256, monkeypatch):

@@ -27,7 +27,7 @@ def test_summaries_are_the_arrays_of_the_pass(small_pair, shape):
 
 def test_forward_term_counts_the_probabilities_and_every_relu_mask(small_pair):
     image = np.random.default_rng(0).random((64, 96), dtype=np.float32)
-    probs, masks = small_pair.explainer._linearise(image)
+    probs, masks = small_pair.explainer.linearised(image)
     held = probs.nbytes + sum(m.nbytes for m in jax.tree.leaves(masks))
     estimate = memory.pass_memory(64, 96, small_pair.config)
     activations = memory.FORWARD_ACTIVATIONS * 4 * 64 * 96 * small_pair.config.width

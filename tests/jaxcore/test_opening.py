@@ -109,7 +109,7 @@ def test_explainers_are_reused_per_file_and_options_and_few_are_kept(tmp_path):
     assert explainer_for(paths[0], chunk_size=4) is not first
     assert explainer_for(paths[1]) is not first
     explainer_for(paths[2])
-    assert len(opening._explainers) == opening.EXPLAINERS_KEPT
+    assert opening.explainers_kept() == opening.EXPLAINERS_KEPT
     assert explainer_for(paths[0]) is not first  # evicted: the least recently used
     with pytest.raises(ModelOpenError, match="class 5"):
         explainer_for(paths[0], vessel_class=5)

@@ -13,6 +13,7 @@ import pytest
 
 from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.passes.full_passes import colour_order
 from cnninterp.jaxcore.rows import gradients
 from cnninterp.jaxcore.store import partial_entries
 from cnninterp.jaxcore.store.partial_entries import PartialKeeper
@@ -56,13 +57,13 @@ class RunPassSpy:
 
     def __init__(self, explainer, monkeypatch):
         self.orders: list[np.ndarray] = []
-        real = explainer._run_pass
+        real = explainer.engine.run
 
-        def spy(pixels, order, *args, **options):
+        def spy(forward, order, *args, **options):
             self.orders.append(np.asarray(order).copy())
-            return real(pixels, order, *args, **options)
+            return real(forward, order, *args, **options)
 
-        monkeypatch.setattr(explainer, "_run_pass", spy)
+        monkeypatch.setattr(explainer.engine, "run", spy)
 
 
 def test_a_cancelled_pass_is_kept_and_resumed_without_recomputing(explainer, cache, monkeypatch):
@@ -84,7 +85,7 @@ def test_a_cancelled_pass_is_kept_and_resumed_without_recomputing(explainer, cac
     )
     assert resumed.complete
     assert seen[0] == first.done.sum()  # the resumed state is reported at once
-    all_colours = explainer._colour_order(32, 32)
+    all_colours = colour_order(32, 32)
     (order,) = spy.orders
     # Colours whose rows were all done are not recomputed: only the others are dispatched.
     colour_done = np.array([first.done[y::SPACING, x::SPACING].all() for y, x in all_colours])

@@ -49,20 +49,20 @@ def brute_force(explainer, pixels, thresholds, rows) -> np.ndarray:
 class RunPassSpy:
     def __init__(self, explainer, monkeypatch):
         self.sizes: list[int] = []
-        real = explainer._run_pass
+        real = explainer.engine.run
 
-        def spy(pixels, order, *args, **options):
+        def spy(forward, order, *args, **options):
             self.sizes.append(len(order))
-            return real(pixels, order, *args, **options)
+            return real(forward, order, *args, **options)
 
-        monkeypatch.setattr(explainer, "_run_pass", spy)
+        monkeypatch.setattr(explainer.engine, "run", spy)
 
 
 @pytest.mark.parametrize("mode, t_value", [("global", 1.0), ("row", 5.0), ("absolute", 1e-4)])
 def test_on_crops_only_the_rows_done_are_counted_exactly(explainer, monkeypatch, mode, t_value):
     pixels = image(144)
     stats = partial_pass(explainer, pixels, chunks=2)
-    assert not stats.exact and explainer._pass_on_crops(144, 144)
+    assert not stats.exact and explainer.passes.on_crops(144, 144)
     done = stats.done.copy()
     # Global mode: relative to the max over the rows done so far.
     thresholds = row_thresholds(stats, mode, t_value)

@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore.passes.explainer import Explainer, coarse_to_fine
+from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.passes.full_passes import coarse_to_fine
 from cnninterp.jaxcore.passes.order import NEAR_RADIUS, FocusOrder, focus_first
 
 
@@ -113,14 +114,14 @@ def test_after_a_row_the_pass_waits_the_grace_before_its_next_chunk(small_pair):
     """Keys pressed back to back get the device to themselves: after a row the pass waits
     interactive_grace seconds between chunks; after the probability map it does not."""
     explainer = Explainer(small_pair.config, small_pair.variables)
-    assert explainer.interactive_grace > 0  # the CPU's default: the pass shares the cores
-    explainer.interactive_grace = 1.0
+    assert explainer.engine.interactive_grace > 0  # the CPU's default: the pass shares the cores
+    explainer.engine.interactive_grace = 1.0
     image = np.random.default_rng(2).random((32, 32), dtype=np.float32)
     explainer.probability(image)
     start = time.monotonic()
-    explainer._yield_to_interactive()
+    explainer.engine.yield_to_interactive()
     assert time.monotonic() - start < 0.5
     explainer.gradient_row(image, 3, 4)
     start = time.monotonic()
-    explainer._yield_to_interactive()
+    explainer.engine.yield_to_interactive()
     assert time.monotonic() - start > 0.9

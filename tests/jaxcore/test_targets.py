@@ -63,7 +63,7 @@ def test_dense_pull_back_of_one_pixel_equals_its_row(small_pair, image32, attrib
     weights = np.zeros((32, 32), np.float32)
     weights[0, 31] = 1.0
     probs, masks = small_pair.explainer.linearised(image32)
-    dense = np.asarray(attributor._pull_back(probs, masks, weights))
+    dense = np.asarray(attributor.pull_back(probs, masks, weights))
     assert relative_error(dense, small_pair.explainer.gradient_row(image32, 0, 31)) < 1e-5
 
 
@@ -73,7 +73,7 @@ def test_dense_pull_back_is_the_weighted_sum_of_torch_rows(
     # Any weight map, signed: the pull-back itself, against PyTorch's whole Jacobian.
     weights = np.random.default_rng(1).standard_normal((32, 32)).astype(np.float32)
     probs, masks = small_pair.explainer.linearised(image32)
-    actual = np.asarray(attributor._pull_back(probs, masks, weights))
+    actual = np.asarray(attributor.pull_back(probs, masks, weights))
     expected = (weights.reshape(-1, 1) * jacobian32).sum(axis=0).reshape(32, 32)
     assert relative_error(actual, expected) < 1e-4
 

@@ -69,7 +69,7 @@ def test_windows_hold_the_whole_cotangent_where_nothing_cancels():
 def test_windowed_rows_equal_whole_canvas_rows(small_pair, shape):
     image = np.random.default_rng(sum(shape)).random(shape, dtype=np.float32)
     config, variables = small_pair.config, small_pair.variables
-    probs, masks = small_pair.explainer._linearise(image)
+    probs, masks = small_pair.explainer.linearised(image)
     pixels = np.asarray(_probe_pixels(*shape))
     ys, xs = (jnp.asarray(v, jnp.int32) for v in pixels.T)
     windowed = jax.jit(

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-from cnninterp.jaxcore.passes.explainer import Explainer
+from cnninterp.jaxcore.passes.streaming import StreamingEngine
 from cnninterp.jaxcore.store import results as cache_module
 from cnninterp.jaxcore.summaries.significance import JacobianStats, ThresholdMode
 from cnninterp.tui import jobs
@@ -28,9 +28,9 @@ class Consumed:
     def __init__(self, monkeypatch):
         self.pixels: list[tuple[int, int]] = []
         self.orders: list[int] = []
-        real = Explainer._run_pass
+        real = StreamingEngine.run
 
-        def spy(explainer, pixels, order, compute, consume, *rest, **options):
+        def spy(engine, forward, order, compute, consume, *rest, **options):
             self.orders.append(len(order))
 
             def counted(oy, ox, result):
@@ -39,9 +39,9 @@ class Consumed:
                 )
                 consume(oy, ox, result)
 
-            return real(explainer, pixels, order, compute, counted, *rest, **options)
+            return real(engine, forward, order, compute, counted, *rest, **options)
 
-        monkeypatch.setattr(Explainer, "_run_pass", spy)
+        monkeypatch.setattr(StreamingEngine, "run", spy)
 
 
 def watch_passes(monkeypatch) -> threading.Event:
@@ -67,7 +67,9 @@ async def test_a_partial_pass_is_resumed_after_a_restart(
     returned = watch_passes(monkeypatch)
     app = create_app(options(big_folder, model_file, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.view is not None and app.view.rows_done > 0, 120)
+        await wait_for(
+            pilot, lambda: app.session.view is not None and app.session.view.rows_done > 0, 120
+        )
         await pilot.press("q")
     assert returned.wait(10.0)
     (entry,) = (cache / "stats").glob("*.partial.npz")  # kept on quitting
@@ -79,8 +81,10 @@ async def test_a_partial_pass_is_resumed_after_a_restart(
     consumed = Consumed(monkeypatch)
     app = create_app(options(big_folder, model_file, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.view is not None and app.view.stats is not None, 120)
-        stats = app.view.stats
+        await wait_for(
+            pilot, lambda: app.session.view is not None and app.session.view.stats is not None, 120
+        )
+        stats = app.session.view.stats
         assert stats.extras.get("resumed_from") == str(entry)
         assert stats.done[before].all()
         entry_state = app.query_one("#images").entries[0]
@@ -107,8 +111,10 @@ async def test_quitting_keeps_the_pass_even_when_its_worker_cannot(
     monkeypatch.setattr(cache_module.PartialKeeper, "maybe_keep", lambda self, stats: None)
     app = create_app(options(big_folder, model_file, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.view is not None and app.view.rows_done > 0, 120)
-        shown = app.view.stats.done
+        await wait_for(
+            pilot, lambda: app.session.view is not None and app.session.view.rows_done > 0, 120
+        )
+        shown = app.session.view.stats.done
         await pilot.press("q")
     (entry,) = (cache / "stats").glob("*.partial.npz")
     with np.load(entry) as npz:
@@ -118,9 +124,13 @@ async def test_quitting_keeps_the_pass_even_when_its_worker_cannot(
 async def test_exact_counts_on_a_partial_pass_cover_the_rows_done(big_folder, model_file, tmp_path):
     app = create_app(options(big_folder, model_file, tmp_path, cache=False))
     async with app.run_test(size=(120, 40)) as pilot:
-        app.set_threshold(Threshold(ThresholdMode.ROW, percent=5.0))  # fixed for done rows
-        await wait_for(pilot, lambda: app.view is not None and app.view.rows_done >= 16, 120)
-        view = app.view
+        app.apply(
+            app.session.set_threshold(Threshold(ThresholdMode.ROW, percent=5.0))
+        )  # fixed for done rows
+        await wait_for(
+            pilot, lambda: app.session.view is not None and app.session.view.rows_done >= 16, 120
+        )
+        view = app.session.view
         await pilot.press("E")
         status = app.query_one(StatusLine)
         await wait_for(pilot, lambda: view.exact_counts is not None, 120)
@@ -129,20 +139,20 @@ async def test_exact_counts_on_a_partial_pass_cover_the_rows_done(big_folder, mo
         assert 16 <= covered.sum() < total and view.stats.done[covered].all()
         assert np.isnan(counts[~covered]).all() and np.isfinite(counts[covered]).all()
         said = f"exact for {int(covered.sum()):,} of {total:,} rows (those done so far)"
-        assert any(said in str(n.message) for n in app._notifications)
+        assert any(said in text for text in app.notified)
         # Each count is NumPy's over the full row, with the row threshold in force.
         for y, x in list(zip(*np.nonzero(covered), strict=True))[:4]:
-            row = app.explainer.gradient_row(view.loaded.pixels, int(y), int(x))
+            row = app.session.explainer.gradient_row(view.loaded.pixels, int(y), int(x))
             t = 0.05 * np.abs(row).max()
             assert counts[y, x] == (np.abs(row) > t).sum()
         y, x = (int(v) for v in np.argwhere(covered)[0])
-        record = cursor_statistics(view, app.threshold, y, x)
+        record = cursor_statistics(view, app.session.threshold, y, x)
         assert record["count_exact"] and record["significance"] == counts[y, x]
         line = ("exact", f"for {int(covered.sum()):,} of {total:,} rows")
-        assert line in explained_rows(record, app.threshold)
+        assert line in explained_rows(record, app.session.threshold)
         # The pass goes on: the counts stay, and the status says they cover fewer rows.
         await wait_for(pilot, lambda: "exact counts cover" in status.activity, 120)
-        assert view.exact_for(app.threshold) is counts
+        assert view.exact_for(app.session.threshold) is counts
         await pilot.press("q")
 
 
