@@ -26,6 +26,7 @@ from cnninterp.jaxcore.model.model_file import save_model
 from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 from cnninterp.tui.app import create_app
 from cnninterp.tui.options import AppOptions
+from cnninterp.tui.state.effects import Paint
 
 NEIGHBOURHOOD = 16
 """The square around the cursor whose rows the focus-first pass should finish first."""
@@ -58,40 +59,34 @@ class Painted:
         loop woke the app's event loop 500 times a second and slowed the rows it timed)."""
 
         def cursor_row_shown():  # the pixel whose row is on screen, if it is the cursor's
-            view = app.view
-            shown = view is not None and view.row is not None and view.row_yx == tuple(app.cursor)
+            view, cursor = app.session.view, app.session.cursor
+            shown = view is not None and view.row is not None and view.row_yx == tuple(cursor)
             return view.row_yx if shown else None
 
-        wanted = {
-            "paint_row": cursor_row_shown,
-            "_paint_details": cursor_row_shown,
-            "paint_significance": lambda: "map",
-        }
-        logs = {"paint_row": self.row, "_paint_details": self.details}
-        for name, log in (*logs.items(), ("paint_significance", self.significance)):
-            original = getattr(app, name, None)
-            if original is None:
-                continue  # (an app that paints the detail with the row: A/B against old code)
+        rows = (Paint.ROW, Paint.ROW_PICTURE, Paint.DETAIL)
 
-            def wrapped(*args, original=original, log=log, shown=wanted[name], **kwargs):
-                original(*args, **kwargs)
-                if (what := shown()) is not None:
-                    log.append((time.perf_counter(), what))
-                    self.logged.set()
+        def painted(what: Paint) -> None:  # app.paint_listeners: each paint once it is drawn
+            if what is Paint.SIGNIFICANCE:
+                self.significance.append((time.perf_counter(), "map"))
+            elif what in rows and (shown := cursor_row_shown()) is not None:
+                self.row.append((time.perf_counter(), shown))
+                if what is Paint.DETAIL:
+                    self.details.append((time.perf_counter(), shown))
+            else:
+                return
+            self.logged.set()
 
-            setattr(app, name, wrapped)
+        app.paint_listeners.append(painted)
 
         self.displayed: list[float] = []
         """Times the screen's updates were handed to the terminal driver: a row painted in a
         handler reaches the screen only with the next of these (Textual renders on idle)."""
-        display = app._display
 
-        def displayed(*args, **kwargs):
-            display(*args, **kwargs)
+        def displayed() -> None:  # app.frame_listeners
             self.displayed.append(time.perf_counter())
             self.logged.set()
 
-        app._display = displayed
+        app.frame_listeners.append(displayed)
 
     async def on_screen(self, painted_at: float, timeout: float = 10.0) -> float:
         """The time of the first screen update after `painted_at`."""
@@ -114,7 +109,7 @@ async def latency(
     statistics on screen to `painted.details_seconds`. The key is posted as a terminal would
     send it: Pilot.press also waits for the app to go idle, which it never does while the pass
     posts progress, and would time that wait instead."""
-    before, old_cursor = len(log), tuple(app.cursor)
+    before, old_cursor = len(log), tuple(app.session.cursor)
     details_before = len(painted.details)
     start = time.perf_counter()
     app.simulate_key(key)
@@ -127,7 +122,7 @@ async def latency(
     painted_at = next(t for t, what in log[before:] if what != old_cursor)
     painted.handled.append(painted_at - start)
     shown = await painted.on_screen(painted_at) - start
-    if details and hasattr(app, "_paint_details"):
+    if details:
         while not any(what != old_cursor for _, what in painted.details[details_before:]):
             painted.logged.clear()
             await asyncio.wait_for(painted.logged.wait(), timeout)
@@ -154,7 +149,7 @@ async def run(args) -> None:
             painted = Painted(app)
             await pilot.pause()
             start = time.perf_counter()
-            while app.view is None or app.view.row_for(*app.cursor) is None:
+            while app.session.view is None or app.session.view.row_for(*app.session.cursor) is None:
                 await pilot.pause(0.05)
             first = time.perf_counter() - start
             print(f"first gradient row shown after {first:.1f} s (compilation included)")
@@ -163,7 +158,7 @@ async def run(args) -> None:
                 compiling = [await latency(app, k, painted, painted.row) for k in moves]
                 what = "cursor move -> row shown, back to back, while the pass compiles"
                 summarise(what, compiling, painted.handled)
-                while app.view.stats is None or not app.view.stats.done.any():
+                while app.session.view.stats is None or not app.session.view.stats.done.any():
                     await pilot.pause(0.05)
                 print(f"the pass computes rows after {time.perf_counter() - start:.1f} s")
             during = [await latency(app, k, painted, painted.row) for k in moves]
@@ -183,7 +178,7 @@ async def run(args) -> None:
                 if args.neighbourhood:
                     await neighbourhood(app, pilot, args.size)
                 return
-            while not (app.view.stats is not None and app.view.stats.complete):
+            while not (app.session.view.stats is not None and app.session.view.stats.complete):
                 await pilot.pause(0.2)
             print(f"significance pass done after {time.perf_counter() - start:.1f} s")
             await pilot.pause(1.0)
@@ -203,12 +198,11 @@ async def neighbourhood(app, pilot, size: int) -> None:
     """Jump the cursor far from where the pass has been; time until the rows of the 16x16
     square around it are all done."""
     target = (size - size // 5, size // 5)
-    app.cursor = target
-    app.place_cursor()
+    app.apply(app.session.move_to(*target))
     start = time.perf_counter()
     y, x, half = *target, NEIGHBOURHOOD // 2
     while True:
-        stats = app.view.stats
+        stats = app.session.view.stats
         if stats is not None and stats.done[y - half : y + half, x - half : x + half].all():
             break
         if time.perf_counter() - start > 1800:

@@ -1,17 +1,16 @@
 """What the gradient panels explain: a method (jaxcore/explain/methods.py) of a target (targets.py).
 
 Pure state for the app's method x target keys: cycling, the box being drawn, the parameter
-prompt's text and its parsing, panel titles, and the in-memory cache of results. The default,
+prompt's text and its parsing, and panel titles (state/attribution_state.py keeps the
+results). The default,
 `gradient` of the cursor's `pixel`, is the app's plain gradient row and goes the row's way
 (significance pass, disk cache); every other choice goes through jaxcore's Attributor.
 """
 
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cnninterp.jaxcore.explain.attribution import Attribution
 from cnninterp.jaxcore.explain.methods import (
     BASELINES,
     MAX_SIGMA,
@@ -23,8 +22,6 @@ from cnninterp.jaxcore.explain.methods import (
 from cnninterp.jaxcore.explain.targets import KINDS, Target, TargetError
 from cnninterp.tui.prompts import Refused
 
-CACHED_PER_IMAGE = 32
-"""Attributions kept in memory for the image on screen (a 256x256 map is 256 KiB)."""
 PARAMETERS = ("steps", "samples", "sigma", "baseline", "seed")
 
 
@@ -133,36 +130,6 @@ def parse_parameters(text: str, method: Method) -> Method:
 
 def _number(name: str, value: str) -> float | int:
     return float(value) if name == "sigma" else int(value)
-
-
-class AttributionCache:
-    """Results of the image on screen by Explanation.key: dropped when the image changes, the
-    oldest dropped beyond CACHED_PER_IMAGE (in memory only: an IG map is seconds of work, a
-    disk entry per cursor pixel would outgrow its use)."""
-
-    def __init__(self, size: int = CACHED_PER_IMAGE):
-        self.size = size
-        self.token: int | None = None
-        self._entries: OrderedDict[str, Attribution] = OrderedDict()
-
-    def get(self, token: int, key: str) -> Attribution | None:
-        if token != self.token:
-            return None
-        found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
-        return found
-
-    def put(self, token: int, key: str, attribution: Attribution) -> None:
-        if token != self.token:
-            self.token, self._entries = token, OrderedDict()
-        self._entries[key] = attribution
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def target_support(weights: np.ndarray) -> np.ndarray:

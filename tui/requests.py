@@ -6,11 +6,13 @@ and everything the worker needs, so the worker never reads the app's state.
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from cnninterp.jaxcore.explain.methods import Method
 from cnninterp.jaxcore.explain.targets import Target
+from cnninterp.jaxcore.images.loading import ImageSource
 from cnninterp.jaxcore.summaries.significance import JacobianStats, ThresholdMode
 
 
@@ -29,6 +31,17 @@ class CountsKey:
     mode: ThresholdMode
     t_value: float
     rows_done: int
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """Load image `index`, compute its probability map, then its significance pass (resumed
+    when the session kept a partial one) until `cancel` is set: the user left the image."""
+
+    token: int
+    index: int
+    source: ImageSource
+    cancel: threading.Event
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,8 @@ class ExactCountsRequest:
     predicted_mask: np.ndarray | None
     rows: np.ndarray | None = None
     """bool [H, W]: the rows to count (those a partial pass had done); None: every row."""
+    cancel: threading.Event | None = None
+    """The image's cancel event: the second pass stops when the user leaves the image."""
 
 
 @dataclass(frozen=True)
@@ -83,3 +98,20 @@ class AttributionRequest:
     method: Method
     target: Target
     cancel: threading.Event
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """`s`: the view as on screen, written to the save folder (saving.py)."""
+
+    view: Any
+    """The image's results (an ImageView)."""
+    record: dict
+    """The statistics panel's numbers (JSON-ready)."""
+    cursor: tuple[int, int]
+    log_scale: bool
+    cmap: str
+    rows: list[tuple[str, str]]
+    """The statistics panel's lines."""
+    explained: tuple[np.ndarray, str] | None
+    """The gradient panel's attribution and its title, when it is not the row."""

@@ -41,6 +41,8 @@ class ImageView:
     rows_done: int = 0
     rows_total: int = 0
     stats_seconds: float = 0.0
+    pass_fraction: float = 0.0
+    """Share of the pass's work done (a pass by columns files most rows at its end)."""
     significance: Significance | None = None
     significance_key: CountsKey | None = None
     row: np.ndarray | None = None

@@ -15,12 +15,16 @@ async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
 
 def row_shown(app) -> bool:
     """The cursor's row is painted, and its detail and statistics too (a frame later)."""
-    view = app.view
-    return view is not None and view.row_for(*app.cursor) is not None and not app.details_pending
+    view = app.session.view
+    return (
+        view is not None
+        and view.row_for(*app.session.cursor) is not None
+        and not app.session.details_pending
+    )
 
 
 def stats_done(app) -> bool:
-    v = app.view
+    v = app.session.view
     return v is not None and v.stats is not None and v.stats.complete and v.significance is not None
 
 

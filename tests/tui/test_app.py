@@ -17,6 +17,7 @@ from cnninterp.tui.eta import TimeLeft
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF, format_value
 from cnninterp.tui.requests import CountsKey
+from cnninterp.tui.state.effects import Paint
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.pixel_view import PixelView
 from cnninterp.tui.widgets.status_line import StatusLine
@@ -30,19 +31,19 @@ async def test_cursor_moves_show_the_row_and_statistics_jaxcore_computes(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
         await pilot.press("right", "right", "down", "l", "J")
-        assert app.cursor == (9, 3)
+        assert app.session.cursor == (9, 3)
         await wait_for(pilot, lambda: row_shown(app))
-        pixels = app.view.loaded.pixels
-        expected = app.explainer.gradient_row(pixels, 9, 3)
+        pixels = app.session.view.loaded.pixels
+        expected = app.session.explainer.gradient_row(pixels, 9, 3)
         # the row may come from the batched significance pass: same maths, other summation order
         scale = float(np.abs(expected).max())
-        np.testing.assert_allclose(app.view.row, expected, rtol=1e-4, atol=1e-5 * scale)
+        np.testing.assert_allclose(app.session.view.row, expected, rtol=1e-4, atol=1e-5 * scale)
         text = app.query_one("#stats").text()
-        p = app.explainer.probability(pixels)[9, 3]
+        p = app.session.explainer.probability(pixels)[9, 3]
         assert "y 9  x 3" in text
         assert f"p(y,x): {format_value(p)}" in text
-        assert f"G(y,x): {format_value(app.view.row[9, 3])}" in text
-        assert f"row max: {format_value(np.abs(app.view.row).max())}" in text
+        assert f"G(y,x): {format_value(app.session.view.row[9, 3])}" in text
+        assert f"row max: {format_value(np.abs(app.session.view.row).max())}" in text
         assert app.query_one("#gradient-box").border_title == "gradient (9, 3)"
 
 
@@ -66,7 +67,7 @@ async def test_a_cursor_move_repaints_only_the_cursor_rows_of_the_image_panel(
         image.refresh = counted
         await pilot.press("right", "down")
         await wait_for(pilot, lambda: row_shown(app))
-        assert app.cursor == (1, 1)
+        assert app.session.cursor == (1, 1)
         assert regions and not whole
 
 
@@ -78,20 +79,24 @@ async def test_the_rows_detail_comes_after_it_unless_the_cursor_moved_on(
         await wait_for(pilot, lambda: row_shown(app))
         await pilot.press("right", "down")
         await wait_for(pilot, lambda: row_shown(app))
-        assert app.cursor == (1, 1)
-        view, detail = app.view, app.query_one("#detail", PixelView)
-        scale = paint.row_scale(view.row, app.log_scale)
-        expected = paint.detail_picture(view, app.threshold, app.cursor, view.row, scale, app.cmap)
+        assert app.session.cursor == (1, 1)
+        view, detail = app.session.view, app.query_one("#detail", PixelView)
+        scale = paint.row_scale(view.row, app.session.log_scale)
+        expected = paint.detail_picture(
+            view, app.session.threshold, app.session.cursor, view.row, scale, app.session.cmap
+        )
         np.testing.assert_array_equal(detail._rgb, expected.rgb)
         assert "G(y,x)" in app.query_one("#stats").text()
         # A row arrives, and the cursor moves on before the next refresh: neither its detail
         # nor the statistics are painted (the next row replaces them).
         painted = []
-        app.paint_statistics = lambda: painted.append(app.cursor)
+        app.paint_listeners.append(
+            lambda what: what is Paint.STATISTICS and painted.append(app.session.cursor)
+        )
         shown = detail._rgb
         app.on_row_ready(messages.RowReady(view.token, 1, 1, view.row * 2, 0.0))
-        app.cursor = (2, 2)
-        await wait_for(pilot, lambda: app.details_pending is None)
+        app.session.cursor = (2, 2)
+        await wait_for(pilot, lambda: app.session.details_pending is None)
         assert detail._rgb is shown and not painted
 
 
@@ -109,37 +114,41 @@ async def test_threshold_keys_change_the_counts_as_jaxcore_says(data_dir, model_
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: stats_done(app), timeout=60)
-        stats = app.view.stats
-        before = app.threshold.percent
+        stats = app.session.view.stats
+        before = app.session.threshold.percent
         await pilot.press("right_square_bracket", "right_square_bracket")
-        assert app.threshold.percent > before
-        key = CountsKey(ThresholdMode.GLOBAL, app.threshold.percent, app.view.rows_done)
-        await wait_for(pilot, lambda: app.view.significance_key == key)
-        want = significance_counts(stats, ThresholdMode.GLOBAL, app.threshold.percent)
-        np.testing.assert_array_equal(app.view.significance.counts, want.counts)
+        assert app.session.threshold.percent > before
+        key = CountsKey(
+            ThresholdMode.GLOBAL, app.session.threshold.percent, app.session.view.rows_done
+        )
+        await wait_for(pilot, lambda: app.session.view.significance_key == key)
+        want = significance_counts(stats, ThresholdMode.GLOBAL, app.session.threshold.percent)
+        np.testing.assert_array_equal(app.session.view.significance.counts, want.counts)
         await pilot.press("T")  # row mode
-        assert app.threshold.mode is ThresholdMode.ROW
-        await wait_for(pilot, lambda: app.view.significance_key.mode is ThresholdMode.ROW)
-        want = significance_counts(stats, ThresholdMode.ROW, app.threshold.percent)
-        np.testing.assert_array_equal(app.view.significance.counts, want.counts)
+        assert app.session.threshold.mode is ThresholdMode.ROW
+        await wait_for(pilot, lambda: app.session.view.significance_key.mode is ThresholdMode.ROW)
+        want = significance_counts(stats, ThresholdMode.ROW, app.session.threshold.percent)
+        np.testing.assert_array_equal(app.session.view.significance.counts, want.counts)
         await pilot.press("m")  # jump to the most significant pixel
         y, x = np.unravel_index(np.nanargmax(want.counts), want.counts.shape)
-        assert app.cursor == (y, x)
+        assert app.session.cursor == (y, x)
 
 
 async def test_switching_images_cancels_the_pass_and_shows_the_next(data_dir, model_file, tmp_path):
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.view is not None and app.view.loaded is not None)
-        first_cancel = app._cancel
+        await wait_for(
+            pilot, lambda: app.session.view is not None and app.session.view.loaded is not None
+        )
+        first_cancel = app.session.image_cancel
         await pilot.press("n")
         assert first_cancel.is_set()
-        await wait_for(pilot, lambda: app.view.loaded is not None and row_shown(app))
-        assert app.view.loaded.source.name == "image_1"
+        await wait_for(pilot, lambda: app.session.view.loaded is not None and row_shown(app))
+        assert app.session.view.loaded.source.name == "image_1"
         assert app.query_one("#image").border_title.startswith("image_1 (2/3) · stretch p1-p99")
         await pilot.press("p", "p")
-        await wait_for(pilot, lambda: app.view.loaded is not None)
-        assert app.view.loaded.source.name == "image_2"
+        await wait_for(pilot, lambda: app.session.view.loaded is not None)
+        assert app.session.view.loaded.source.name == "image_2"
 
 
 async def test_click_on_an_image_panel_moves_the_cursor(data_dir, model_file, tmp_path):
@@ -150,7 +159,7 @@ async def test_click_on_an_image_panel_moves_the_cursor(data_dir, model_file, tm
         window = view.window
         left = view.picture_left
         await pilot.click("#probability", offset=(1 + left + 10, 1 + 4))  # +1: the border
-        assert app.cursor == window.pixel_at(4, 10)
+        assert app.session.cursor == window.pixel_at(4, 10)
         await wait_for(pilot, lambda: row_shown(app))
 
 
@@ -172,17 +181,17 @@ async def test_typed_threshold_and_goto(data_dir, model_file, tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
         await pilot.press("g", *"ctrl+a ctrl+k".split(), *"12 7", "enter")
-        assert app.cursor == (12, 7)
+        assert app.session.cursor == (12, 7)
         await pilot.press("t", "ctrl+a", "ctrl+k", *"0.5", "enter")
-        assert app.threshold.percent == 0.5
+        assert app.session.threshold.percent == 0.5
         await pilot.press("t", "ctrl+a", "ctrl+k", *"abc", "enter")
-        assert app.threshold.percent == 0.5  # refused with a notice, no traceback
+        assert app.session.threshold.percent == 0.5  # refused with a notice, no traceback
 
 
 async def test_save_writes_png_npz_and_json(data_dir, model_file, tmp_path):
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: row_shown(app) and app.view.significance is not None)
+        await wait_for(pilot, lambda: row_shown(app) and app.session.view.significance is not None)
         await pilot.press("s")
         folder = tmp_path / "saves"
         await wait_for(pilot, lambda: len(list(folder.glob("*.json"))) == 1)
@@ -190,9 +199,9 @@ async def test_save_writes_png_npz_and_json(data_dir, model_file, tmp_path):
         stem = next(folder.glob("*.json")).stem
         assert {p.suffix for p in folder.glob(f"{stem}.*")} == {".png", ".npz", ".json"}
         record = json.loads((folder / f"{stem}.json").read_text())
-        assert record["image"] == "image_0" and (record["y"], record["x"]) == app.cursor
+        assert record["image"] == "image_0" and (record["y"], record["x"]) == app.session.cursor
         arrays = np.load(folder / f"{stem}.npz")
-        np.testing.assert_array_equal(arrays["gradient_row"], app.view.row)
+        np.testing.assert_array_equal(arrays["gradient_row"], app.session.view.row)
         assert not list(folder.glob(".*tmp"))
 
 
@@ -202,7 +211,7 @@ async def test_empty_folder_says_so(tmp_path, model_file):
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: "image" in str(app.query_one("#stats").render()).lower())
         await pilot.press("right", "n", "s", "m")  # keys do nothing harmful
-        assert app.view is None
+        assert app.session.view is None
 
 
 async def test_missing_model_says_so(data_dir, tmp_path):
@@ -217,11 +226,11 @@ async def test_unreadable_image_is_reported_and_skipped(data_dir, model_file, tm
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
         await pilot.press("p")  # wraps to the last image, the broken one
-        await wait_for(pilot, lambda: app.view.error is not None)
-        assert "image_3" in app.view.error
+        await wait_for(pilot, lambda: app.session.view.error is not None)
+        assert "image_3" in app.session.view.error
         assert app.query_one("#images").entries[3].state == "error"
         await pilot.press("n")
-        await wait_for(pilot, lambda: app.view.loaded is not None)
+        await wait_for(pilot, lambda: app.session.view.loaded is not None)
 
 
 async def test_an_exception_in_a_worker_is_shown_and_the_app_keeps_running(
@@ -243,10 +252,10 @@ async def test_an_exception_in_a_worker_is_shown_and_the_app_keeps_running(
         status = app.query_one(StatusLine)
         await wait_for(pilot, lambda: "simulated device failure" in status.activity)
         assert "RuntimeError" in status.activity
-        assert any("simulated" in n.message for n in app._notifications)
+        assert any("simulated" in text for text in app.notified)
         await pilot.press("n")  # the app still answers keys, and the next image works
-        await wait_for(pilot, lambda: app.view.loaded is not None and row_shown(app))
-        assert app.view.loaded.source.name == "image_1" and app.is_running
+        await wait_for(pilot, lambda: app.session.view.loaded is not None and row_shown(app))
+        assert app.session.view.loaded.source.name == "image_1" and app.is_running
 
 
 async def test_too_small_terminal_shows_a_message_and_keeps_state(data_dir, model_file, tmp_path):
@@ -260,7 +269,7 @@ async def test_too_small_terminal_shows_a_message_and_keeps_state(data_dir, mode
         assert message.display and "too small" in str(message.render())
         await pilot.resize_terminal(100, 30)
         await pilot.pause()
-        assert app.query_one("#main").display and app.cursor == (2, 0)
+        assert app.query_one("#main").display and app.session.cursor == (2, 0)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)])
@@ -287,7 +296,7 @@ async def test_half_block_panels_render_pixels_and_cursor(data_dir, model_file, 
             if s.text == UPPER_HALF and s.style.bgcolor
         )
         bar = app.query_one("#colorbar").render_line(1).text
-        assert "0" in bar and format_value(np.abs(app.view.row).max(), 2) in bar
+        assert "0" in bar and format_value(np.abs(app.session.view.row).max(), 2) in bar
 
 
 async def test_progress_says_how_much_work_is_done_and_how_long_is_left(
@@ -298,21 +307,23 @@ async def test_progress_says_how_much_work_is_done_and_how_long_is_left(
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: stats_done(app))
-        done = np.zeros_like(app.view.stats.done)
+        done = np.zeros_like(app.session.view.stats.done)
         done[::8, ::8] = True
-        partial = dataclasses.replace(app.view.stats, complete=False, done=done)
-        app.view.time_left = TimeLeft()  # as for a new image
+        partial = dataclasses.replace(app.session.view.stats, complete=False, done=done)
+        app.session.view.time_left = TimeLeft()  # as for a new image
         status = app.query_one(StatusLine)
         preview = (
             "significance by columns {}: map is a coarse preview (16 of 1024 rows) until it ends"
         )
         for fraction, seconds in ((0.25, 13.0), (0.5, 15.0)):
             app.post_message(
-                messages.StatsProgress(app.view.token, partial, 16, 1024, fraction, seconds)
+                messages.StatsProgress(app.session.view.token, partial, 16, 1024, fraction, seconds)
             )
             percent = f"{fraction * 100:.0f} %"
             await wait_for(pilot, lambda percent=percent: percent in status.activity)
             assert status.activity == preview.format(percent)  # no rate yet: no time left
-        app.post_message(messages.StatsProgress(app.view.token, partial, 16, 1024, 0.75, 17.0))
+        app.post_message(
+            messages.StatsProgress(app.session.view.token, partial, 16, 1024, 0.75, 17.0)
+        )
         await wait_for(pilot, lambda: "75 %" in status.activity)
         assert status.activity == preview.format("75 %") + ", 2 s left"

@@ -26,7 +26,7 @@ from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 
 def notified(app, text: str) -> bool:
-    return any(text in str(n.message) for n in app._notifications)
+    return any(text in said for said in app.notified)
 
 
 async def test_quit_during_a_pass_stops_it_promptly(big_folder, model_file, tmp_path, monkeypatch):
@@ -42,8 +42,10 @@ async def test_quit_during_a_pass_stops_it_promptly(big_folder, model_file, tmp_
     monkeypatch.setattr(jobs, "analyse_image", watched)
     app = create_app(options(big_folder, model_file, tmp_path, cache=False))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.view is not None and app.view.rows_done > 0, 120)
-        assert not app.view.stats.complete
+        await wait_for(
+            pilot, lambda: app.session.view is not None and app.session.view.rows_done > 0, 120
+        )
+        assert not app.session.view.stats.complete
         start = time.monotonic()
         await pilot.press("q")
     assert returned.wait(5.0), "the pass kept running after quitting"
@@ -62,7 +64,7 @@ async def test_a_failing_worker_is_a_notification_and_keys_still_work(
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: notified(app, "injected failure"))
         await pilot.press("right", "down")
-        assert app.cursor == (1, 1)
+        assert app.session.cursor == (1, 1)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
 
@@ -107,21 +109,21 @@ async def test_threshold_keys_explain_their_limits(data_dir, model_file, tmp_pat
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
-        app.set_threshold(Threshold(percent=100.0))
+        app.apply(app.session.set_threshold(Threshold(percent=100.0)))
         await pilot.press("right_square_bracket")
         assert notified(app, "highest") and notified(app, "100")
         await pilot.press("t", "ctrl+a", "ctrl+k", *"150", "enter")
         assert isinstance(app.screen, PromptScreen)  # refused, the prompt stays open
         assert "1e-06..100" in str(app.screen.query_one("#prompt-error", Static).render())
         await pilot.press("ctrl+a", "ctrl+k", *"50", "enter")
-        assert not isinstance(app.screen, PromptScreen) and app.threshold.percent == 50
+        assert not isinstance(app.screen, PromptScreen) and app.session.threshold.percent == 50
         await pilot.press("g", "ctrl+a", "ctrl+k", *"99 99", "enter")
         assert isinstance(app.screen, PromptScreen)  # outside the image: correct it here
         await pilot.press("ctrl+a", "ctrl+k", *"3 4", "enter")
-        assert app.cursor == (3, 4)
+        assert app.session.cursor == (3, 4)
         for _ in range(3):
             await pilot.press("T")
-        assert app.threshold.mode.value == "legacy"
+        assert app.session.threshold.mode.value == "legacy"
         await pilot.press("right_square_bracket")
         assert notified(app, "legacy mode's threshold is fixed")
         await pilot.press("t")
@@ -131,7 +133,7 @@ async def test_threshold_keys_explain_their_limits(data_dir, model_file, tmp_pat
 async def test_after_n_nothing_of_the_previous_image_shows(data_dir, model_file, tmp_path):
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: row_shown(app) and app.view.significance is not None)
+        await wait_for(pilot, lambda: row_shown(app) and app.session.view.significance is not None)
         await pilot.press("n")
         assert "image_1" in app.query_one("#image").border_title
         assert "image_0" not in str(app.query_one(StatsPanel).render())
@@ -142,11 +144,15 @@ async def test_statistics_relayout_at_once_after_a_resize(data_dir, model_file, 
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: row_shown(app))
         # the numbers stay still once the pass is done: only the layout changes below
-        await wait_for(pilot, lambda: app.view.stats is not None and app.view.stats.complete)
+        await wait_for(
+            pilot, lambda: app.session.view.stats is not None and app.session.view.stats.complete
+        )
         await pilot.pause(0.2)
 
         def laid_out() -> list:  # paired short lines only where the panel is too short
-            full = explained_rows(app.cursor_statistics(app.view), app.threshold)
+            full = explained_rows(
+                app.session.cursor_statistics(app.session.view), app.session.threshold
+            )
             region = app.query_one(StatsPanel).content_region
             return lay_out(full, region.width, region.height).rows
 
@@ -157,7 +163,9 @@ async def test_statistics_relayout_at_once_after_a_resize(data_dir, model_file, 
             assert app.query_one(StatsPanel).rows == laid_out()
         await pilot.resize_terminal(160, 48)
         await pilot.pause(0.2)
-        full = explained_rows(app.cursor_statistics(app.view), app.threshold)
+        full = explained_rows(
+            app.session.cursor_statistics(app.session.view), app.session.threshold
+        )
         assert app.query_one(StatsPanel).rows == full  # tall enough for every line
 
 
@@ -179,17 +187,24 @@ async def test_choices_and_keys_are_remembered(data_dir, model_file, tmp_path, p
         await pilot.press("c", "v", "right_square_bracket", "z")
         app.theme = "textual-light"
         await pilot.pause()
-        chosen = (app.cmap, app.log_scale, app.threshold, app.viewport.label)
+        chosen = (
+            app.session.cmap,
+            app.session.log_scale,
+            app.session.threshold,
+            app.main.viewport.label,
+        )
     saved = json.loads((private_config / "settings.json").read_text())
     assert saved["theme"] == "textual-light" and saved["zoom"] == chosen[3]
     (private_config / "keys.toml").write_text('zoom-in = "x"\n')
     again = create_app(options(data_dir, model_file, tmp_path))
     async with again.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: row_shown(again))
-        assert (again.cmap, again.log_scale, again.threshold, again.viewport.label) == chosen
+        session = again.session
+        assert (session.cmap, session.log_scale, session.threshold) == chosen[:3]
+        assert again.main.viewport.label == chosen[3]
         assert again.theme == "textual-light"
         await pilot.press("x")
-        assert again.viewport.label != chosen[3]
+        assert again.main.viewport.label != chosen[3]
 
 
 async def test_the_image_picker_filters_and_opens(data_dir, model_file, tmp_path):
@@ -200,8 +215,8 @@ async def test_the_image_picker_filters_and_opens(data_dir, model_file, tmp_path
         await pilot.press("i")
         assert isinstance(app.screen, ImagePicker)
         await pilot.press(*"_2", "enter")
-        await wait_for(pilot, lambda: app.view.loaded is not None)
-        assert app.view.loaded.source.name == "image_2"
+        await wait_for(pilot, lambda: app.session.view.loaded is not None)
+        assert app.session.view.loaded.source.name == "image_2"
 
 
 def test_no_model_in_the_folder_exits_2(data_dir, capsys):
@@ -244,12 +259,17 @@ async def test_a_partial_pass_is_kept_and_resumed(big_folder, model_file, tmp_pa
     partial, and the pass goes on from them (not from 0 %)."""
     app = create_app(options(big_folder, model_file, tmp_path, cache=False))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.view is not None and app.view.rows_done > 0, 120)
+        await wait_for(
+            pilot, lambda: app.session.view is not None and app.session.view.rows_done > 0, 120
+        )
         await pilot.press("n")
-        kept = app._passes[0]
+        kept = app.session.passes[0]
         before = kept.done.copy()
         assert before.any() and not kept.complete
         assert app.query_one("#images").entries[0].state == "partial"
         await pilot.press("p")
-        await wait_for(pilot, lambda: app.view.stats is kept and app.view.rows_done > before.sum())
+        await wait_for(
+            pilot,
+            lambda: app.session.view.stats is kept and app.session.view.rows_done > before.sum(),
+        )
         assert kept.done[before].all()  # nothing done before was thrown away

@@ -12,12 +12,7 @@ from cnninterp.jaxcore.explain.methods import Method
 from cnninterp.jaxcore.explain.targets import Target, TargetError
 from cnninterp.jaxcore.images.loading import ImageSource, LoadedImage
 from cnninterp.jaxcore.summaries.significance import ThresholdMode
-from cnninterp.tui.explanation import (
-    AttributionCache,
-    Explanation,
-    parameters_text,
-    parse_parameters,
-)
+from cnninterp.tui.explanation import Explanation, parameters_text, parse_parameters
 from cnninterp.tui.explanation_stats import (
     GroundTruthMemo,
     attribution_limit,
@@ -27,6 +22,7 @@ from cnninterp.tui.explanation_stats import (
 from cnninterp.tui.key_labels import help_rows
 from cnninterp.tui.keymap import default_bindings
 from cnninterp.tui.prompts import Refused
+from cnninterp.tui.state.attribution_state import RecentAttributions
 from cnninterp.tui.threshold import Threshold
 from cnninterp.tui.view import ImageView
 from cnninterp.tui.widgets.help_screen import help_table
@@ -105,7 +101,7 @@ def _attribution(values, name="gradxinput") -> Attribution:
 
 
 def test_the_cache_keeps_one_image_and_drops_the_oldest():
-    cache = AttributionCache(size=2)
+    cache = RecentAttributions(size=2)
     a = _attribution(np.zeros((2, 2), np.float32))
     cache.put(1, "a", a)
     cache.put(1, "b", a)

@@ -37,7 +37,7 @@ async def test_graphics_panels_encode_once_per_picture_not_per_cursor_move(
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: stats_done(app) and row_shown(app))
         await pilot.pause(0.2)
-        assert app.explainer.model_sha256 == file_sha256(model_file)  # from_file
+        assert app.session.explainer.model_sha256 == file_sha256(model_file)  # from_file
         views = {name: app.query_one(f"#{name}", GraphicsView) for name in PICTURES}
         image = views["image"]
         assert image.encodes == 1 and views["probability"].encodes == 1
@@ -52,7 +52,7 @@ async def test_graphics_panels_encode_once_per_picture_not_per_cursor_move(
         await pilot.pause(0.2)
         assert image.encodes == 1 and views["probability"].encodes == 1
         assert views["significance"].encodes == significance_encodes
-        row, col = image.geometry.cell_of(*app.cursor)
+        row, col = image.geometry.cell_of(*app.session.cursor)
         assert image.render_line(row).text.rstrip().endswith("▶")  # the cursor's ticks
         assert image.render_line(image.geometry.rows).text.index("▲") == image.picture_left + col
         mark = image.query_one(CursorMark)  # laid over the picture: Kitty only (see there)
@@ -64,9 +64,9 @@ async def test_graphics_panels_encode_once_per_picture_not_per_cursor_move(
         shown = len(sent)
         await pilot.press("z", "z", "z", "z", "z", "z")  # zoomed: each new window sent
         await pilot.pause(0.2)
-        assert image.window.scale == app.viewport.scale and image.encodes > 1
+        assert image.window.scale == app.main.viewport.scale and image.encodes > 1
         assert len(sent) > shown
-        fine, (y, x) = image.picture_window, app.cursor
+        fine, (y, x) = image.picture_window, app.session.cursor
         assert fine.scale.block == 1  # 4:1: one pixel is 4 x 2 whole cells
         row, col = image.geometry.cell_of(y - fine.y0, x - fine.x0)
         assert image.render_line(row).text.rstrip().endswith("▶")
@@ -81,18 +81,22 @@ async def test_estimated_counts_say_so_and_E_counts_exactly(
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: stats_done(app) and row_shown(app), timeout=60)
-        assert not app.view.stats.exact
+        assert not app.session.view.stats.exact
         await pilot.press("down", "right")
         await wait_for(pilot, lambda: row_shown(app))
         assert "signific.: ≈ " in app.query_one("#stats").text()
         await pilot.press("E")
-        await wait_for(pilot, lambda: app.view.exact_for(app.threshold) is not None, timeout=60)
-        exact = app.view.exact_for(app.threshold)
-        sig = app.view.significance
+        await wait_for(
+            pilot, lambda: app.session.view.exact_for(app.session.threshold) is not None, timeout=60
+        )
+        exact = app.session.view.exact_for(app.session.threshold)
+        sig = app.session.view.significance
         assert np.all(np.abs(exact - sig.counts) <= sig.error)  # inside the shown bound
-        y, x = app.cursor
-        value = significance.threshold_value(app.view.stats, app.threshold.mode, 0.01)
-        row = app.explainer.gradient_row(app.view.loaded.pixels, y, x)
+        y, x = app.session.cursor
+        value = significance.threshold_value(
+            app.session.view.stats, app.session.threshold.mode, 0.01
+        )
+        row = app.session.explainer.gradient_row(app.session.view.loaded.pixels, y, x)
         assert abs(exact[y, x] - np.sum(np.abs(row) > value)) <= 1  # summation order
         text = app.query_one("#stats").text()
         assert "≈" not in text and f"signific.: {exact[y, x]:g}" in text

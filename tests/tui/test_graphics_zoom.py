@@ -172,14 +172,14 @@ async def test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel(
         fit = image.window
         assert (fit.y0, fit.x0, fit.y1, fit.x1) == (0, 0, 32, 32)
         await pilot.press("z", "z", "z", "z", "z", "z")
-        assert app.viewport.scale == Scale(4)
+        assert app.main.viewport.scale == Scale(4)
         # one shared zoom and centre (the gradient panel, shorter, shows fewer rows)
         assert {view.window.scale for view in views.values()} == {Scale(4)}
         starts = {name: view.window.x0 for name, view in views.items()}
         window = image.window
-        assert window.scale == Scale(4) and window.contains(*app.cursor)
+        assert window.scale == Scale(4) and window.contains(*app.session.cursor)
         assert (window.y1 - window.y0, window.x1 - window.x0) != (32, 32)  # zoomed in
-        pixels = paint.image_picture(app.view.loaded)
+        pixels = paint.image_picture(app.session.view.loaded)
         region = pixels[window.y0 : window.y1, window.x0 : window.x1]
         np.testing.assert_array_equal(image.display_pixels, region)
         factor = int(image.geometry.scale)
@@ -190,7 +190,7 @@ async def test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel(
         for _ in range(31):
             await pilot.press("right")
         panned = image.window
-        assert panned.x0 > window.x0 and panned.contains(*app.cursor)
+        assert panned.x0 > window.x0 and panned.contains(*app.session.cursor)
         assert image.encodes > encodes  # the new window was handed over
         region = pixels[panned.y0 : panned.y1, panned.x0 : panned.x1]
         np.testing.assert_array_equal(image.display_pixels, region)
@@ -199,8 +199,8 @@ async def test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel(
             upscaled(region, factor),
         )
         for name, view in views.items():
-            assert view.window.contains(*app.cursor) and view.window.x0 > starts[name]
-        (y, x), g = app.cursor, image.geometry  # the ticks point inside the cursor's cells
+            assert view.window.contains(*app.session.cursor) and view.window.x0 > starts[name]
+        (y, x), g = app.session.cursor, image.geometry  # the ticks point inside the cursor's cells
         ticked = [r for r in range(g.rows) if image.render_line(r).text.rstrip().endswith("▶")]
         assert ticked and all(r * 20 // factor == y - panned.y0 for r in ticked)
         col = image.render_line(g.rows).text.index("▲") - image.picture_left
@@ -211,4 +211,4 @@ async def test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel(
         detail = app.query_one("#detail", GraphicsView)
         assert detail.viewport == Viewport()  # the detail panel keeps its own framing
         await pilot.press(*"ZZZZZZ")
-        assert app.viewport.scale is None and image.window == fit
+        assert app.main.viewport.scale is None and image.window == fit

@@ -87,9 +87,9 @@ async def test_at_80x24_every_statistics_line_fits_and_the_essentials_show(
         assert 0 < width < 30  # the compact layout's third column
         lines = panel.lines()
         assert all(cell_len(line.rstrip()) <= width for line in lines), lines
-        record = app.cursor_statistics(app.view)
+        record = app.session.cursor_statistics(app.session.view)
         shown = "\n".join(visible_lines(panel))
-        y, x = app.cursor
+        y, x = app.session.cursor
         assert f"pixel  y {y}  x {x}" in shown
         assert f"p(y,x) {format_value(record['p'])}" in shown
         assert f"above  {format_count(record['above'])}" in shown
@@ -107,7 +107,9 @@ async def test_at_160x48_the_statistics_keep_their_full_labels_one_row_a_line(
         await wait_for(pilot, lambda: stats_done(app) and row_shown(app), timeout=60)
         await pilot.pause(0.2)
         panel = app.query_one(StatsPanel)
-        full = explained_rows(app.cursor_statistics(app.view), app.threshold)
+        full = explained_rows(
+            app.session.cursor_statistics(app.session.view), app.session.threshold
+        )
         assert panel.rows == full
         lines = panel.lines()
         assert len(lines) == len(full)  # nothing wrapped, nothing paired

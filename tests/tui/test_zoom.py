@@ -106,16 +106,16 @@ async def test_z_zooms_every_picture_panel_and_the_viewport_follows(data_dir, mo
         await pilot.press("z", "z", "z")
         scales = {app.query_one(f"#{n}", PixelView).window.scale for n in ("image", "gradient")}
         assert len(scales) == 1 and scales.pop().factor > before.factor
-        assert app.query_one("#image").border_subtitle == f"zoom {app.viewport.label}"
+        assert app.query_one("#image").border_subtitle == f"zoom {app.main.viewport.label}"
         for _ in range(31):
             await pilot.press("right")
         await pilot.press("shift+down", "shift+down", "shift+down")
         for name in ("image", "probability", "significance", "gradient"):
-            assert app.query_one(f"#{name}", PixelView).window.contains(*app.cursor)
+            assert app.query_one(f"#{name}", PixelView).window.contains(*app.session.cursor)
         detail = app.query_one("#detail", PixelView)
         assert detail.viewport == Viewport()  # the detail panel keeps its own framing
         await pilot.press("Z", "Z", "Z", "Z")
-        assert app.viewport.scale is None  # back to fit
+        assert app.main.viewport.scale is None  # back to fit
 
 
 @pytest.mark.parametrize("vmax,log", [(8.6, True), (8.6, False), (0.37, True)])

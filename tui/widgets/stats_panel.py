@@ -137,9 +137,11 @@ class StatsPanel(Static):
     """The last layout drawn (its display lines fit the panel's width)."""
     _drawn: StatsLayout | None = None
     """The layout whose text the panel shows now (None: a message, or nothing yet)."""
+    _message: str | None = None
+    """The message shown instead of rows (kept through resizes), or None."""
 
     def show_rows(self, rows: list[tuple[str, str]]) -> None:
-        self.full_rows = rows
+        self.full_rows, self._message = rows, None
         self.lay_out()
 
     def lay_out(self) -> None:
@@ -156,11 +158,12 @@ class StatsPanel(Static):
 
     def show_message(self, message: str) -> None:
         """A message instead of the rows (nothing to show)."""
-        self._drawn = None
+        self._drawn, self._message = None, message
         self.update(message)
 
     def on_resize(self) -> None:
-        self.lay_out()
+        if self._message is None:  # a message (nothing to show) stays whatever the size
+            self.lay_out()
 
     def text(self) -> str:
         """The rows as plain 'label: value' lines (tests and saves)."""
