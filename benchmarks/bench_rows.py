@@ -170,9 +170,8 @@ def measure_memory(size: int, width: int) -> None:
     started = time.perf_counter()
     explainer.jacobian_stats(image, on_progress=progress, cancel=cancel)
     peak = _status_bytes("VmHWM")
-    estimate = memory.pass_memory(
-        size, size, config, chunk_rows=explainer.engine.chunk_for(size, size)
-    )
+    chunk = explainer.engine.chunk_for(size, size)
+    estimate = memory.pass_memory(size, size, explainer.model, chunk_rows=chunk)
     print(
         json.dumps(
             {

@@ -276,7 +276,7 @@ def check_memory(explainer: Explainer, sources: list[ImageSource]) -> None:
             check_pass_memory(
                 height,
                 width,
-                explainer.config,
+                explainer.model,
                 by_columns=explainer.full_pass == "columns",
                 crop_pixels=crop[0] * crop[1] if is_cropped(height, width) else None,
             )

@@ -30,8 +30,7 @@ from cnninterp.jaxcore.explain.methods import (
 )
 from cnninterp.jaxcore.explain.targets import Target, target_weights
 from cnninterp.jaxcore.passes.binding import bind_model
-from cnninterp.jaxcore.passes.explainer import Explainer, check_image
-from cnninterp.jaxcore.passes.memory import ROW_BYTES_PER_PIXEL
+from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.rows import target_gradients
 
 CPU_CHUNK_BUDGET = 1.5 * 2**30  # bytes of working memory one chunk of inputs may take
@@ -101,7 +100,7 @@ class Attributor:
         noise: float32 [N, H, W] added to the image as it is (smoothgrad; replaces the noise
         drawn from method.seed and sigma, so tests can hand Captum the same copies).
         on_progress(share done) after every chunk of inputs."""
-        pixels = check_image(pixels)
+        pixels = self.explainer.check_image(pixels)
         probability = self.explainer.probability(pixels)
         weights = target_weights(target, probability)
         value = float((weights * probability).sum(dtype=np.float64))
@@ -137,7 +136,7 @@ class Attributor:
     def target_gradient(self, pixels, target: Target, weights: np.ndarray | None = None):
         """float32 [H, W]: dT/d image at the image itself. A single pixel is gradient_row
         itself (so the two are equal to the bit); other targets one dense backward pass."""
-        pixels = check_image(pixels)
+        pixels = self.explainer.check_image(pixels)
         if target.is_single_pixel:
             assert target.y is not None and target.x is not None
             return self.explainer.gradient_row(pixels, target.y, target.x)
@@ -173,7 +172,7 @@ class Attributor:
     def _chunk_for(self, height: int, width: int, count: int) -> int:
         """Inputs per chunk: a power of two that fits the memory budget, at most `count`
         rounded up (so a small batch compiles at its own size)."""
-        per_input = height * width * ROW_BYTES_PER_PIXEL * self.explainer.config.width  # bytes
+        per_input = height * width * self.explainer.model.row_bytes_per_pixel  # bytes
         device = self.explainer.device
         if device.platform == "cpu":
             budget = CPU_CHUNK_BUDGET

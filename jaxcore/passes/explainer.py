@@ -24,28 +24,30 @@ from numpy.typing import ArrayLike
 
 from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.model.model_file import load_model
-from cnninterp.jaxcore.model.network import SIZE_MULTIPLE, ModelConfig
+from cnninterp.jaxcore.model.network import ModelConfig
+from cnninterp.jaxcore.model.seam import SegmentationModel
+from cnninterp.jaxcore.model.seed import seed_model
 from cnninterp.jaxcore.passes.binding import ForwardCache, bind_model, image_key
 from cnninterp.jaxcore.passes.devices import DeviceChoice, select_devices
 from cnninterp.jaxcore.passes.full_passes import FullPasses
 from cnninterp.jaxcore.passes.kept_rows import KeptRows
 from cnninterp.jaxcore.passes.kernels import PassKernels
-from cnninterp.jaxcore.passes.memory import ROW_BYTES_PER_PIXEL
 from cnninterp.jaxcore.passes.order import Focus
 from cnninterp.jaxcore.passes.streaming import StreamingEngine
 from cnninterp.jaxcore.rows import crops, gradients
 from cnninterp.jaxcore.summaries.significance import JacobianStats
 
 
-def check_image(pixels) -> np.ndarray:
-    """float32 [H, W] with finite values and sizes that are multiples of 16, or ValueError."""
+def check_image(pixels, size_multiple: int) -> np.ndarray:
+    """float32 [H, W] with finite values and sizes that are multiples of the model's
+    `size_multiple` (16 for the seed), or ValueError."""
     pixels = np.asarray(pixels, np.float32)
     if pixels.ndim != 2:
         raise ValueError(f"expected a grayscale image [H, W], got shape {pixels.shape}")
-    if any(s % SIZE_MULTIPLE or s == 0 for s in pixels.shape):
+    if any(s % size_multiple or s == 0 for s in pixels.shape):
         raise ValueError(
             f"image size {pixels.shape[0]}x{pixels.shape[1]} is not a multiple of "
-            f"{SIZE_MULTIPLE}: pad or crop it (cnninterp.jaxcore.images.loading.load_image does)"
+            f"{size_multiple}: pad or crop it (cnninterp.jaxcore.images.loading.load_image does)"
         )
     if not np.isfinite(pixels).all():
         raise ValueError("image has non-finite pixels (NaN or inf)")
@@ -77,6 +79,10 @@ class Explainer:
     images). It may be called from several threads at once: interactive calls (probability,
     rows) overtake a running full pass between its chunks.
 
+    `model` comes through the seam (model/seam.py); a ModelConfig with its `variables` is the
+    seed architecture (seed.seed_model). The seed's record selects its exact fast paths (the
+    masked network's rows, windows, crops, columns), the only rows there are so far.
+
     Construction places the weights on the first device; compiling happens per image size on
     first use (or in `warm_up`). `chunk_size` pins the number of colours (columns) per chunk;
     otherwise each image size gets what fits the memory budget, halved for that size alone
@@ -90,8 +96,8 @@ class Explainer:
 
     def __init__(
         self,
-        config: ModelConfig,
-        variables: dict,
+        model: SegmentationModel | ModelConfig,
+        variables: dict | None = None,
         *,
         chunk_size: int | None = None,
         weights_as_constants: bool | None = None,
@@ -99,11 +105,16 @@ class Explainer:
         model_sha256: str | None = None,
         devices: DeviceChoice = None,
     ):
-        self.config = config
+        if isinstance(model, ModelConfig):  # the seed architecture, as its callers hold it
+            assert variables is not None, "the seed architecture needs its variables"
+            model = seed_model(model, variables)
+        if model.architecture is None:
+            raise ValueError("rows and passes exist for the seed architecture only, so far")
+        config = self.config = model.architecture
         self.model_sha256 = model_sha256
         self.engine = StreamingEngine(
             select_devices(devices),
-            row_bytes_per_pixel=ROW_BYTES_PER_PIXEL * config.width,
+            row_bytes_per_pixel=model.row_bytes_per_pixel,
             chunk_size=chunk_size,
         )
         self.devices = self.engine.devices
@@ -111,7 +122,9 @@ class Explainer:
         self.device = self.engine.device
         self.device_name = self.engine.device_name
         self.spread = self.engine.spread
-        self.variables = variables = jax.device_put(variables, self.device)
+        self.variables = variables = jax.device_put(model.params, self.device)
+        self.model = replace(model, params=variables)
+        """The model through the seam (model/seam.py), its parameters on the first device."""
         if weights_as_constants is None:  # measured: 2x faster on XLA:CPU; see RESULTS.md
             weights_as_constants = self.device.platform == "cpu"
         self.weights_as_constants = weights_as_constants
@@ -156,7 +169,7 @@ class Explainer:
                     f"class {vessel_class} does not exist: the model has {config.classes} classes"
                 )
             config = replace(config, vessel_class=vessel_class)
-        return cls(config, variables, model_sha256=file_sha256(path), **kwargs)
+        return cls(seed_model(config, variables), model_sha256=file_sha256(path), **kwargs)
 
     def warm_up(self, height: int, width: int, *, full_pass: bool = True) -> None:
         """Compile for this image size: rows, and the full pass's chunks unless told not to
@@ -165,25 +178,29 @@ class Explainer:
         if full_pass:
             self.passes.warm_up(height, width)
 
+    def check_image(self, pixels) -> np.ndarray:
+        """check_image for this model's size multiple."""
+        return check_image(pixels, self.model.size_multiple)
+
     def linearised(self, pixels) -> tuple:
         """(class probabilities [H, W, C], ReLU masks) of an image, on the device and cached
         for the last few images: what every row, pass and attribution starts from."""
-        pixels = check_image(pixels)
+        pixels = self.check_image(pixels)
         with self.engine.priority():
             return self.forward.get(pixels)
 
     def probability(self, pixels: Float[np.ndarray, "H W"]) -> Float[np.ndarray, "H W"]:
         """float32 [H, W]: p(vessel) of every pixel."""
         with self.engine.priority():
-            probs, _ = self.forward.get(check_image(pixels))
-            return np.asarray(probs[..., self.config.vessel_class])
+            probs, _ = self.forward.get(self.check_image(pixels))
+            return np.asarray(probs[..., self.model.explained_class])
 
     def gradient_row(
         self, pixels: Float[np.ndarray, "H W"], y: int, x: int
     ) -> Float[np.ndarray, "H W"]:
         """float32 [H, W]: d p[y, x] / d image, exactly (on the pixel's receptive field where
         that is smaller than the image: crops.py)."""
-        pixels = check_image(pixels)
+        pixels = self.check_image(pixels)
         _check_pixel(pixels.shape, y, x)
         if crops.is_cropped(*pixels.shape):
             return self.gradient_rows(pixels, [(y, x)])[0]
@@ -197,7 +214,7 @@ class Explainer:
         """float32 [N, H, W]: the rows of the given (y, x) pairs, in order, computed in
         vmapped chunks (on crops where those are smaller than the image), or pasted from the
         rows a focus-following pass kept."""
-        pixels = check_image(pixels)
+        pixels = self.check_image(pixels)
         pixels_yx = np.asarray(pixels_yx, np.int64).reshape(-1, 2)
         for y, x in pixels_yx:
             _check_pixel(pixels.shape, y, x)
@@ -258,7 +275,11 @@ class Explainer:
         image (same model) to continue; its rows are kept and skipped, and it is filled in
         place and returned."""
         return self.passes.jacobian_stats(
-            check_image(pixels), on_progress=on_progress, cancel=cancel, focus=focus, resume=resume
+            self.check_image(pixels),
+            on_progress=on_progress,
+            cancel=cancel,
+            focus=focus,
+            resume=resume,
         )
 
     def exact_counts(
@@ -270,7 +291,7 @@ class Explainer:
         rows to count (those a partial first pass has done); the others stay NaN and are not
         computed. Like the first pass, it goes pixel by pixel on crops where that one does,
         else by colours (a colour with no wanted member is skipped)."""
-        pixels = check_image(pixels)
+        pixels = self.check_image(pixels)
         wanted = np.ones(pixels.shape, bool) if rows is None else np.asarray(rows, bool)
         if wanted.shape != pixels.shape:
             raise ValueError(f"rows: a mask of {wanted.shape}, image of {pixels.shape}")

@@ -2,14 +2,14 @@
 
 The pass keeps per-row summaries (significance.py) and the image's forward results, and works
 on one chunk of rows at a time; on the CPU the device's memory is the host's. The formula,
-in bytes, for an H x W image (n = H * W pixels, w = the model's width, C classes):
+in bytes, for an H x W image (n = H * W pixels, C classes; the bytes per pixel come from the
+model through the seam, model/seam.py, measured or derived for the seed in model/seed.py):
 
     summaries    exact (n <= 128 * 128): 8 n^2 (rows and sorted magnitudes), + 4 n^2 for the
                  Jacobian assembled by columns; histograms: n * (8 EDGES + 4) + 9 n
-    forward      4 n C (probabilities) + n w (1 + 2 * (1/2 + 1/4 + ... )) (boolean ReLU masks,
-                 full resolution and both masks of every block) + FORWARD_ACTIVATIONS * 4 n w
-                 (the forward pass's float activations while it runs)
-    working      one chunk: min(budget, rows * ROW_BYTES_PER_PIXEL * w * pixels of one row's
+    forward      4 n C (probabilities) + n * forward_bytes_per_pixel (the seed: its boolean ReLU
+                 masks and the forward pass's float activations while it runs)
+    working      one chunk: min(budget, rows * row_bytes_per_pixel * pixels of one row's
                  backward pass: its 128x128 crop where the pass goes on crops, else n)
 
 Beside a pass, an explainer keeps at most kept_rows.KEPT_ROWS_BYTES (128 MiB) of the rows a
@@ -21,15 +21,9 @@ benchmarks/bench_rows.py prints the measured peak RSS beside this estimate at 10
 import os
 from dataclasses import dataclass
 
-from cnninterp.jaxcore.model.network import DEPTH, ModelConfig
-from cnninterp.jaxcore.rows import receptive_field
+from cnninterp.jaxcore.model import receptive_field
+from cnninterp.jaxcore.model.seam import SegmentationModel
 from cnninterp.jaxcore.summaries.significance import EDGES, is_exact
-
-# Float canvases of the stem's size alive at once in the forward pass. Measured at 1024x1024,
-# full size: the pass's peak was 2.74 GiB above what was held before it, 1.19x this formula
-# with 4; 6 bounds it (benchmarks/RESULTS.md).
-FORWARD_ACTIVATIONS = 6
-ROW_BYTES_PER_PIXEL = 4 * 24  # a backward pass's working bytes per pixel and channel (measured)
 
 
 @dataclass(frozen=True)
@@ -48,7 +42,7 @@ class PassMemory:
 def pass_memory(
     height: int,
     width: int,
-    config: ModelConfig,
+    model: SegmentationModel,
     *,
     by_columns: bool = False,
     chunk_rows: int = 8,
@@ -56,8 +50,11 @@ def pass_memory(
     crop_pixels: int | None = None,
 ) -> PassMemory:
     """The formula above. crop_pixels: pixels of one row's backward pass; by default the crop's
-    where the pass goes on crops (histogram sizes larger than a crop), else the image's."""
+    where the pass goes on crops (the seed's crops, at histogram sizes larger than a crop),
+    else the image's."""
     n = height * width
+    if crop_pixels is None and model.architecture is None:  # no crops for other models yet
+        crop_pixels = n
     if crop_pixels is None:
         crop = receptive_field.crop_extent(height) * receptive_field.crop_extent(width)
         crop_pixels = n if is_exact(height, width) else crop
@@ -66,10 +63,8 @@ def pass_memory(
     else:
         summaries = n * (8 * EDGES + 4)
     summaries += 9 * n  # done, row max |G|, row max G
-    mask_levels = 1 + 2 * sum(0.5**level for level in range(1, DEPTH + 1))
-    forward = 4 * n * config.classes + int(n * config.width * mask_levels)
-    forward += FORWARD_ACTIVATIONS * 4 * n * config.width
-    per_row = ROW_BYTES_PER_PIXEL * config.width * crop_pixels
+    forward = 4 * n * model.classes + int(n * model.forward_bytes_per_pixel)
+    per_row = model.row_bytes_per_pixel * crop_pixels
     working = int(min(chunk_budget, chunk_rows * per_row))
     return PassMemory(summaries, forward, working)
 
@@ -90,12 +85,12 @@ def available_bytes() -> int | None:
 
 
 def check_pass_memory(
-    height: int, width: int, config: ModelConfig, *, available: int | None = None, **kwargs
+    height: int, width: int, model: SegmentationModel, *, available: int | None = None, **kwargs
 ) -> PassMemory:
     """The pass's estimate (pass_memory's keywords), or ValueError naming the estimate and the
     limit when it exceeds `available` bytes (default: what the system has available now; no
     check when that is unknown). Front ends call it before starting a pass."""
-    estimate = pass_memory(height, width, config, **kwargs)
+    estimate = pass_memory(height, width, model, **kwargs)
     limit = available_bytes() if available is None else available
     if limit is not None and estimate.total > limit:
         raise ValueError(

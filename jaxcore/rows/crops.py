@@ -21,7 +21,8 @@ import numpy as np
 from jax import lax
 from jaxtyping import Array, Float, Int
 
-from cnninterp.jaxcore.rows import gradients, receptive_field
+from cnninterp.jaxcore.model import receptive_field
+from cnninterp.jaxcore.rows import gradients
 from cnninterp.jaxcore.summaries.significance import BINS_PER_DECADE, EDGES
 
 # Rows per vmapped call. XLA:CPU gains nothing from larger batches (as for the pass's chunks);

@@ -20,8 +20,9 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Bool, Float, Int
 
+from cnninterp.jaxcore.model import receptive_field
 from cnninterp.jaxcore.model.network import ModelConfig, VesselCNN
-from cnninterp.jaxcore.rows import linear, receptive_field, windowed_encoder
+from cnninterp.jaxcore.rows import linear, windowed_encoder
 from cnninterp.jaxcore.rows.linear import (
     WINDOWS,
     conv,

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnninterp.jaxcore.rows import receptive_field
+from cnninterp.jaxcore.model import receptive_field
 from cnninterp.jaxcore.rows.linear import conv, transpose, upconv
 
 LEVELS = receptive_field.WINDOWED_LEVELS

@@ -6,9 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cnninterp.jaxcore.model import receptive_field
 from cnninterp.jaxcore.model.network import SIZE_MULTIPLE, ModelConfig, model_logits
 from cnninterp.jaxcore.passes.explainer import Explainer
-from cnninterp.jaxcore.rows import crops, gradients, receptive_field
+from cnninterp.jaxcore.rows import crops, gradients
 from tests.jaxcore.nothing_cancels import positive_variables
 from tests.jaxcore.torch_reference import relative_error
 

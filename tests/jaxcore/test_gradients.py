@@ -7,11 +7,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnninterp.jaxcore.model.network import ModelConfig, model_logits, vessel_probability
+from cnninterp.jaxcore.model import receptive_field
+from cnninterp.jaxcore.model.network import (
+    SIZE_MULTIPLE,
+    ModelConfig,
+    model_logits,
+    vessel_probability,
+)
 from cnninterp.jaxcore.passes.explainer import check_image
 from cnninterp.jaxcore.passes.full_passes import coarse_to_fine
 from cnninterp.jaxcore.passes.streaming import is_out_of_memory
-from cnninterp.jaxcore.rows import gradients, receptive_field
+from cnninterp.jaxcore.rows import gradients
 from tests.jaxcore.nothing_cancels import open_network, positive_variables
 from tests.jaxcore.torch_reference import Pair, relative_error
 
@@ -128,7 +134,7 @@ def test_coarse_to_fine_order_visits_every_pixel_once_coarse_grid_first():
 )
 def test_bad_images_are_named(image, message):
     with pytest.raises(ValueError, match=message):
-        check_image(image)
+        check_image(image, SIZE_MULTIPLE)
 
 
 def test_pixel_outside_the_image_is_refused(small_pair, image32):

@@ -6,8 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cnninterp.jaxcore.model import receptive_field
 from cnninterp.jaxcore.model.network import SIZE_MULTIPLE
-from cnninterp.jaxcore.rows import gradients, receptive_field, windowed_encoder
+from cnninterp.jaxcore.rows import gradients, windowed_encoder
 from tests.jaxcore.nothing_cancels import open_network
 from tests.jaxcore.torch_reference import relative_error
 

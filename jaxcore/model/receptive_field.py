@@ -1,7 +1,7 @@
 """The receptive field of an output pixel, derived from the architecture, and the crop that
 holds it.
 
-Every layer of model.py is a 3x3 conv (stride 1 or 2, padding PAD_1) or a stride-2 transposed
+Every layer of network.py is a 3x3 conv (stride 1 or 2, padding PAD_1) or a stride-2 transposed
 conv (PAD_TRANSPOSED), so the input pixels a layer's output pixel reads form an interval that
 follows from the layer alone. Walking the network backwards from output pixel y (final conv,
 then the decoder down to the bottleneck, and the encoder back up from every skip) gives the

@@ -1,0 +1,79 @@
+"""The model seam: all that rows, passes, methods, targets, crops and memory estimates know of a
+segmentation model.
+
+`SegmentationModel` is the one typed interface between a model and everything below it: its
+apply function and parameters, its input channels, classes and output activation, its
+receptive field (or the whole image) and the size multiple it needs, and the bytes per pixel
+its passes take. It is a frozen record, not a base class: a model is described, not
+subclassed.
+
+The seed architecture's Flax port is its first implementation (network.seed_model). The seed's
+exact fast paths (the masked network's rows, windowed decoder and encoder, matmul convs on the
+CPU, crops on the receptive field, columns) are written for that architecture alone, so the
+seed's record carries its `architecture` (the ModelConfig) and that is what selects them; a
+model without one (the next: any PyTorch segmentation model, interpreted from an exported
+graph) has none of them yet.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jax
+from jaxtyping import Array, Float
+
+Activation = Literal["softmax", "sigmoid", "logits"]
+ACTIVATIONS: tuple[Activation, ...] = ("softmax", "sigmoid", "logits")
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: params are arrays
+class SegmentationModel:
+    """A segmentation model, image in, one score per pixel and class out."""
+
+    apply: Callable[[Any, Float[Array, "B H W I"]], Float[Array, "B H W C"]]
+    """apply(params, images [B, H, W, input_channels]) -> logits [B, H, W, classes]."""
+    params: Any
+    """The parameters `apply` takes (a pytree of arrays)."""
+    input_channels: int
+    """Channels of the input image (1: grayscale)."""
+    classes: int
+    """Output channels."""
+    activation: Activation
+    """What makes the explained score of the logits: softmax over the classes, a sigmoid per
+    class, or none ('logits': the logits themselves are explained)."""
+    explained_class: int
+    """The output channel that rows, passes and targets explain."""
+    receptive_radius: int | None
+    """How far, in input pixels each way, an output pixel can see; None: the whole image."""
+    size_multiple: int
+    """Image sides must be multiples of this (the network's total stride)."""
+    row_bytes_per_pixel: int
+    """A row's backward pass's working memory, bytes per image pixel (measured): chunk sizes
+    and memory estimates."""
+    forward_bytes_per_pixel: float
+    """The forward results kept for an image beyond its scores, and the forward pass's
+    activations while it runs, bytes per image pixel: memory estimates."""
+    architecture: Any = None
+    """The seed architecture's ModelConfig when this is the seed model (network.seed_model):
+    it selects the seed's exact fast paths. None for any other model."""
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, not {self.activation!r}")
+        if not 0 <= self.explained_class < self.classes:
+            raise ValueError(
+                f"class {self.explained_class} does not exist: the model has {self.classes} classes"
+            )
+
+    def scores(self, logits: Float[Array, "... C"]) -> Float[Array, "... C"]:
+        """The activation applied to logits over their last axis (the classes)."""
+        return activate(self.activation, logits)
+
+
+def activate(activation: Activation, logits: Float[Array, "... C"]) -> Float[Array, "... C"]:
+    """softmax over the last axis, a sigmoid per entry, or the logits as they are."""
+    if activation == "softmax":
+        return jax.nn.softmax(logits, axis=-1)
+    if activation == "sigmoid":
+        return jax.nn.sigmoid(logits)
+    return logits

@@ -1,0 +1,74 @@
+"""The model seam: the seed architecture's record, and the Explainer taking a model through it."""
+
+from dataclasses import replace
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnninterp.jaxcore.model import receptive_field
+from cnninterp.jaxcore.model.network import SIZE_MULTIPLE, ModelConfig, vessel_probability
+from cnninterp.jaxcore.model.seam import SegmentationModel, activate
+from cnninterp.jaxcore.model.seed import seed_model
+from cnninterp.jaxcore.passes.explainer import Explainer
+
+
+def test_the_seed_record_describes_the_architecture(small_pair):
+    config = replace(small_pair.config, vessel_class=0)
+    model = seed_model(config, small_pair.variables)
+    assert (model.input_channels, model.classes, model.explained_class) == (1, 2, 0)
+    assert model.activation == "softmax" and model.size_multiple == SIZE_MULTIPLE == 16
+    assert model.receptive_radius == receptive_field.radius() == 62
+    assert model.architecture is config and model.params is small_pair.variables
+
+
+def test_the_seed_records_apply_and_activation_are_the_networks(small_pair, image32):
+    model = seed_model(small_pair.config, small_pair.variables)
+    logits = model.apply(model.params, jnp.asarray(image32)[None, :, :, None])[0]
+    explained = np.asarray(model.scores(logits)[..., model.explained_class])
+    expected = np.asarray(
+        vessel_probability(small_pair.config, small_pair.variables, jnp.asarray(image32))
+    )
+    np.testing.assert_array_equal(explained, expected)
+
+
+def test_an_explainer_of_the_seed_record_is_the_explainer_of_its_config(small_pair, image32):
+    explainer = Explainer(seed_model(small_pair.config, small_pair.variables))
+    assert explainer.config is small_pair.config and explainer.model.architecture is not None
+    np.testing.assert_array_equal(
+        explainer.gradient_row(image32, 5, 30), small_pair.explainer.gradient_row(image32, 5, 30)
+    )
+    np.testing.assert_array_equal(
+        explainer.probability(image32), small_pair.explainer.probability(image32)
+    )
+
+
+def test_a_model_without_the_seeds_fast_paths_is_refused_for_now(small_pair):
+    other = replace(seed_model(small_pair.config, small_pair.variables), architecture=None)
+    with pytest.raises(ValueError, match="seed architecture only"):
+        Explainer(other)
+
+
+def test_the_size_multiple_comes_from_the_model(small_pair):
+    model = seed_model(ModelConfig(width=4), small_pair.variables)
+    explainer = Explainer(replace(model, size_multiple=32))
+    with pytest.raises(ValueError, match="multiple of 32"):
+        explainer.probability(np.zeros((48, 48), np.float32))
+
+
+def test_a_record_that_cannot_be_explained_is_refused(small_pair):
+    model = seed_model(small_pair.config, small_pair.variables)
+    with pytest.raises(ValueError, match="class 2 does not exist"):
+        replace(model, explained_class=2)
+    # The tests check type hints at run time (jaxtyping's TypeCheckError, a TypeError) before
+    # __post_init__ would raise its ValueError.
+    with pytest.raises((TypeError, ValueError), match="activation"):
+        replace(model, activation="relu")
+
+
+def test_the_activations():
+    logits = jnp.asarray([[0.5, -1.0, 2.0]])
+    np.testing.assert_allclose(activate("softmax", logits).sum(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(activate("sigmoid", logits), 1 / (1 + np.exp(-logits)), rtol=1e-6)
+    assert activate("logits", logits) is logits
+    assert SegmentationModel.__hash__ is object.__hash__  # by identity: params are arrays
