@@ -78,6 +78,30 @@ def test_each_command_exits_interrupted_on_ctrl_c(tmp_path, monkeypatch, capsys)
     assert "interrupted" in capsys.readouterr().err
 
 
+def test_a_ctrl_c_inside_the_tui_cancels_its_workers_and_exits_interrupted(tmp_path, monkeypatch):
+    import cnninterp.jaxcore.store.compilations as compilations
+    import cnninterp.tui.app as tui_app
+
+    cancelled = []
+
+    class Session:
+        def cancel_all(self):
+            cancelled.append(True)
+
+    class App:
+        session = Session()
+
+        def run(self):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(compilations, "enable_compilation_cache", lambda: None)
+    monkeypatch.setattr(tui_app, "create_app", lambda options: App())
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"")
+    argv = [str(tmp_path), "--model", str(model), "--graphics", "halfblock"]
+    assert tui_cli.main(argv) == ExitCode.INTERRUPTED and cancelled == [True]
+
+
 SHARED = ("model", "cache", "devices", "max_pixels")
 
 

@@ -113,7 +113,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         app.run()
     except KeyboardInterrupt:  # a Ctrl+C that reached Python, not the app: no traceback
-        app.cancel_everything()
+        app.session.cancel_all()
         return ExitCode.INTERRUPTED
     if not truecolor_reported() and not args.truecolor:
         print("tip: if pictures looked banded, your terminal may support --truecolor")
