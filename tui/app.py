@@ -23,13 +23,13 @@ from cnninterp.tui.key_labels import palette_entries
 from cnninterp.tui.keymap import default_bindings
 from cnninterp.tui.main_screen import MainScreen
 from cnninterp.tui.options import AppOptions
+from cnninterp.tui.pictures.pixel_view import PixelView
 from cnninterp.tui.remembered import Remembered
 from cnninterp.tui.state import cursor_jumps, exact_counts, threshold_keys
 from cnninterp.tui.state.effects import Effects, Paint
 from cnninterp.tui.state.session import CURSOR_VIEWS, Session
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.image_list import ImageList
-from cnninterp.tui.widgets.pixel_view import PixelView
 from cnninterp.tui.workers import Workers
 
 

@@ -91,7 +91,7 @@ def run(argv: list[str] | None = None) -> int:
         force_truecolor()
     if graphics != "halfblock":
         # Import (and so measure the cells) before Textual owns the terminal.
-        import cnninterp.tui.widgets.terminal_image  # noqa: F401
+        import cnninterp.tui.pictures.terminal_image  # noqa: F401
 
     from cnninterp.jaxcore.store.compilations import enable_compilation_cache
     from cnninterp.tui.app import create_app

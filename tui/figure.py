@@ -51,7 +51,7 @@ class FigureInputs:
     colormap: str = render.DIVERGING[0]
     title: str = ""
     statistics: tuple[tuple[str, str], ...] = ()
-    """(label, value) rows as tui/view.py's statistics_rows gives them."""
+    """(label, value) rows as cursor_statistics.statistics_rows gives them."""
 
 
 def _colormap(name: str) -> ListedColormap:

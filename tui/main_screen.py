@@ -18,15 +18,15 @@ from textual.widgets import Footer, Static
 
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.panels import Panels, set_border
+from cnninterp.tui.pictures.colorbar import Colorbar
+from cnninterp.tui.pictures.graphics_view import GraphicsView
+from cnninterp.tui.pictures.pixel_view import PixelView
+from cnninterp.tui.pictures.viewport import Viewport
 from cnninterp.tui.prompts import Refused
 from cnninterp.tui.state.effects import Effects, Prompt
 from cnninterp.tui.state.session import CURSOR_VIEWS, Session
-from cnninterp.tui.viewport import Viewport
-from cnninterp.tui.widgets.colorbar import Colorbar
-from cnninterp.tui.widgets.graphics_view import GraphicsView
 from cnninterp.tui.widgets.image_list import ImageList
 from cnninterp.tui.widgets.image_picker import ImagePicker
-from cnninterp.tui.widgets.pixel_view import PixelView
 from cnninterp.tui.widgets.prompt_screen import PromptScreen
 from cnninterp.tui.widgets.stats_panel import StatsPanel
 from cnninterp.tui.widgets.status_line import StatusLine
@@ -49,7 +49,7 @@ class MainScreen(Screen[None]):
         """Which of COMPACT_PICTURES the compact layout shows."""
         self._image_widget, self._cell = None, None
         if options.graphics != "halfblock":
-            from cnninterp.tui.widgets.terminal_image import image_widget_class, terminal_cell_size
+            from cnninterp.tui.pictures.terminal_image import image_widget_class, terminal_cell_size
 
             self._image_widget = options.image_widget or image_widget_class(options.graphics)
             self._cell = options.cell_size or terminal_cell_size()

@@ -1,25 +1,25 @@
 """The screen's panels drawn from the session: one method per `Paint` of state/effects.py.
 
-What a picture shows is decided by the pure functions in `paint` (and explanation_stats for
-an attribution); this class finds the widgets and hands them the pictures and texts.
+What a picture shows is decided by the pure functions in pictures/panel_pictures.py; this
+class finds the widgets and hands them the pictures and texts.
 """
 
 import numpy as np
 from textual.widget import Widget
 
-from cnninterp.tui import paint
+from cnninterp.tui.attribution_statistics import attribution_limit
+from cnninterp.tui.cursor_statistics import exact_counts_note
 from cnninterp.tui.eta import format_percent
-from cnninterp.tui.explanation_stats import attribution_detail, attribution_limit
-from cnninterp.tui.paint import Picture, PicturePanel
 from cnninterp.tui.pass_status import pass_status
+from cnninterp.tui.pictures import panel_pictures
+from cnninterp.tui.pictures.colorbar import Colorbar
+from cnninterp.tui.pictures.graphics_view import GraphicsView
+from cnninterp.tui.pictures.picture_panel import Picture, PicturePanel
+from cnninterp.tui.pictures.pixel_view import PixelView
 from cnninterp.tui.state.attribution_state import TARGET_OUTLINE_RGB
 from cnninterp.tui.state.effects import Effects, Paint
 from cnninterp.tui.state.session import CURSOR_VIEWS, Session
-from cnninterp.tui.view import exact_counts_note
-from cnninterp.tui.widgets.colorbar import Colorbar
-from cnninterp.tui.widgets.graphics_view import GraphicsView
 from cnninterp.tui.widgets.image_list import ImageEntry, ImageList
-from cnninterp.tui.widgets.pixel_view import PixelView
 from cnninterp.tui.widgets.stats_panel import StatsPanel
 from cnninterp.tui.widgets.status_line import StatusLine
 
@@ -111,13 +111,13 @@ class Panels:
         loaded = view.loaded
         height, width = loaded.original_shape
         self.screen.query_one(ImageList).update_entry(view.index, size=f"{width}x{height}")
-        self.picture("image").set_picture(paint.image_picture(loaded))
-        self.title("image", paint.image_title(loaded, view.index, count))
+        self.picture("image").set_picture(panel_pictures.image_picture(loaded))
+        self.title("image", panel_pictures.image_title(loaded, view.index, count))
         self.say(("significance",), "computing…")
 
     def paint_probability(self, effects: Effects) -> None:
         if self.session.view is not None:
-            picture = paint.probability_picture(self.session.view, self.session.overlays)
+            picture = panel_pictures.probability_picture(self.session.view, self.session.overlays)
             if picture is not None:
                 self.show("probability", picture)
 
@@ -128,8 +128,10 @@ class Panels:
         if mask is None:
             mask = np.zeros(view.loaded.pixels.shape, bool)
         target = (mask, TARGET_OUTLINE_RGB)  # a layer: painted after zooming out (block max)
-        self.picture("image").set_picture(paint.image_picture(view.loaded), layers=(target,))
-        probability = paint.probability_picture(view, self.session.overlays)
+        self.picture("image").set_picture(
+            panel_pictures.image_picture(view.loaded), layers=(target,)
+        )
+        probability = panel_pictures.probability_picture(view, self.session.overlays)
         if probability is not None:
             layers = (*probability.layers, target)
             self.picture("probability").set_picture(probability.rgb, layers=layers)
@@ -191,7 +193,7 @@ class Panels:
 
     def paint_significance(self, effects: Effects) -> None:
         if self.session.view is not None:
-            picture = paint.significance_picture(self.session.view, self.session.threshold)
+            picture = panel_pictures.significance_picture(self.session.view, self.session.threshold)
             if picture is not None:
                 self.show("significance", picture)
 
@@ -208,9 +210,9 @@ class Panels:
             self.title("gradient-box", explained.title())
         elif view is None or (values := view.row_for(y, x)) is None:
             return
-        scale = paint.row_scale(values, session.log_scale)
+        scale = panel_pictures.row_scale(values, session.log_scale)
         if gradient:
-            picture = paint.gradient_picture(values, scale, session.cmap)
+            picture = panel_pictures.gradient_picture(values, scale, session.cmap)
             self.picture("gradient").set_picture(picture.rgb)
             self.screen.query_one(Colorbar).set_scale(scale, session.cmap)
             self.title("gradient-box", subtitle=picture.subtitle or "")
@@ -218,9 +220,12 @@ class Panels:
             return
         if explained is not None:
             limit = attribution_limit(session.threshold, values)
-            self.show("detail", attribution_detail(values, limit, y, x, scale, session.cmap))
+            self.show(
+                "detail",
+                panel_pictures.attribution_detail(values, limit, y, x, scale, session.cmap),
+            )
         else:
-            picture = paint.detail_picture(
+            picture = panel_pictures.detail_picture(
                 view, session.threshold, (y, x), values, scale, session.cmap
             )
             self.show("detail", picture)
@@ -232,7 +237,7 @@ class Panels:
         self.paint_row(effects, gradient=False)
 
     def paint_details_later(self, effects: Effects) -> None:
-        pass  # the app asks the session after the next refresh (CnnInterpApp.show)
+        pass  # the app asks the session after the next refresh (CnnInterpApp.apply)
 
     def paint_statistics(self, effects: Effects) -> None:
         if self.session.view is not None:

@@ -8,8 +8,8 @@ is its coarse preview, and the line says so instead of a row count that looks st
 import numpy as np
 
 from cnninterp.tui.eta import describe_progress, format_duration, format_percent
-from cnninterp.tui.view import ImageView
-from cnninterp.tui.viewport import Window
+from cnninterp.tui.pictures.viewport import Window
+from cnninterp.tui.state.image_results import ImageResults
 
 
 def view_fraction(done: np.ndarray, window: Window | None) -> float | None:
@@ -21,7 +21,7 @@ def view_fraction(done: np.ndarray, window: Window | None) -> float | None:
 
 
 def pass_status(
-    view: ImageView, fraction: float, seconds: float, window: Window | None = None
+    view: ImageResults, fraction: float, seconds: float, window: Window | None = None
 ) -> str:
     """The line for a progress report: `fraction` of the pass's work done, `seconds` since it
     started; the time left from view.time_left's smoothed rate (fed here)."""

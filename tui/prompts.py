@@ -4,7 +4,7 @@ Pure, so the app only asks and applies: a refusal carries the warning the user s
 """
 
 from cnninterp.jaxcore.summaries.significance import ThresholdMode
-from cnninterp.tui.threshold import PERCENT_RANGE, Threshold
+from cnninterp.tui.state.threshold import PERCENT_RANGE, Threshold
 
 
 class Refused(ValueError):

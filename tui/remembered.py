@@ -5,8 +5,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from cnninterp.tui import render
+from cnninterp.tui.pictures.viewport import Viewport, scale_from_label
 from cnninterp.tui.settings import Settings, load_keymap, load_settings, save_settings
-from cnninterp.tui.viewport import Viewport, scale_from_label
 
 if TYPE_CHECKING:
     from cnninterp.tui.app import CnnInterpApp

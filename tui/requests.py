@@ -105,7 +105,7 @@ class SaveRequest:
     """`s`: the view as on screen, written to the save folder (saving.py)."""
 
     view: Any
-    """The image's results (an ImageView)."""
+    """The image's results (an ImageResults)."""
     record: dict
     """The statistics panel's numbers (JSON-ready)."""
     cursor: tuple[int, int]

@@ -22,9 +22,9 @@ from textual.keys import Keys, format_key, key_to_character
 from cnninterp.jaxcore.files.disk import write_atomically
 from cnninterp.jaxcore.summaries.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
 from cnninterp.tui.keymap import DEFAULT_KEYS
+from cnninterp.tui.pictures.viewport import FIT, scale_from_label
 from cnninterp.tui.render import DIVERGING
-from cnninterp.tui.threshold import PERCENT_RANGE, Threshold
-from cnninterp.tui.viewport import FIT, scale_from_label
+from cnninterp.tui.state.threshold import PERCENT_RANGE, Threshold
 
 ENV_VAR = "CNNINTERP_CONFIG_DIR"
 SETTINGS_FILE = "settings.json"

@@ -11,15 +11,16 @@ from rich.console import Console
 
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.summaries.significance import ThresholdMode, significance_counts
-from cnninterp.tui import messages, paint
+from cnninterp.tui import messages
 from cnninterp.tui.app import create_app
 from cnninterp.tui.eta import TimeLeft
 from cnninterp.tui.options import AppOptions
+from cnninterp.tui.pictures import panel_pictures
+from cnninterp.tui.pictures.pixel_view import PixelView
 from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF, format_value
 from cnninterp.tui.requests import CountsKey
 from cnninterp.tui.state.effects import Paint
 from cnninterp.tui.widgets.help_screen import HelpScreen
-from cnninterp.tui.widgets.pixel_view import PixelView
 from cnninterp.tui.widgets.status_line import StatusLine
 from tests.tui.pilot_helpers import options, row_shown, stats_done, wait_for
 
@@ -81,8 +82,8 @@ async def test_the_rows_detail_comes_after_it_unless_the_cursor_moved_on(
         await wait_for(pilot, lambda: row_shown(app))
         assert app.session.cursor == (1, 1)
         view, detail = app.session.view, app.query_one("#detail", PixelView)
-        scale = paint.row_scale(view.row, app.session.log_scale)
-        expected = paint.detail_picture(
+        scale = panel_pictures.row_scale(view.row, app.session.log_scale)
+        expected = panel_pictures.detail_picture(
             view, app.session.threshold, app.session.cursor, view.row, scale, app.session.cmap
         )
         np.testing.assert_array_equal(detail._rgb, expected.rgb)

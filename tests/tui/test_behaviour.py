@@ -14,10 +14,10 @@ from textual.widgets import Footer, Input, Static
 
 from cnninterp.tui import cli, jobs, prompts
 from cnninterp.tui.app import create_app
-from cnninterp.tui.explanation_stats import explained_rows
+from cnninterp.tui.attribution_statistics import explained_rows
 from cnninterp.tui.key_labels import palette_entries
 from cnninterp.tui.keymap import DEFAULT_KEYS
-from cnninterp.tui.threshold import Threshold
+from cnninterp.tui.state.threshold import Threshold
 from cnninterp.tui.widgets.help_screen import HelpScreen
 from cnninterp.tui.widgets.image_picker import ImagePicker, matching
 from cnninterp.tui.widgets.prompt_screen import PromptScreen

@@ -11,8 +11,8 @@ from cnninterp.jaxcore.explain.attribution import Attributor
 from cnninterp.jaxcore.explain.groundtruth import mistakes
 from cnninterp.jaxcore.explain.methods import Method
 from cnninterp.jaxcore.explain.targets import Target, predicted_mask
-from cnninterp.tui import paint
 from cnninterp.tui.app import create_app
+from cnninterp.tui.pictures import panel_pictures
 from cnninterp.tui.state.attribution_state import TARGET_OUTLINE_RGB
 from cnninterp.tui.widgets.prompt_screen import PromptScreen
 from tests.tui.pilot_helpers import options, row_shown, wait_for
@@ -49,8 +49,8 @@ async def test_cycling_the_method_shows_the_attribution_jaxcore_computes(
             np.testing.assert_allclose(
                 app.session.shown_attribution().values, want, rtol=1e-5, atol=1e-8
             )
-            scale = paint.row_scale(want, app.session.log_scale)
-            drawn = paint.gradient_picture(
+            scale = panel_pictures.row_scale(want, app.session.log_scale)
+            drawn = panel_pictures.gradient_picture(
                 app.session.shown_attribution().values, scale, app.session.cmap
             ).rgb
             np.testing.assert_array_equal(gradient_rgb(app), drawn)

@@ -12,8 +12,7 @@ from cnninterp.jaxcore.explain.methods import Method
 from cnninterp.jaxcore.explain.targets import Target, TargetError
 from cnninterp.jaxcore.images.loading import ImageSource, LoadedImage
 from cnninterp.jaxcore.summaries.significance import ThresholdMode
-from cnninterp.tui.explanation import Explanation, parameters_text, parse_parameters
-from cnninterp.tui.explanation_stats import (
+from cnninterp.tui.attribution_statistics import (
     GroundTruthMemo,
     attribution_limit,
     explained_rows,
@@ -23,8 +22,9 @@ from cnninterp.tui.key_labels import help_rows
 from cnninterp.tui.keymap import default_bindings
 from cnninterp.tui.prompts import Refused
 from cnninterp.tui.state.attribution_state import RecentAttributions
-from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import ImageView
+from cnninterp.tui.state.explanation_choice import Explanation, parameters_text, parse_parameters
+from cnninterp.tui.state.image_results import ImageResults
+from cnninterp.tui.state.threshold import Threshold
 from cnninterp.tui.widgets.help_screen import help_table
 
 
@@ -120,7 +120,7 @@ def test_attribution_limits_are_percent_of_max_abs_a_or_absolute():
     assert attribution_limit(Threshold(ThresholdMode.ABSOLUTE, absolute=0.7), values) == 0.7
 
 
-def _view_with_label(tmp_path) -> ImageView:
+def _view_with_label(tmp_path) -> ImageResults:
     rng = np.random.default_rng(0)
     pixels = rng.random((16, 16)).astype(np.float32)
     label = np.zeros((16, 16), bool)
@@ -129,7 +129,7 @@ def _view_with_label(tmp_path) -> ImageView:
     probability[0, 0], probability[5, 7] = 0.8, 0.2  # one false positive, one false negative
     source = ImageSource("x", tmp_path / "x.png", None)
     loaded = LoadedImage(source, pixels, label, (16, 16), ())
-    return ImageView(1, 0, loaded=loaded, probability=probability)
+    return ImageResults(1, 0, loaded=loaded, probability=probability)
 
 
 def test_statistics_of_an_attribution_with_ground_truth_equal_jaxcore(tmp_path):

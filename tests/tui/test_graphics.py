@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from cnninterp.tui import render
+from cnninterp.tui.cursor_statistics import statistics_rows
 from cnninterp.tui.graphics import choose_graphics, multiplexer, resolve_graphics
-from cnninterp.tui.terminal_picture import CellGeometry, upscaled_picture
-from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import statistics_rows
+from cnninterp.tui.pictures.terminal_picture import CellGeometry, upscaled_picture
+from cnninterp.tui.state.threshold import Threshold
 
 
 def choose(requested, detected="kitty", is_tty=True, columns=120, multiplexed=""):

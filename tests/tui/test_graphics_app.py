@@ -7,7 +7,7 @@ import pytest
 from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.summaries import significance
 from cnninterp.tui.app import create_app
-from cnninterp.tui.widgets.graphics_view import CursorMark, GraphicsView
+from cnninterp.tui.pictures.graphics_view import CursorMark, GraphicsView
 from tests.tui.pilot_helpers import options, row_shown, stats_done, wait_for
 
 PICTURES = ("image", "probability", "significance", "gradient", "detail")

@@ -10,14 +10,14 @@ from textual.containers import Horizontal
 from textual.geometry import Region
 from textual.widget import Widget
 
-from cnninterp.tui import paint
 from cnninterp.tui.app import create_app
 from cnninterp.tui.panels import CURSOR_VIEWS
+from cnninterp.tui.pictures import panel_pictures
+from cnninterp.tui.pictures.graphics_view import CursorMark, GraphicsView
+from cnninterp.tui.pictures.pixel_view import PixelView, display_picture
+from cnninterp.tui.pictures.terminal_picture import CellGeometry, cursor_patch
+from cnninterp.tui.pictures.viewport import Scale, Viewport, Window
 from cnninterp.tui.render import CURSOR_RGB
-from cnninterp.tui.terminal_picture import CellGeometry, cursor_patch
-from cnninterp.tui.viewport import Scale, Viewport, Window
-from cnninterp.tui.widgets.graphics_view import CursorMark, GraphicsView
-from cnninterp.tui.widgets.pixel_view import PixelView, display_picture
 from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 
@@ -179,7 +179,7 @@ async def test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel(
         window = image.window
         assert window.scale == Scale(4) and window.contains(*app.session.cursor)
         assert (window.y1 - window.y0, window.x1 - window.x0) != (32, 32)  # zoomed in
-        pixels = paint.image_picture(app.session.view.loaded)
+        pixels = panel_pictures.image_picture(app.session.view.loaded)
         region = pixels[window.y0 : window.y1, window.x0 : window.x1]
         np.testing.assert_array_equal(image.display_pixels, region)
         factor = int(image.geometry.scale)

@@ -9,7 +9,7 @@ from cnninterp.tui.cli import main, parse_args
 from cnninterp.tui.graphics import resolve_graphics
 from cnninterp.tui.latest import LatestOnly
 from cnninterp.tui.model_source import OpenError, find_model, open_explainer
-from cnninterp.tui.threshold import Threshold, log_step
+from cnninterp.tui.state.threshold import Threshold, log_step
 
 
 def test_latest_only_skips_stale_requests():

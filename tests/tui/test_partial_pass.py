@@ -13,10 +13,11 @@ from cnninterp.jaxcore.store import results as cache_module
 from cnninterp.jaxcore.summaries.significance import JacobianStats, ThresholdMode
 from cnninterp.tui import jobs
 from cnninterp.tui.app import create_app
-from cnninterp.tui.explanation_stats import explained_rows
+from cnninterp.tui.attribution_statistics import explained_rows
+from cnninterp.tui.cursor_statistics import cursor_statistics, exact_counts_note
 from cnninterp.tui.requests import ThresholdKey
-from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import ImageView, cursor_statistics, exact_counts_note
+from cnninterp.tui.state.image_results import ImageResults
+from cnninterp.tui.state.threshold import Threshold
 from cnninterp.tui.widgets.status_line import StatusLine
 from tests.tui.pilot_helpers import options, wait_for
 
@@ -169,7 +170,7 @@ def test_exact_counts_outdated_when_the_max_grows():
     exact counts made before are not shown (estimates are) and the status says why."""
     threshold = Threshold(ThresholdMode.GLOBAL, percent=1.0)
     stats = partial_stats(4, 2.0)
-    view = ImageView(1, 0, stats=stats, rows_total=stats.done.size)
+    view = ImageResults(1, 0, stats=stats, rows_total=stats.done.size)
     view.exact_counts = np.where(stats.done, 7.0, np.nan).astype(np.float32)
     view.exact_key = ThresholdKey(threshold.mode, threshold.t_value)
     view.exact_rows = stats.done.copy()

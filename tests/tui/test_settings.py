@@ -19,7 +19,7 @@ from cnninterp.tui.settings import (
     save_settings,
     valid_key,
 )
-from cnninterp.tui.threshold import Threshold
+from cnninterp.tui.state.threshold import Threshold
 
 
 @pytest.fixture

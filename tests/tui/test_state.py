@@ -19,7 +19,7 @@ from cnninterp.tui.requests import (
 from cnninterp.tui.state import cursor_jumps, threshold_keys
 from cnninterp.tui.state.effects import Paint
 from cnninterp.tui.state.session import Session
-from cnninterp.tui.threshold import Threshold
+from cnninterp.tui.state.threshold import Threshold
 
 SIDE = 8
 EXPLAINER = SimpleNamespace(device_name="cpu")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnninterp.tui.viewport import (
+from cnninterp.tui.pictures.viewport import (
     FIT,
     ZOOM_LADDER,
     Scale,

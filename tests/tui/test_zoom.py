@@ -8,9 +8,9 @@ from textual.app import App, ComposeResult
 
 from cnninterp.tui import render
 from cnninterp.tui.app import create_app
+from cnninterp.tui.pictures.pixel_view import PixelView, display_picture
+from cnninterp.tui.pictures.viewport import Scale, Viewport, Window
 from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF
-from cnninterp.tui.viewport import Scale, Viewport, Window
-from cnninterp.tui.widgets.pixel_view import PixelView, display_picture
 from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 

@@ -17,15 +17,15 @@ import numpy as np
 from cnninterp.jaxcore.explain.attribution import Attribution
 from cnninterp.jaxcore.explain.targets import Target, TargetError, target_weights
 from cnninterp.tui import render
-from cnninterp.tui.explanation import (
+from cnninterp.tui.requests import AttributionRequest
+from cnninterp.tui.state.effects import Effects, Paint, Prompt
+from cnninterp.tui.state.explanation_choice import (
     Explanation,
     parameters_question,
     parameters_text,
     parse_parameters,
     target_support,
 )
-from cnninterp.tui.requests import AttributionRequest
-from cnninterp.tui.state.effects import Effects, Paint, Prompt
 
 if TYPE_CHECKING:
     from cnninterp.tui.state.session import Session

@@ -15,12 +15,12 @@ from cnninterp.jaxcore.images.loading import ImageSource, LoadedImage
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.summaries.significance import JacobianStats, Significance, ThresholdMode
 from cnninterp.tui import render
-from cnninterp.tui.explanation import Explanation
-from cnninterp.tui.explanation_stats import (
+from cnninterp.tui.attribution_statistics import (
     GroundTruthMemo,
     explained_rows,
     explained_statistics,
 )
+from cnninterp.tui.cursor_statistics import StatsRecord, current_threshold
 from cnninterp.tui.requests import (
     CountsKey,
     CountsRequest,
@@ -30,8 +30,9 @@ from cnninterp.tui.requests import (
 )
 from cnninterp.tui.state.attribution_state import AttributionState
 from cnninterp.tui.state.effects import Effects, Paint
-from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import ImageView, StatsRecord, current_threshold
+from cnninterp.tui.state.explanation_choice import Explanation
+from cnninterp.tui.state.image_results import ImageResults
+from cnninterp.tui.state.threshold import Threshold
 
 CURSOR_VIEWS = ("image", "probability", "significance", "gradient")
 """The panels that show the cursor (a click there moves it)."""
@@ -42,7 +43,7 @@ class Session:
         self.explainer: Explainer | None = None
         """The model's Explainer, once open (ModelReady)."""
         self.sources: list[ImageSource] = []
-        self.view: ImageView | None = None
+        self.view: ImageResults | None = None
         """Results for the image on screen (None before the model is open)."""
         self.cursor = (0, 0)
         self.threshold = threshold or Threshold()
@@ -69,7 +70,7 @@ class Session:
     def explanation(self) -> Explanation:
         return self.attribution.explanation
 
-    def current(self, token: int) -> ImageView | None:
+    def current(self, token: int) -> ImageResults | None:
         """The view of the image `token`, or None when the user has left it."""
         return self.view if self.view is not None and self.view.token == token else None
 
@@ -77,7 +78,7 @@ class Session:
         """The attribution the panels show now, or None (the plain row, or not computed)."""
         return self.attribution.shown()
 
-    def cursor_statistics(self, view: ImageView | None = None) -> StatsRecord:
+    def cursor_statistics(self, view: ImageResults | None = None) -> StatsRecord:
         """Every number the statistics panel shows for the cursor (and `s` saves)."""
         view = view or self.view
         assert view is not None
@@ -129,7 +130,7 @@ class Session:
         self.image_cancel = threading.Event()
         self._cancels = {e for e in self._cancels if not e.is_set()} | {self.image_cancel}
         self._token += 1
-        self.view = ImageView(self._token, index)
+        self.view = ImageResults(self._token, index)
         request = ImageRequest(self._token, index, self.sources[index], self.image_cancel)
         return Effects(requests=[request], paints=[Paint.IMAGE_LOADING])
 

@@ -27,9 +27,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from cnninterp.tui import render
-from cnninterp.tui.terminal_picture import CellGeometry, cursor_patch, upscaled_picture
-from cnninterp.tui.viewport import Viewport, Window
-from cnninterp.tui.widgets.pixel_view import Layer, PixelView, display_picture, same_layers
+from cnninterp.tui.pictures.picture_panel import Layer
+from cnninterp.tui.pictures.pixel_view import PixelView, display_picture, same_layers
+from cnninterp.tui.pictures.terminal_picture import CellGeometry, cursor_patch, upscaled_picture
+from cnninterp.tui.pictures.viewport import Viewport, Window
 
 TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, render.CURSOR_RGB))})")
 

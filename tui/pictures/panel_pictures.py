@@ -6,50 +6,16 @@ overlays, so the app only routes the answers to its panels, and every picture ca
 without an App.
 """
 
-from dataclasses import dataclass
-from typing import Protocol
-
 import numpy as np
 
 from cnninterp.jaxcore.images.loading import LoadedImage
-from cnninterp.jaxcore.summaries.footprint import crop_to_footprint
+from cnninterp.jaxcore.summaries.footprint import crop_to_footprint, footprint
 from cnninterp.jaxcore.summaries.significance import fill_coarse
 from cnninterp.tui import render
-from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import ImageView, cursor_footprint
-from cnninterp.tui.viewport import Viewport
-
-Layer = tuple[np.ndarray, tuple[int, int, int]]
-"""A bool mask [H, W] painted in one colour over a picture."""
-
-
-class PicturePanel(Protocol):
-    """What the app asks of a picture panel: PixelView (half blocks) and GraphicsView (kitty,
-    sixel) both provide it."""
-
-    def set_picture(
-        self, rgb: np.ndarray | None, message: str = "", layers: tuple[Layer, ...] = ()
-    ) -> None:
-        """Show rgb (uint8 [h, w, 3]) with mask layers over it or, when None, `message`."""
-
-    def set_cursor(self, y: int, x: int) -> None:
-        """Mark image pixel (y, x)."""
-
-    def set_viewport(self, viewport: Viewport) -> None:
-        """Show the shared zoom and centre."""
-
-
-@dataclass(frozen=True)
-class Picture:
-    """A panel's content: a picture, or a message when there is none."""
-
-    rgb: np.ndarray | None
-    """uint8 [h, w, 3], or None: show `message`."""
-    message: str = ""
-    subtitle: str | None = None
-    """The panel's border subtitle; None leaves it as it is."""
-    layers: tuple[Layer, ...] = ()
-    """Masks painted over the picture after zooming out (block max: thin lines survive)."""
+from cnninterp.tui.cursor_statistics import cursor_footprint
+from cnninterp.tui.pictures.picture_panel import Layer, Picture
+from cnninterp.tui.state.image_results import ImageResults
+from cnninterp.tui.state.threshold import Threshold
 
 
 def image_picture(loaded: LoadedImage) -> np.ndarray:
@@ -62,7 +28,7 @@ def image_title(loaded: LoadedImage, index: int, count: int) -> str:
     return f"{loaded.source.name} ({index + 1}/{count}) · stretch p{low:g}-p{high:g}"
 
 
-def probability_picture(view: ImageView, overlays: bool) -> Picture | None:
+def probability_picture(view: ImageResults, overlays: bool) -> Picture | None:
     """p(vessel) in gray, with the predicted mask's and the label's outlines as layers when
     asked (painted after zooming out, by block maxima)."""
     if view.probability is None:
@@ -77,7 +43,7 @@ def probability_picture(view: ImageView, overlays: bool) -> Picture | None:
     return Picture(rgb, layers=tuple(layers))
 
 
-def significance_picture(view: ImageView, threshold: Threshold) -> Picture | None:
+def significance_picture(view: ImageResults, threshold: Threshold) -> Picture | None:
     """The counts (exact ones when computed for this threshold), None before any."""
     sig = view.significance
     if sig is None:
@@ -104,7 +70,7 @@ def gradient_picture(row: np.ndarray, scale: render.SignedScale, cmap: str) -> P
 
 
 def detail_picture(
-    view: ImageView,
+    view: ImageResults,
     threshold: Threshold,
     cursor: tuple[int, int],
     row: np.ndarray,
@@ -120,5 +86,18 @@ def detail_picture(
     if crop.size == 0:
         return Picture(None, "none above threshold", subtitle="")
     shown = np.where(np.abs(crop) > fp.threshold, crop, 0.0)
+    subtitle = f"y {fp.y_min}..{fp.y_max} x {fp.x_min}..{fp.x_max}"
+    return Picture(render.signed_rgb(shown, scale, cmap), subtitle=subtitle)
+
+
+def attribution_detail(
+    values: np.ndarray, limit: float, y: int, x: int, scale: render.SignedScale, cmap: str
+) -> Picture:
+    """The attribution cropped to its footprint (|A| > limit), the rest blanked."""
+    fp = footprint(values, limit, y, x)
+    crop = crop_to_footprint(values, fp)
+    if crop.size == 0:
+        return Picture(None, "none above threshold", subtitle="")
+    shown = np.where(np.abs(crop) > limit, crop, 0.0)
     subtitle = f"y {fp.y_min}..{fp.y_max} x {fp.x_min}..{fp.x_max}"
     return Picture(render.signed_rgb(shown, scale, cmap), subtitle=subtitle)

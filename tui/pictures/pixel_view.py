@@ -22,10 +22,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from cnninterp.tui import render
-from cnninterp.tui.viewport import Viewport, Window
-
-Layer = tuple[np.ndarray, tuple[int, int, int]]
-"""A bool mask [H, W] painted in one colour over the picture (max-reduced when zoomed out)."""
+from cnninterp.tui.pictures.picture_panel import Layer
+from cnninterp.tui.pictures.viewport import Viewport, Window
 
 TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, render.CURSOR_RGB))})")
 

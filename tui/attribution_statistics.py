@@ -1,9 +1,10 @@
-"""The statistics and the detail crop of an attribution map, and the ground truth beside them.
+"""The statistics of an attribution map, and the ground truth beside them.
 
-Pure, like view.py, whose cursor record this extends: an attribution A takes the place of the
-gradient row in the footprint numbers (A(y,x), max |A|, pixels above the threshold, ...), and
-with labels every explanation, the plain row included, gets the figures of
-jaxcore.groundtruth. The significance numbers stay the per-pixel gradient footprint's.
+Pure, like cursor_statistics.py, whose cursor record this extends: an attribution A takes the
+place of the gradient row in the footprint numbers (A(y,x), max |A|, pixels above the
+threshold, ...), and with labels every explanation, the plain row included, gets the figures
+of jaxcore.groundtruth (its detail crop: pictures/panel_pictures.attribution_detail). The
+significance numbers stay the per-pixel gradient footprint's.
 
 Thresholds of an attribution follow jaxcore's significance.attribution_threshold, the one rule
 the export applies too.
@@ -13,18 +14,17 @@ import numpy as np
 
 from cnninterp.jaxcore.explain.attribution import Attribution
 from cnninterp.jaxcore.explain.groundtruth import ground_truth_figures, segmentation_scores
-from cnninterp.jaxcore.summaries.footprint import crop_to_footprint, footprint
+from cnninterp.jaxcore.summaries.footprint import footprint
 from cnninterp.jaxcore.summaries.significance import ThresholdMode, attribution_threshold
 from cnninterp.tui import render
-from cnninterp.tui.paint import Picture
-from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import (
-    ImageView,
+from cnninterp.tui.cursor_statistics import (
     StatsRecord,
     current_threshold,
     cursor_statistics,
     statistics_rows,
 )
+from cnninterp.tui.state.image_results import ImageResults
+from cnninterp.tui.state.threshold import Threshold
 
 FOOTPRINT_FIELDS: tuple[str, ...] = ("above", "y_min", "y_max", "x_min", "x_max", "area")
 FOOTPRINT_FIELDS += ("fulfillment", "positive_mass", "negative_mass", "centre_dy", "centre_dx")
@@ -60,7 +60,7 @@ class GroundTruthMemo:
 
 
 def explained_statistics(
-    view: ImageView,
+    view: ImageResults,
     threshold: Threshold,
     y: int,
     x: int,
@@ -150,16 +150,3 @@ def _vessel_background(share: float) -> str:
     if share is None or np.isnan(share):
         return "-"
     return f"{100 * share:.1f} % / {100 * (1 - share):.1f} %"
-
-
-def attribution_detail(
-    values: np.ndarray, limit: float, y: int, x: int, scale: render.SignedScale, cmap: str
-) -> Picture:
-    """The attribution cropped to its footprint (|A| > limit), the rest blanked."""
-    fp = footprint(values, limit, y, x)
-    crop = crop_to_footprint(values, fp)
-    if crop.size == 0:
-        return Picture(None, "none above threshold", subtitle="")
-    shown = np.where(np.abs(crop) > limit, crop, 0.0)
-    subtitle = f"y {fp.y_min}..{fp.y_max} x {fp.x_min}..{fp.x_max}"
-    return Picture(render.signed_rgb(shown, scale, cmap), subtitle=subtitle)
