@@ -76,9 +76,8 @@ class Attributor:
 
     def __init__(self, explainer: Explainer):
         self.explainer = explainer
-        bind = bind_model(
-            explainer.config, explainer.variables, constants=explainer.weights_as_constants
-        )  # as the Explainer binds: 2x faster on XLA:CPU
+        # As the Explainer binds (2x faster on XLA:CPU with the weights as constants).
+        bind = bind_model(explainer.model, constants=explainer.weights_as_constants)
         self._gradient_sum = bind(target_gradients.weighted_gradient_sum, static_argnames="dense")
         self.pull_back = bind(target_gradients.pull_back_weights)
         """(probs, masks, weights [H, W]) -> dT/d image [H, W] at the image of those forward

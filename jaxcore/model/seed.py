@@ -5,6 +5,8 @@ receptive_field.py) or was measured on it (the bytes per pixel of its passes). T
 carries the ModelConfig as its `architecture`, which selects the seed's exact fast paths.
 """
 
+from dataclasses import replace
+
 from cnninterp.jaxcore.model import receptive_field
 from cnninterp.jaxcore.model.network import DEPTH, SIZE_MULTIPLE, ModelConfig, VesselCNN
 from cnninterp.jaxcore.model.seam import SegmentationModel
@@ -35,3 +37,17 @@ def seed_model(config: ModelConfig, variables: dict) -> SegmentationModel:
         forward_bytes_per_pixel=config.width * (MASK_LEVELS + 4 * FORWARD_ACTIVATIONS),
         architecture=config,
     )
+
+
+def seed_architecture(model: SegmentationModel) -> ModelConfig:
+    """The seed's ModelConfig behind a record, explaining the record's class: what selects
+    the seed's fast paths. ValueError for a record they cannot serve (another model, or an
+    activation other than the softmax they differentiate)."""
+    config = model.architecture
+    if config is None:
+        raise ValueError("rows and passes exist for the seed architecture only, so far")
+    if model.activation != "softmax":
+        raise ValueError(f"the seed's rows differentiate a softmax, not {model.activation!r}")
+    if config.vessel_class != model.explained_class:
+        config = replace(config, vessel_class=model.explained_class)
+    return config

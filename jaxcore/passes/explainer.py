@@ -26,7 +26,7 @@ from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.model.model_file import load_model
 from cnninterp.jaxcore.model.network import ModelConfig
 from cnninterp.jaxcore.model.seam import SegmentationModel
-from cnninterp.jaxcore.model.seed import seed_model
+from cnninterp.jaxcore.model.seed import seed_architecture, seed_model
 from cnninterp.jaxcore.passes.binding import ForwardCache, bind_model, image_key
 from cnninterp.jaxcore.passes.devices import DeviceChoice, select_devices
 from cnninterp.jaxcore.passes.full_passes import FullPasses
@@ -108,9 +108,7 @@ class Explainer:
         if isinstance(model, ModelConfig):  # the seed architecture, as its callers hold it
             assert variables is not None, "the seed architecture needs its variables"
             model = seed_model(model, variables)
-        if model.architecture is None:
-            raise ValueError("rows and passes exist for the seed architecture only, so far")
-        config = self.config = model.architecture
+        config = self.config = seed_architecture(model)
         self.model_sha256 = model_sha256
         self.engine = StreamingEngine(
             select_devices(devices),
@@ -132,7 +130,7 @@ class Explainer:
             full_pass = "columns" if self.device.platform == "cpu" else "rows"
         if full_pass not in ("rows", "columns"):
             raise ValueError(f"full_pass must be 'rows' or 'columns', not {full_pass!r}")
-        bind = bind_model(config, variables, constants=weights_as_constants)
+        bind = bind_model(self.model, constants=weights_as_constants)
         self.rows = RowFunctions(
             row=bind(gradients.gradient_row),
             rows_on_image=bind(crops.rows_on_image),

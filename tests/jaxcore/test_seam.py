@@ -44,9 +44,19 @@ def test_an_explainer_of_the_seed_record_is_the_explainer_of_its_config(small_pa
 
 
 def test_a_model_without_the_seeds_fast_paths_is_refused_for_now(small_pair):
-    other = replace(seed_model(small_pair.config, small_pair.variables), architecture=None)
+    seed = seed_model(small_pair.config, small_pair.variables)
     with pytest.raises(ValueError, match="seed architecture only"):
-        Explainer(other)
+        Explainer(replace(seed, architecture=None))
+    with pytest.raises(ValueError, match="differentiate a softmax"):
+        Explainer(replace(seed, activation="sigmoid"))
+
+
+def test_the_explained_class_is_the_records(small_pair, image32):
+    seed = seed_model(small_pair.config, small_pair.variables)
+    explainer = Explainer(replace(seed, explained_class=0))
+    assert explainer.config.vessel_class == 0
+    other = 1.0 - small_pair.explainer.probability(image32)  # two classes
+    np.testing.assert_allclose(explainer.probability(image32), other, atol=1e-6)
 
 
 def test_the_size_multiple_comes_from_the_model(small_pair):
