@@ -16,7 +16,7 @@ from cnninterp.jaxcore.explain.attribution import Attribution
 from cnninterp.jaxcore.explain.groundtruth import ground_truth_figures, segmentation_scores
 from cnninterp.jaxcore.summaries.footprint import footprint
 from cnninterp.jaxcore.summaries.significance import ThresholdMode, attribution_threshold
-from cnninterp.tui import render
+from cnninterp.tui import number_text
 from cnninterp.tui.cursor_statistics import (
     StatsRecord,
     current_threshold,
@@ -121,10 +121,10 @@ def explained_rows(record: StatsRecord, threshold: Threshold) -> list[tuple[str,
         rows = [(names.get(label, label), value) for label, value in rows]
         rows = [("mode", describe_threshold(threshold)) if r[0] == "mode" else r for r in rows]
         rows.insert(1, ("explains", record["explains"]))
-        rows.insert(2, ("T(x)", render.format_value(record["target_value"])))
+        rows.insert(2, ("T(x)", number_text.format_value(record["target_value"])))
         if record["completeness_error"] is not None:
             rows.append(
-                ("complete.", f"|ΣA - ΔT| {render.format_value(record['completeness_error'])}")
+                ("complete.", f"|ΣA - ΔT| {number_text.format_value(record['completeness_error'])}")
             )
         if record["method"] == "smoothgrad":
             rows.append(("seed", str(record["parameters"]["seed"])))

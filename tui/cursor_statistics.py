@@ -10,7 +10,7 @@ import numpy as np
 
 from cnninterp.jaxcore.summaries.footprint import Footprint, footprint
 from cnninterp.jaxcore.summaries.significance import threshold_at
-from cnninterp.tui.render import format_count, format_value
+from cnninterp.tui.number_text import format_count, format_value
 from cnninterp.tui.state.image_results import ImageResults
 from cnninterp.tui.state.threshold import Threshold
 

@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from cnninterp.jaxcore.files.disk import write_atomically
-from cnninterp.tui import render
+from cnninterp.tui import number_text
+from cnninterp.tui.pictures import colours
 
 FORMATS = ("png", "pdf", "svg")
 DPI = 150
@@ -48,15 +49,15 @@ class FigureInputs:
     """|G| above this is significant: crops the detail panel."""
     log_scale: bool = True
     """Signed-log gradient scale (as in the TUI), else linear."""
-    colormap: str = render.DIVERGING[0]
+    colormap: str = colours.DIVERGING[0]
     title: str = ""
     statistics: tuple[tuple[str, str], ...] = ()
     """(label, value) rows as cursor_statistics.statistics_rows gives them."""
 
 
 def _colormap(name: str) -> ListedColormap:
-    r, g, b = (c / 255.0 for c in render.MISSING_RGB)
-    cmap = ListedColormap(render.colormap_lut(name) / 255.0, name=name)
+    r, g, b = (c / 255.0 for c in colours.MISSING_RGB)
+    cmap = ListedColormap(colours.colormap_lut(name) / 255.0, name=name)
     return cast(ListedColormap, cmap.with_extremes(bad=(r, g, b)))
 
 
@@ -86,7 +87,7 @@ def _not_computed(ax, title: str) -> None:
 
 def _mark(ax, y: int, x: int) -> None:
     """A hollow square around the pixel: a one-pixel cursor is lost in a 256x256 panel."""
-    colour = np.array(render.CURSOR_RGB) / 255.0
+    colour = np.array(colours.CURSOR_RGB) / 255.0
     ax.plot(
         [x],
         [y],
@@ -107,11 +108,11 @@ def _outline(ax, mask: np.ndarray | None, rgb, style: str, handles: list, name: 
     handles.append(Line2D([], [], color=colour, linestyle=style, label=name))  # type: ignore[arg-type]
 
 
-def gradient_norm(gradient: np.ndarray, log_scale: bool) -> tuple[Normalize, render.SignedScale]:
+def gradient_norm(gradient: np.ndarray, log_scale: bool) -> tuple[Normalize, colours.SignedScale]:
     """The TUI's symmetric scale as a matplotlib norm: zero at the colormap's centre."""
     magnitude = np.abs(gradient[np.isfinite(gradient)])
     vmax = float(magnitude.max()) if magnitude.size and magnitude.max() > 0 else 1.0
-    scale = render.SignedScale(vmax, log=log_scale)
+    scale = colours.SignedScale(vmax, log=log_scale)
     return FuncNorm((scale.forward, scale.inverse), vmin=-vmax, vmax=vmax), scale
 
 
@@ -136,7 +137,7 @@ def figure(inputs: FigureInputs) -> Figure:
 
     image = _finite(inputs.image)
     finite = image[np.isfinite(image)]
-    lo, hi = np.percentile(finite, render.STRETCH_PERCENTILES) if finite.size else (0.0, 1.0)
+    lo, hi = np.percentile(finite, colours.STRETCH_PERCENTILES) if finite.size else (0.0, 1.0)
     ax = axes[0, 0]
     shown = ax.imshow(
         image,
@@ -165,9 +166,9 @@ def figure(inputs: FigureInputs) -> Figure:
         predicted = inputs.predicted_mask
         predicted = np.nan_to_num(probability) > 0.5 if predicted is None else predicted
         handles: list = []
-        _outline(ax, predicted, render.PREDICTED_OUTLINE_RGB, "solid", handles, "predicted")
+        _outline(ax, predicted, colours.PREDICTED_OUTLINE_RGB, "solid", handles, "predicted")
         # dashed, so a label that coincides with the prediction still shows both
-        _outline(ax, inputs.label, render.LABEL_OUTLINE_RGB, "dashed", handles, "label")
+        _outline(ax, inputs.label, colours.LABEL_OUTLINE_RGB, "dashed", handles, "label")
         if handles:
             ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
         _picture(ax, "p(vessel) with outlines")
@@ -179,7 +180,7 @@ def figure(inputs: FigureInputs) -> Figure:
     else:
         counts = _finite(inputs.significance)
         top = float(np.nanmax(counts)) if np.isfinite(counts).any() else 0.0
-        cmap = _colormap(render.SEQUENTIAL)
+        cmap = _colormap(colours.SEQUENTIAL)
         shown = ax.imshow(
             counts, interpolation=_interpolation(counts), cmap=cmap, vmin=0.0, vmax=max(top, 1.0)
         )
@@ -206,7 +207,7 @@ def _gradient_panels(fig: Figure, ax, detail_ax, inputs: FigureInputs) -> None:
     kind = "signed-log" if inputs.log_scale else "linear"
     _picture(ax, f"gradient d p[{y},{x}] / d image ({kind})")
     bar = fig.colorbar(shown, ax=ax, shrink=0.8)
-    bar.set_ticks(scale.ticks(), labels=[render.format_value(t, 2) for t in scale.ticks()])
+    bar.set_ticks(scale.ticks(), labels=[number_text.format_value(t, 2) for t in scale.ticks()])
     bar.set_label("gradient (symmetric around 0)")
     _mark(ax, y, x)
     crop = None if inputs.threshold is None else detail_crop(gradient, inputs.threshold)
@@ -218,10 +219,10 @@ def _gradient_panels(fig: Figure, ax, detail_ax, inputs: FigureInputs) -> None:
     values, top, left = crop
     shown = detail_ax.imshow(values, interpolation=_interpolation(values), cmap=cmap, norm=norm)
     h, w = values.shape
-    title = f"detail |G| > {render.format_value(inputs.threshold)}: "
+    title = f"detail |G| > {number_text.format_value(inputs.threshold)}: "
     _picture(detail_ax, f"{title}y {top}..{top + h - 1}, x {left}..{left + w - 1}")
     bar = fig.colorbar(shown, ax=detail_ax, shrink=0.8)
-    bar.set_ticks(scale.ticks(), labels=[render.format_value(t, 2) for t in scale.ticks()])
+    bar.set_ticks(scale.ticks(), labels=[number_text.format_value(t, 2) for t in scale.ticks()])
     if 0 <= y - top < h and 0 <= x - left < w:
         _mark(detail_ax, y - top, x - left)
 

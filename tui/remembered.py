@@ -4,7 +4,7 @@ and theme) and the user's keys (keys.toml), applied when the app starts."""
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from cnninterp.tui import render
+from cnninterp.tui.pictures import colours
 from cnninterp.tui.pictures.viewport import Viewport, scale_from_label
 from cnninterp.tui.settings import Settings, load_keymap, load_settings, save_settings
 
@@ -27,7 +27,7 @@ class Remembered:
         keymap, key_notes = load_keymap()
         settings = self.settings
         session.threshold = settings.threshold
-        session.cmap_index = render.DIVERGING.index(settings.colormap)
+        session.cmap_index = colours.DIVERGING.index(settings.colormap)
         session.log_scale = settings.log_scale
         app.main.viewport = Viewport(scale=scale_from_label(settings.zoom))
         if settings.theme is not None:

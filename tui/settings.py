@@ -22,8 +22,8 @@ from textual.keys import Keys, format_key, key_to_character
 from cnninterp.jaxcore.files.disk import write_atomically
 from cnninterp.jaxcore.summaries.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
 from cnninterp.tui.keymap import DEFAULT_KEYS
+from cnninterp.tui.pictures.colours import DIVERGING
 from cnninterp.tui.pictures.viewport import FIT, scale_from_label
-from cnninterp.tui.render import DIVERGING
 from cnninterp.tui.state.threshold import PERCENT_RANGE, Threshold
 
 ENV_VAR = "CNNINTERP_CONFIG_DIR"
@@ -54,7 +54,7 @@ class Settings:
     absolute: float | None = None
     """Threshold for the absolute mode; None until the user has used it."""
     colormap: str = DIVERGING[0]
-    """Diverging colormap of the gradient panels (one of render.DIVERGING)."""
+    """Diverging colormap of the gradient panels (one of colours.DIVERGING)."""
     log_scale: bool = True
     """Signed-log gradient scale (else linear)."""
     zoom: str = FIT

@@ -14,10 +14,12 @@ from cnninterp.jaxcore.summaries.significance import ThresholdMode, significance
 from cnninterp.tui import messages
 from cnninterp.tui.app import create_app
 from cnninterp.tui.eta import TimeLeft
+from cnninterp.tui.number_text import format_value
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.pictures import panel_pictures
+from cnninterp.tui.pictures.colours import CURSOR_RGB
+from cnninterp.tui.pictures.half_blocks import UPPER_HALF
 from cnninterp.tui.pictures.pixel_view import PixelView
-from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF, format_value
 from cnninterp.tui.requests import CountsKey
 from cnninterp.tui.state.effects import Paint
 from cnninterp.tui.widgets.help_screen import HelpScreen

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnninterp.tui import render
 from cnninterp.tui.figure import (
     DPI,
     FIGURE_INCHES,
@@ -16,6 +15,7 @@ from cnninterp.tui.figure import (
     gradient_norm,
     save_figure,
 )
+from cnninterp.tui.pictures import colours
 
 SIZE = 32
 
@@ -56,14 +56,14 @@ def test_the_png_has_every_panel_the_cursor_marks_and_the_outlines(tmp_path):
     assert png == tmp_path / "view.png"
     picture = pixels(png)
     assert picture.shape[:2] == (round(FIGURE_INCHES[1] * DPI), round(FIGURE_INCHES[0] * DPI))
-    marked = near(picture, render.CURSOR_RGB, tolerance=10)
+    marked = near(picture, colours.CURSOR_RGB, tolerance=10)
     # four squares (image, p, significance, gradient) and the detail's: in five places
     columns = np.flatnonzero(marked.any(axis=0))
     groups = np.split(columns, np.flatnonzero(np.diff(columns) > 20) + 1)
     assert marked.sum() > 100 and len(groups) == 3  # three columns of panels, all marked
-    assert near(picture, render.PREDICTED_OUTLINE_RGB).sum() > 50
-    assert near(picture, render.LABEL_OUTLINE_RGB).sum() > 50
-    assert near(picture, render.MISSING_RGB, tolerance=2).sum() > 1000  # not computed: grey
+    assert near(picture, colours.PREDICTED_OUTLINE_RGB).sum() > 50
+    assert near(picture, colours.LABEL_OUTLINE_RGB).sum() > 50
+    assert near(picture, colours.MISSING_RGB, tolerance=2).sum() > 1000  # not computed: grey
     assert [p.name for p in tmp_path.iterdir()] == ["view.png"]  # no temporary left
 
 
@@ -75,7 +75,7 @@ def test_without_the_cursor_mark_there_is_no_cursor_colour(tmp_path):
             line.remove()
     fig.savefig(tmp_path / "unmarked.png", dpi=DPI)
     picture = pixels(tmp_path / "unmarked.png")
-    assert near(picture, render.CURSOR_RGB, tolerance=10).sum() == 0
+    assert near(picture, colours.CURSOR_RGB, tolerance=10).sum() == 0
 
 
 def test_the_gradient_colours_are_symmetric_around_zero():

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from cnninterp.tui import render
 from cnninterp.tui.cursor_statistics import statistics_rows
 from cnninterp.tui.graphics import choose_graphics, multiplexer, resolve_graphics
+from cnninterp.tui.pictures import colours
 from cnninterp.tui.pictures.terminal_picture import CellGeometry, upscaled_picture
 from cnninterp.tui.state.threshold import Threshold
 
@@ -60,7 +60,7 @@ def test_multiplexers_are_recognised():
 )
 def test_pictures_for_textual_image_have_exact_pixels_and_a_palette(shape, box, cell):
     rng = np.random.default_rng(0)
-    gray = render.gray_rgb(rng.random(shape))
+    gray = colours.gray_rgb(rng.random(shape))
     g = CellGeometry.into(*shape, *box, cell)
     assert 0 < g.cols <= box[0] and 0 < g.rows <= box[1]
     picture = upscaled_picture(gray, g, background=(1, 2, 3))
@@ -88,10 +88,10 @@ def test_enlarged_pictures_use_whole_pixels_and_many_colours_stay_rgb():
 
 def test_contrast_stretch_brightens_dark_images():
     dark = np.random.default_rng(2).random((64, 64)).astype(np.float32) * 0.1
-    out = render.contrast_stretch(dark)
+    out = colours.contrast_stretch(dark)
     assert out.min() == 0.0 and out.max() == 1.0 and np.percentile(out, 50) > 0.3
     flat = np.full((16, 16), 0.2, np.float32)
-    np.testing.assert_array_equal(render.contrast_stretch(flat), flat)
+    np.testing.assert_array_equal(colours.contrast_stretch(flat), flat)
 
 
 def test_estimated_counts_show_approximately_and_their_bound():

@@ -13,11 +13,11 @@ from textual.widget import Widget
 from cnninterp.tui.app import create_app
 from cnninterp.tui.panels import CURSOR_VIEWS
 from cnninterp.tui.pictures import panel_pictures
+from cnninterp.tui.pictures.colours import CURSOR_RGB
 from cnninterp.tui.pictures.graphics_view import CursorMark, GraphicsView
 from cnninterp.tui.pictures.pixel_view import PixelView, display_picture
 from cnninterp.tui.pictures.terminal_picture import CellGeometry, cursor_patch
 from cnninterp.tui.pictures.viewport import Scale, Viewport, Window
-from cnninterp.tui.render import CURSOR_RGB
 from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 

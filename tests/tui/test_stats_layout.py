@@ -7,7 +7,7 @@ from rich.cells import cell_len
 from cnninterp.jaxcore.summaries import significance
 from cnninterp.tui.app import create_app
 from cnninterp.tui.attribution_statistics import explained_rows
-from cnninterp.tui.render import format_count, format_value
+from cnninterp.tui.number_text import format_count, format_value
 from cnninterp.tui.widgets.stats_panel import (
     LABEL_WIDTH,
     SHORT_LABEL_WIDTH,

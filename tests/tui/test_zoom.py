@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from textual.app import App, ComposeResult
 
-from cnninterp.tui import render
+from cnninterp.tui import number_text
 from cnninterp.tui.app import create_app
+from cnninterp.tui.pictures import colours
+from cnninterp.tui.pictures.colours import CURSOR_RGB
+from cnninterp.tui.pictures.half_blocks import UPPER_HALF
 from cnninterp.tui.pictures.pixel_view import PixelView, display_picture
 from cnninterp.tui.pictures.viewport import Scale, Viewport, Window
-from cnninterp.tui.render import CURSOR_RGB, UPPER_HALF
 from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 
@@ -121,7 +123,7 @@ async def test_z_zooms_every_picture_panel_and_the_viewport_follows(data_dir, mo
 @pytest.mark.parametrize("vmax,log", [(8.6, True), (8.6, False), (0.37, True)])
 def test_colorbar_labels_come_in_symmetric_pairs(vmax, log):
     for width in (20, 31, 44, 60):
-        _ramp, labels = render.colorbar_text(render.SignedScale(vmax, log=log), "RdBu", width)
+        _ramp, labels = colours.colorbar_text(colours.SignedScale(vmax, log=log), "RdBu", width)
         words = labels.split()
         for word in words:
             if word != "0":
@@ -130,5 +132,5 @@ def test_colorbar_labels_come_in_symmetric_pairs(vmax, log):
 
 
 def test_counts_are_formatted_one_way():
-    assert render.format_count(1276) == "1276" == render.format_count(1276.0)
-    assert render.format_count(1280.4) == "1280" and render.format_count(None) == "-"
+    assert number_text.format_count(1276) == "1276" == number_text.format_count(1276.0)
+    assert number_text.format_count(1280.4) == "1280" and number_text.format_count(None) == "-"

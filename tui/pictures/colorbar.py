@@ -4,7 +4,7 @@ from rich.segment import Segment
 from textual.strip import Strip
 from textual.widget import Widget
 
-from cnninterp.tui import render
+from cnninterp.tui.pictures import colours
 
 
 class Colorbar(Widget):
@@ -14,10 +14,10 @@ class Colorbar(Widget):
 
     def __init__(self, id: str | None = None):
         super().__init__(id=id)
-        self.scale: render.SignedScale | None = None
-        self.cmap = render.DIVERGING[0]
+        self.scale: colours.SignedScale | None = None
+        self.cmap = colours.DIVERGING[0]
 
-    def set_scale(self, scale: render.SignedScale | None, cmap: str) -> None:
+    def set_scale(self, scale: colours.SignedScale | None, cmap: str) -> None:
         self.scale, self.cmap = scale, cmap
         self.refresh()
 
@@ -25,7 +25,7 @@ class Colorbar(Widget):
         width = self.size.width
         if self.scale is None or width < 4:
             return Strip.blank(width, self.rich_style)
-        ramp, labels = render.colorbar_text(self.scale, self.cmap, width)
+        ramp, labels = colours.colorbar_text(self.scale, self.cmap, width)
         if y == 0:
             return Strip(ramp, width)
         if y == 1:

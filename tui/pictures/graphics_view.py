@@ -26,13 +26,13 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from cnninterp.tui import render
+from cnninterp.tui.pictures import colours, half_blocks
 from cnninterp.tui.pictures.picture_panel import Layer
 from cnninterp.tui.pictures.pixel_view import PixelView, display_picture, same_layers
 from cnninterp.tui.pictures.terminal_picture import CellGeometry, cursor_patch, upscaled_picture
 from cnninterp.tui.pictures.viewport import Viewport, Window
 
-TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, render.CURSOR_RGB))})")
+TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, colours.CURSOR_RGB))})")
 
 
 class CursorMark(Widget):
@@ -55,7 +55,7 @@ class CursorMark(Widget):
         if halves is None or not halves.size:
             self.display = False
             return
-        self.lines = render.half_block_runs(halves)
+        self.lines = half_blocks.half_block_runs(halves)
         self.styles.offset = (left, top)
         self.styles.width, self.styles.height = halves.shape[1], halves.shape[0] // 2
         self.display = True
@@ -237,7 +237,7 @@ class GraphicsView(Widget):
         block = fine.scale.block
         pixel = ((cursor[0] - fine.y0) // block, (cursor[1] - fine.x0) // block)
         _, background = self.background_colors
-        row, col, halves = cursor_patch(pixels, g, pixel, render.CURSOR_RGB, background.rgb)
+        row, col, halves = cursor_patch(pixels, g, pixel, colours.CURSOR_RGB, background.rgb)
         mark.show(self._left + col, row, halves)
 
     def _locate_cursor(self) -> tuple[int, int] | None:

@@ -1,7 +1,7 @@
 """What each picture panel shows for the app's state: pure functions from the current image's
 results to an RGB picture (or a message) and the panel's subtitle.
 
-`render` turns arrays into colours; this module decides which arrays, with which scale and
+`colours` turns arrays into colours; this module decides which arrays, with which scale and
 overlays, so the app only routes the answers to its panels, and every picture can be tested
 without an App.
 """
@@ -11,8 +11,9 @@ import numpy as np
 from cnninterp.jaxcore.images.loading import LoadedImage
 from cnninterp.jaxcore.summaries.footprint import crop_to_footprint, footprint
 from cnninterp.jaxcore.summaries.significance import fill_coarse
-from cnninterp.tui import render
+from cnninterp.tui import number_text
 from cnninterp.tui.cursor_statistics import cursor_footprint
+from cnninterp.tui.pictures import colours
 from cnninterp.tui.pictures.picture_panel import Layer, Picture
 from cnninterp.tui.state.image_results import ImageResults
 from cnninterp.tui.state.threshold import Threshold
@@ -20,11 +21,11 @@ from cnninterp.tui.state.threshold import Threshold
 
 def image_picture(loaded: LoadedImage) -> np.ndarray:
     """The image, contrast-stretched (uint8 [H, W, 3])."""
-    return render.gray_rgb(render.contrast_stretch(loaded.pixels))
+    return colours.gray_rgb(colours.contrast_stretch(loaded.pixels))
 
 
 def image_title(loaded: LoadedImage, index: int, count: int) -> str:
-    low, high = render.STRETCH_PERCENTILES
+    low, high = colours.STRETCH_PERCENTILES
     return f"{loaded.source.name} ({index + 1}/{count}) · stretch p{low:g}-p{high:g}"
 
 
@@ -33,13 +34,13 @@ def probability_picture(view: ImageResults, overlays: bool) -> Picture | None:
     asked (painted after zooming out, by block maxima)."""
     if view.probability is None:
         return None
-    rgb = render.gray_rgb(view.probability)
+    rgb = colours.gray_rgb(view.probability)
     mask = view.predicted_mask
     layers: list[Layer] = []
     if overlays and mask is not None:
-        layers.append((render.outline(mask), render.PREDICTED_OUTLINE_RGB))
+        layers.append((colours.outline(mask), colours.PREDICTED_OUTLINE_RGB))
         if view.loaded is not None and view.loaded.label is not None:
-            layers.append((render.outline(view.loaded.label), render.LABEL_OUTLINE_RGB))
+            layers.append((colours.outline(view.loaded.label), colours.LABEL_OUTLINE_RGB))
     return Picture(rgb, layers=tuple(layers))
 
 
@@ -54,19 +55,19 @@ def significance_picture(view: ImageResults, threshold: Threshold) -> Picture | 
         # While the pass runs, undone pixels borrow their coarse-grid neighbour's value.
         counts = fill_coarse(counts, np.isfinite(counts))  # the rows these counts saw
     top = float(np.nanmax(counts)) if np.isfinite(counts).any() else 0.0
-    rgb = render.sequential_rgb(counts, 0.0, top, render.SEQUENTIAL)
+    rgb = colours.sequential_rgb(counts, 0.0, top, colours.SEQUENTIAL)
     estimate = "≈ " if exact is None and sig.error is not None else ""
-    return Picture(rgb, subtitle=f"{estimate}0…{render.format_value(top)}")
+    return Picture(rgb, subtitle=f"{estimate}0…{number_text.format_value(top)}")
 
 
-def row_scale(row: np.ndarray, log_scale: bool) -> render.SignedScale:
+def row_scale(row: np.ndarray, log_scale: bool) -> colours.SignedScale:
     """The symmetric scale a gradient row and its detail crop are drawn with."""
-    return render.SignedScale(float(np.max(np.abs(row))), log=log_scale)
+    return colours.SignedScale(float(np.max(np.abs(row))), log=log_scale)
 
 
-def gradient_picture(row: np.ndarray, scale: render.SignedScale, cmap: str) -> Picture:
+def gradient_picture(row: np.ndarray, scale: colours.SignedScale, cmap: str) -> Picture:
     kind = "log" if scale.log else "linear"
-    return Picture(render.signed_rgb(row, scale, cmap), subtitle=f"{kind} {cmap}")
+    return Picture(colours.signed_rgb(row, scale, cmap), subtitle=f"{kind} {cmap}")
 
 
 def detail_picture(
@@ -74,7 +75,7 @@ def detail_picture(
     threshold: Threshold,
     cursor: tuple[int, int],
     row: np.ndarray,
-    scale: render.SignedScale,
+    scale: colours.SignedScale,
     cmap: str,
 ) -> Picture:
     """The row cropped to its footprint, values at or below the threshold blanked."""
@@ -87,11 +88,11 @@ def detail_picture(
         return Picture(None, "none above threshold", subtitle="")
     shown = np.where(np.abs(crop) > fp.threshold, crop, 0.0)
     subtitle = f"y {fp.y_min}..{fp.y_max} x {fp.x_min}..{fp.x_max}"
-    return Picture(render.signed_rgb(shown, scale, cmap), subtitle=subtitle)
+    return Picture(colours.signed_rgb(shown, scale, cmap), subtitle=subtitle)
 
 
 def attribution_detail(
-    values: np.ndarray, limit: float, y: int, x: int, scale: render.SignedScale, cmap: str
+    values: np.ndarray, limit: float, y: int, x: int, scale: colours.SignedScale, cmap: str
 ) -> Picture:
     """The attribution cropped to its footprint (|A| > limit), the rest blanked."""
     fp = footprint(values, limit, y, x)
@@ -100,4 +101,4 @@ def attribution_detail(
         return Picture(None, "none above threshold", subtitle="")
     shown = np.where(np.abs(crop) > limit, crop, 0.0)
     subtitle = f"y {fp.y_min}..{fp.y_max} x {fp.x_min}..{fp.x_max}"
-    return Picture(render.signed_rgb(shown, scale, cmap), subtitle=subtitle)
+    return Picture(colours.signed_rgb(shown, scale, cmap), subtitle=subtitle)

@@ -21,11 +21,11 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from cnninterp.tui import render
+from cnninterp.tui.pictures import colours, half_blocks
 from cnninterp.tui.pictures.picture_panel import Layer
 from cnninterp.tui.pictures.viewport import Viewport, Window
 
-TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, render.CURSOR_RGB))})")
+TICK_STYLE = Style.parse(f"bold rgb({','.join(map(str, colours.CURSOR_RGB))})")
 
 
 class PixelView(Widget):
@@ -164,7 +164,7 @@ class PixelView(Widget):
         self._left = margin + max(0, (size.width - margin - window.cols) // 2)
         self._lines = [
             self._line([Segment(" " * self._left, style)], runs)
-            for runs in render.half_block_runs(self._picture)
+            for runs in half_blocks.half_block_runs(self._picture)
         ]
         self._cursor_rows = self._rows_of_cursor(window) if self.show_cursor else range(0)
 
@@ -241,8 +241,8 @@ def cursor_runs(picture: np.ndarray, row: int, box: tuple[int, int, int, int]) -
     pair = picture[2 * row : 2 * row + 2].copy()
     r0, c0, r1, c1 = box
     lo, hi = max(r0 - 2 * row, 0), min(r1 - 2 * row, len(pair))
-    pair[lo:hi, c0:c1] = render.CURSOR_RGB
-    return render.half_block_runs(pair)[0]
+    pair[lo:hi, c0:c1] = colours.CURSOR_RGB
+    return half_blocks.half_block_runs(pair)[0]
 
 
 def same_layers(a: tuple[Layer, ...], b: tuple[Layer, ...]) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 
 from cnninterp.jaxcore.explain.attribution import Attribution
 from cnninterp.jaxcore.explain.targets import Target, TargetError, target_weights
-from cnninterp.tui import render
+from cnninterp.tui.pictures import colours
 from cnninterp.tui.requests import AttributionRequest
 from cnninterp.tui.state.effects import Effects, Paint, Prompt
 from cnninterp.tui.state.explanation_choice import (
@@ -164,12 +164,12 @@ class AttributionState:
         weights = self.target_weights
         # (weights of the image just left can still be here while the next one loads)
         if weights is not None and weights.shape == mask.shape and not self.explanation.is_pixel:
-            mask |= render.outline(target_support(weights))
+            mask |= colours.outline(target_support(weights))
         if self.box_corner is not None:
             (ya, xa), (yb, xb) = self.box_corner, cursor
             drawn = np.zeros_like(mask)
             drawn[min(ya, yb) : max(ya, yb) + 1, min(xa, xb) : max(xa, xb) + 1] = True
-            mask |= render.outline(drawn)
+            mask |= colours.outline(drawn)
         outlined = self.outline_mask is not None
         if not mask.any() and not outlined:
             return Effects()  # nothing drawn before, nothing to draw: spare the repaint

@@ -14,13 +14,13 @@ import numpy as np
 from cnninterp.jaxcore.images.loading import ImageSource, LoadedImage
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.summaries.significance import JacobianStats, Significance, ThresholdMode
-from cnninterp.tui import render
 from cnninterp.tui.attribution_statistics import (
     GroundTruthMemo,
     explained_rows,
     explained_statistics,
 )
 from cnninterp.tui.cursor_statistics import StatsRecord, current_threshold
+from cnninterp.tui.pictures import colours
 from cnninterp.tui.requests import (
     CountsKey,
     CountsRequest,
@@ -64,7 +64,7 @@ class Session:
 
     @property
     def cmap(self) -> str:
-        return render.DIVERGING[self.cmap_index]
+        return colours.DIVERGING[self.cmap_index]
 
     @property
     def explanation(self) -> Explanation:
@@ -214,7 +214,7 @@ class Session:
         return self.repaint_probability()
 
     def cycle_colormap(self) -> Effects:
-        self.cmap_index = (self.cmap_index + 1) % len(render.DIVERGING)
+        self.cmap_index = (self.cmap_index + 1) % len(colours.DIVERGING)
         return Effects(remember={"colormap": self.cmap}).then(self.repaint_row())
 
     def toggle_log_scale(self) -> Effects:
