@@ -30,7 +30,7 @@ ACTIVATIONS: tuple[Activation, ...] = ("softmax", "sigmoid", "logits")
 class SegmentationModel:
     """A segmentation model, image in, one score per pixel and class out."""
 
-    apply: Callable[[Any, Float[Array, "B H W I"]], Float[Array, "B H W C"]]
+    apply: Callable[..., Any]
     """apply(params, images [B, H, W, input_channels]) -> logits [B, H, W, classes]."""
     params: Any
     """The parameters `apply` takes (a pytree of arrays)."""

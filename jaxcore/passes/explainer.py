@@ -106,7 +106,8 @@ class Explainer:
         devices: DeviceChoice = None,
     ):
         if isinstance(model, ModelConfig):  # the seed architecture, as its callers hold it
-            assert variables is not None, "the seed architecture needs its variables"
+            if variables is None:
+                raise TypeError("Explainer(config, variables): the seed needs its variables")
             model = seed_model(model, variables)
         config = self.config = seed_architecture(model)
         self.model_sha256 = model_sha256
