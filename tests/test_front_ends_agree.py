@@ -14,9 +14,10 @@ from cnninterp.export.attributions import footprint_threshold
 from cnninterp.jaxcore.explain.methods import Method
 from cnninterp.jaxcore.explain.targets import Target
 from cnninterp.jaxcore.summaries.significance import JacobianStats, ThresholdMode
-from cnninterp.tui.explanation_stats import attribution_limit
-from cnninterp.tui.threshold import Threshold
-from cnninterp.tui.view import ImageView, current_threshold
+from cnninterp.tui.attribution_statistics import attribution_limit
+from cnninterp.tui.cursor_statistics import current_threshold
+from cnninterp.tui.state.image_results import ImageResults
+from cnninterp.tui.state.threshold import Threshold
 
 T = 3.0
 """The user's value: a percentage (global, row), the threshold itself (absolute); legacy
@@ -113,7 +114,7 @@ def test_the_row_references_tell_the_modes_apart(jacobian):
 def test_a_pixels_gradient_threshold_is_the_same_in_the_tui_and_the_export(jacobian, mode):
     stats = pass_statistics(jacobian)
     row = jacobian[Y, X]
-    view = ImageView(token=0, index=0, stats=stats, row=row, row_yx=(Y, X))
+    view = ImageResults(token=0, index=0, stats=stats, row=row, row_yx=(Y, X))
     expected = row_reference(mode, jacobian)
     tui = current_threshold(view, user_threshold(mode), Y, X)
     export = footprint_threshold(row, Target("pixel", y=Y, x=X), Method("gradient"), stats, mode, T)
