@@ -5,7 +5,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from cnninterp.tui.pictures import colours
-from cnninterp.tui.pictures.viewport import Viewport, scale_from_label
+from cnninterp.tui.pictures.viewport import Viewport
+from cnninterp.tui.pictures.zoom import scale_from_label
 from cnninterp.tui.settings import Settings, load_keymap, load_settings, save_settings
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from cnninterp.jaxcore.files.disk import write_atomically
 from cnninterp.jaxcore.summaries.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
 from cnninterp.tui.keymap import DEFAULT_KEYS
 from cnninterp.tui.pictures.colours import DIVERGING
-from cnninterp.tui.pictures.viewport import FIT, scale_from_label
+from cnninterp.tui.pictures.zoom import FIT, scale_from_label
 from cnninterp.tui.state.threshold import PERCENT_RANGE, Threshold
 
 ENV_VAR = "CNNINTERP_CONFIG_DIR"

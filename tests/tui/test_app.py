@@ -88,7 +88,7 @@ async def test_the_rows_detail_comes_after_it_unless_the_cursor_moved_on(
         expected = panel_pictures.detail_picture(
             view, app.session.threshold, app.session.cursor, view.row, scale, app.session.cmap
         )
-        np.testing.assert_array_equal(detail._rgb, expected.rgb)
+        np.testing.assert_array_equal(detail.shown_rgb, expected.rgb)
         assert "G(y,x)" in app.query_one("#stats").text()
         # A row arrives, and the cursor moves on before the next refresh: neither its detail
         # nor the statistics are painted (the next row replaces them).
@@ -96,11 +96,11 @@ async def test_the_rows_detail_comes_after_it_unless_the_cursor_moved_on(
         app.paint_listeners.append(
             lambda what: what is Paint.STATISTICS and painted.append(app.session.cursor)
         )
-        shown = detail._rgb
+        shown = detail.shown_rgb
         app.on_row_ready(messages.RowReady(view.token, 1, 1, view.row * 2, 0.0))
         app.session.cursor = (2, 2)
         await wait_for(pilot, lambda: app.session.details_pending is None)
-        assert detail._rgb is shown and not painted
+        assert detail.shown_rgb is shown and not painted
 
 
 async def test_the_long_lived_heap_is_frozen_while_the_app_runs(data_dir, model_file, tmp_path):

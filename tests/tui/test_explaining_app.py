@@ -23,7 +23,7 @@ def attribution_shown(app) -> bool:
 
 
 def gradient_rgb(app) -> np.ndarray:
-    return app.query_one("#gradient")._rgb
+    return app.query_one("#gradient").shown_rgb
 
 
 async def test_cycling_the_method_shows_the_attribution_jaxcore_computes(
@@ -92,7 +92,7 @@ async def test_a_box_drawn_with_keys_is_the_target_titled_and_outlined(
             app.session.shown_attribution().values, want, rtol=1e-5, atol=1e-8
         )
         # the outline is a layer over the image (drawn after zooming, by block maxima)
-        layers = {colour: mask for mask, colour in app.query_one("#image")._layers}
+        layers = {colour: mask for mask, colour in app.query_one("#image").shown_layers}
         outline = layers[TARGET_OUTLINE_RGB]
         assert outline[7, 4:8].all() and not outline[8, 5]
         # the box does not follow the cursor: moving keeps the cached result, no new request
@@ -129,8 +129,8 @@ async def test_segment_on_background_is_refused_naming_the_nearest_vessel(
         await pilot.press("g", "ctrl+a", "ctrl+k", *f"{by} {bx}", "enter", "r", "r")
         assert app.session.explanation.target_kind == "segment"
         await pilot.pause()
-        assert "is background" in app.query_one("#gradient")._message
-        assert "the nearest vessel pixel is" in app.query_one("#gradient")._message
+        assert "is background" in app.query_one("#gradient").shown_message
+        assert "the nearest vessel pixel is" in app.query_one("#gradient").shown_message
         assert app.query_one("#gradient-box").border_subtitle == "refused"
         vy, vx = np.argwhere(mask)[0]
         await pilot.press("g", "ctrl+a", "ctrl+k", *f"{vy} {vx}", "enter")

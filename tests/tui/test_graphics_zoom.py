@@ -17,7 +17,8 @@ from cnninterp.tui.pictures.colours import CURSOR_RGB
 from cnninterp.tui.pictures.graphics_view import CursorMark, GraphicsView
 from cnninterp.tui.pictures.pixel_view import PixelView, display_picture
 from cnninterp.tui.pictures.terminal_picture import CellGeometry, cursor_patch
-from cnninterp.tui.pictures.viewport import Scale, Viewport, Window
+from cnninterp.tui.pictures.viewport import Viewport, Window
+from cnninterp.tui.pictures.zoom import Scale
 from tests.tui.pilot_helpers import options, row_shown, wait_for
 
 

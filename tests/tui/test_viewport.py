@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
-from cnninterp.tui.pictures.viewport import (
+from cnninterp.tui.pictures.viewport import Viewport, Window
+from cnninterp.tui.pictures.zoom import (
     FIT,
     ZOOM_LADDER,
     Scale,
-    Viewport,
-    Window,
     downscale_max,
     downscale_mean,
     fit_scale,

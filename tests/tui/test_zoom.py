@@ -12,8 +12,9 @@ from cnninterp.tui.pictures import colours
 from cnninterp.tui.pictures.colours import CURSOR_RGB
 from cnninterp.tui.pictures.half_blocks import UPPER_HALF
 from cnninterp.tui.pictures.pixel_view import PixelView, display_picture
-from cnninterp.tui.pictures.viewport import Scale, Viewport, Window
-from tests.tui.pilot_helpers import options, row_shown, wait_for
+from cnninterp.tui.pictures.viewport import Viewport, Window
+from cnninterp.tui.pictures.zoom import Scale
+from tests.tui.pilot_helpers import options, row_shown, stats_done, wait_for
 
 
 def shown_rgb(view: PixelView) -> np.ndarray:
@@ -103,7 +104,8 @@ async def test_a_panel_zoomed_out_averages_blocks():
 async def test_z_zooms_every_picture_panel_and_the_viewport_follows(data_dir, model_file, tmp_path):
     app = create_app(options(data_dir, model_file, tmp_path))
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: row_shown(app))
+        # every panel has its picture (the significance map comes with the pass's counts)
+        await wait_for(pilot, lambda: stats_done(app) and row_shown(app), timeout=60)
         before = app.query_one("#image", PixelView).window.scale
         await pilot.press("z", "z", "z")
         scales = {app.query_one(f"#{n}", PixelView).window.scale for n in ("image", "gradient")}

@@ -107,6 +107,21 @@ class PixelView(Widget):
         return max(self.size.width - margin, 1), max(self.size.height - margin, 1)
 
     @property
+    def shown_rgb(self) -> np.ndarray | None:
+        """uint8 [H, W, 3]: the picture as last set (None: a message instead)."""
+        return self._rgb
+
+    @property
+    def shown_layers(self) -> tuple[Layer, ...]:
+        """The mask layers painted over it."""
+        return self._layers
+
+    @property
+    def shown_message(self) -> str:
+        """The message shown instead of a picture ('' with a picture)."""
+        return self._message
+
+    @property
     def picture_shape(self) -> tuple[int, int] | None:
         return None if self._rgb is None else self._rgb.shape[:2]
 
