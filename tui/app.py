@@ -100,7 +100,8 @@ class CnnInterpApp(App[None]):
         for title, _key_id, action, keys in palette_entries(self.remembered.keymap):
             yield SystemCommand(title, f"keys: {keys}", partial(self.run_action, action))
 
-    def notify(self, message: str, **kwargs) -> None:  # type: ignore[override]
+    def notify(self, message: str, **kwargs) -> None:
+        """Textual's notification, its text kept in `notified`."""
         self.notified.append(message)
         super().notify(message, **kwargs)
 
@@ -119,17 +120,14 @@ class CnnInterpApp(App[None]):
             self.runner.submit(request)
         if effects.remember:
             self.remembered.remember(**effects.remember)
-        panels = self.main.panels
         for paint in effects.unique_paints():
-            if paint is Paint.CURSOR:
-                self.main.follow_cursor()
-            panels.paint(paint, effects)
+            self.main.show(paint, effects)
             if paint is Paint.DETAILS_LATER and self.session.details_pending is not None:
                 self.call_after_refresh(self.details_due, *self.session.details_pending)
             for listener in self.paint_listeners:
                 listener(paint)
         if effects.status is not None or effects.device is not None:
-            panels.status(effects.status, device=effects.device)
+            self.main.panels.status(effects.status, device=effects.device)
         for note in effects.notes:
             self.notify(note.text, severity=note.severity, timeout=note.timeout)
         if effects.prompt is not None:

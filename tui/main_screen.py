@@ -23,7 +23,7 @@ from cnninterp.tui.pictures.graphics_view import GraphicsView
 from cnninterp.tui.pictures.pixel_view import PixelView
 from cnninterp.tui.pictures.viewport import Viewport
 from cnninterp.tui.prompts import Refused
-from cnninterp.tui.state.effects import Effects, Prompt
+from cnninterp.tui.state.effects import Effects, Paint, Prompt
 from cnninterp.tui.state.session import CURSOR_VIEWS, Session
 from cnninterp.tui.widgets.image_list import ImageList
 from cnninterp.tui.widgets.image_picker import ImagePicker
@@ -114,6 +114,12 @@ class MainScreen(Screen[None]):
         self.follow_cursor()
         if self.session.view is not None:
             self.query_one(StatsPanel).show_rows(self.session.statistics_rows())
+
+    def show(self, paint: Paint, effects: Effects) -> None:
+        """Repaint `paint` from the session; the cursor's panels follow it first."""
+        if paint is Paint.CURSOR:
+            self.follow_cursor()
+        self.panels.paint(paint, effects)
 
     # ---- zoom, pan, maximise, the compact layout, the image picker -------------------------
 
