@@ -68,6 +68,11 @@ class RowFunctions:
     crop_inputs: Callable
     """crops.crop_inputs: the forward results of N crops."""
 
+    def compilations(self) -> dict[str, int]:
+        """Programs each row function has compiled so far (one per shape of its inputs)."""
+        names = ("row", "rows_on_image", "rows_on_crops", "crop_inputs")
+        return {name: getattr(self, name)._cache_size() for name in names}  # jax.jit's count
+
 
 class Explainer:
     """One model, compiled once, explaining any number of images of any size.

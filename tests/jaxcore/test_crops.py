@@ -86,8 +86,10 @@ def test_one_compilation_per_crop_size_not_per_image_size(small_pair):
     rng = np.random.default_rng(12)
     for shape in [(160, 160), (176, 208), (272, 160)]:
         explainer.gradient_row(rng.random(shape, dtype=np.float32), 100, 150)
-    assert explainer.rows.rows_on_crops._cache_size() == 1
-    assert explainer.rows.row._cache_size() == 0  # the whole-image row was never compiled
+    compiled = explainer.rows.compilations()
+    assert compiled["rows_on_crops"] == 1
+    assert compiled["row"] == 0  # the whole-image row was never compiled
+    assert compiled["crop_inputs"] == 3  # the slicing, per image size
 
 
 def test_many_rows_go_in_few_batched_calls(small_pair):
