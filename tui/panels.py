@@ -11,7 +11,7 @@ from cnninterp.tui.attribution_statistics import attribution_limit
 from cnninterp.tui.cursor_statistics import exact_counts_note
 from cnninterp.tui.eta import format_percent
 from cnninterp.tui.pass_status import pass_status
-from cnninterp.tui.pictures import panel_pictures
+from cnninterp.tui.pictures import colours, panel_pictures
 from cnninterp.tui.pictures.colorbar import Colorbar
 from cnninterp.tui.pictures.graphics_view import GraphicsView
 from cnninterp.tui.pictures.picture_panel import Picture, PicturePanel
@@ -122,11 +122,12 @@ class Panels:
                 self.show("probability", picture)
 
     def paint_outline(self, effects: Effects) -> None:
-        view, mask = self.session.view, self.session.attribution.outline_mask
+        view, regions = self.session.view, self.session.attribution.outlined
         if view is None or view.loaded is None:
             return
-        if mask is None:
-            mask = np.zeros(view.loaded.pixels.shape, bool)
+        mask = np.zeros(view.loaded.pixels.shape, bool)
+        for region in regions:
+            mask |= colours.outline(region)
         target = (mask, TARGET_OUTLINE_RGB)  # a layer: painted after zooming out (block max)
         self.picture("image").set_picture(
             panel_pictures.image_picture(view.loaded), layers=(target,)

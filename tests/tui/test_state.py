@@ -16,7 +16,7 @@ from cnninterp.tui.requests import (
     ImageRequest,
     RowRequest,
 )
-from cnninterp.tui.state import cursor_jumps, threshold_keys
+from cnninterp.tui.state import cursor_jumps, exact_counts, threshold_keys
 from cnninterp.tui.state.effects import Paint
 from cnninterp.tui.state.session import Session
 from cnninterp.tui.state.threshold import Threshold
@@ -166,3 +166,40 @@ def test_the_state_package_imports_no_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_method_key_asks_for_the_attribution_and_its_answer_repaints_the_row(session):
+    effects = session.attribution.cycle_method()
+    assert session.explanation.method.name == "gradxinput"
+    (asked,) = [r for r in effects.requests if isinstance(r, AttributionRequest)]
+    assert asked is session.attribution.asked and asked.method.name == "gradxinput"
+    assert effects.paints[0] is Paint.SIGNIFICANCE_TITLE
+    assert effects.gradient_subtitle == "computing…" and effects.notes[0].text.startswith("method")
+    # an answer for a key the panels no longer show is kept, not painted
+    stale = session.attribution.ready(asked.token, "another key", object(), 1.0)
+    assert stale.paints == [] and session.shown_attribution() is None
+    attribution = SimpleNamespace(title=lambda: "gradient × input of pixel at (0, 0)")
+    shown = session.attribution.ready(asked.token, asked.key, attribution, 1.5)
+    assert shown.paints == [Paint.ROW, Paint.STATISTICS]
+    assert shown.status == "gradient × input of pixel at (0, 0) in 1.5 s"
+    assert session.shown_attribution() is attribution
+    # moving away and back: the pixel's map is in memory, nothing is asked again
+    session.move(0, 1)
+    assert not [r for r in session.move(0, -1).requests if isinstance(r, AttributionRequest)]
+
+
+def test_a_refused_attribution_says_why_where_its_picture_would_be(session):
+    asked = session.attribution.cycle_method().requests[-1]
+    effects = session.attribution.refused(asked.token, asked.key, "no vessel here")
+    assert effects.paints == [Paint.REFUSAL] and effects.refusal == "no vessel here"
+    assert effects.status == "no vessel here" and effects.notes[0].severity == "warning"
+
+
+def test_exact_counts_say_why_there_is_nothing_to_count(session):
+    assert (
+        "no significance computed yet" in exact_counts.request_exact_counts(session).notes[0].text
+    )
+    stats = JacobianStats.empty(SIDE, SIDE)  # 8x8: exact summaries already
+    session.stats_progress(session.view.token, stats, (0, SIDE * SIDE), 0.0, 1.0)
+    effects = exact_counts.request_exact_counts(session)
+    assert effects.requests == [] and "exact already" in effects.notes[0].text

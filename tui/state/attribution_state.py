@@ -16,7 +16,6 @@ import numpy as np
 
 from cnninterp.jaxcore.explain.attribution import Attribution
 from cnninterp.jaxcore.explain.targets import Target, TargetError, target_weights
-from cnninterp.tui.pictures import colours
 from cnninterp.tui.requests import AttributionRequest
 from cnninterp.tui.state.effects import Effects, Paint, Prompt
 from cnninterp.tui.state.explanation_choice import (
@@ -81,8 +80,9 @@ class AttributionState:
         """(image token, target) of target_weights: recomputed only when either changes."""
         self.asked: AttributionRequest | None = None
         """The attribution on its way (None: none, or the answer is in)."""
-        self.outline_mask: np.ndarray | None = None
-        """bool [H, W]: the target's outline (and a box being drawn), as last painted."""
+        self.outlined: tuple[np.ndarray, ...] = ()
+        """bool [H, W] each: the regions outlined on the pictures (the target's support, a box
+        being drawn), as last painted."""
         self._outline_key: tuple | None = None
 
     def shown(self) -> Attribution | None:
@@ -160,20 +160,21 @@ class AttributionState:
         if not force and key == self._outline_key:
             return Effects()
         self._outline_key = key
-        mask = np.zeros(view.loaded.pixels.shape, bool)
+        regions = []
         weights = self.target_weights
+        shape = view.loaded.pixels.shape
         # (weights of the image just left can still be here while the next one loads)
-        if weights is not None and weights.shape == mask.shape and not self.explanation.is_pixel:
-            mask |= colours.outline(target_support(weights))
+        if weights is not None and weights.shape == shape and not self.explanation.is_pixel:
+            regions.append(target_support(weights))
         if self.box_corner is not None:
             (ya, xa), (yb, xb) = self.box_corner, cursor
-            drawn = np.zeros_like(mask)
+            drawn = np.zeros(shape, bool)
             drawn[min(ya, yb) : max(ya, yb) + 1, min(xa, xb) : max(xa, xb) + 1] = True
-            mask |= colours.outline(drawn)
-        outlined = self.outline_mask is not None
-        if not mask.any() and not outlined:
+            regions.append(drawn)
+        regions = [region for region in regions if region.any()]
+        if not regions and not self.outlined:
             return Effects()  # nothing drawn before, nothing to draw: spare the repaint
-        self.outline_mask = mask if mask.any() else None
+        self.outlined = tuple(regions)
         return Effects(paints=[Paint.OUTLINE])
 
     # ---- the worker's answers ------------------------------------------------------------
