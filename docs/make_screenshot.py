@@ -20,12 +20,11 @@ async def shoot(args) -> None:
             await pilot.press("n")
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
-            view = app.view
+            view = app.session.view
             if view is not None and view.stats is not None and view.stats.complete:
                 break
             await pilot.pause(0.2)
-        app.cursor = tuple(args.cursor)
-        app.place_cursor()
+        app.apply(app.session.move_to(*args.cursor))
         for key in args.keys:
             await pilot.press(key)
         await pilot.pause(2.0)
