@@ -114,7 +114,8 @@ class Explainer:
             if variables is None:
                 raise TypeError("Explainer(config, variables): the seed needs its variables")
             model = seed_model(model, variables)
-        config = self.config = seed_architecture(model)
+        self.config = seed_architecture(model)
+        """The seed's ModelConfig (cache keys and provenance read it)."""
         self.model_sha256 = model_sha256
         self.engine = StreamingEngine(
             select_devices(devices),
@@ -126,8 +127,8 @@ class Explainer:
         self.device = self.engine.device
         self.device_name = self.engine.device_name
         self.spread = self.engine.spread
-        self.variables = variables = jax.device_put(model.params, self.device)
-        self.model = replace(model, params=variables)
+        self.variables = jax.device_put(model.params, self.device)
+        self.model = replace(model, params=self.variables)
         """The model through the seam (model/seam.py), its parameters on the first device."""
         if weights_as_constants is None:  # measured: 2x faster on XLA:CPU; see RESULTS.md
             weights_as_constants = self.device.platform == "cpu"
@@ -147,9 +148,7 @@ class Explainer:
         self.kept_rows = KeptRows()
         """Rows computed on crops (by a focus-following pass or asked for): a cursor move onto
         one is a paste."""
-        kernels = PassKernels.bound(
-            bind, config, variables, self.spread, constants=weights_as_constants
-        )
+        kernels = PassKernels.bound(self.model, self.spread, constants=weights_as_constants)
         self.passes = FullPasses(
             self.engine, kernels, self.forward, self.kept_rows, full_pass=full_pass
         )

@@ -15,6 +15,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnninterp.jaxcore.model.seam import SegmentationModel
+from cnninterp.jaxcore.model.seed import seed_architecture
+from cnninterp.jaxcore.passes.binding import bind_model
+from cnninterp.jaxcore.passes.devices import DeviceSpread
 from cnninterp.jaxcore.rows import columns, crops, gradients, linear
 from cnninterp.jaxcore.summaries.significance import BINS_PER_DECADE, EDGES
 
@@ -73,9 +77,14 @@ class PassKernels:
     """Input pixels: columns of J (forward mode, columns.py)."""
 
     @classmethod
-    def bound(cls, bind, config, variables, spread=None, *, constants: bool) -> "PassKernels":
-        """Each chunk function bound by `bind` (binding.bind_model) for the first device and,
-        with a DeviceSpread of several devices, as one program over all of them."""
+    def bound(
+        cls, model: SegmentationModel, spread: DeviceSpread | None = None, *, constants: bool
+    ) -> "PassKernels":
+        """Each chunk function of `model` bound as binding.bind_model binds (`constants`: the
+        parameters as compile-time constants) for the first device and, with a DeviceSpread of
+        several devices, as one program over all of them."""
+        bind = bind_model(model, constants=constants)
+        config, variables = seed_architecture(model), model.params
 
         def kernel(f) -> PassFunction:
             make_spread = None
