@@ -86,20 +86,128 @@ settings.register_profile(
 settings.load_profile("cnninterp")
 
 
-# Tests that use one of these are slow by construction (`make test-fast` leaves them out), so a
-# new test on them cannot be forgotten in the fast tier. Tests that compile the full-size model
-# or start a terminal carry the `slow` marker themselves.
+# The two tiers. `make test` runs everything; `make test-fast` (pytest -m "not slow") leaves out
+# the tests marked slow, for about 2 min on a quiet 2-core machine. Slow are: tests that compile
+# the full-size model or start a terminal (marked in their modules); tests on the fixtures below
+# (slow by construction, so a new test on them cannot land in the fast tier); and the tests in
+# SLOW_TESTS, measured: over 3 s each with the compilation cache warm, or 6 s cold, on this busy
+# 2-core machine (pytest --durations=0), their parameters counted together. A name that no
+# longer matches a test is reported at the end of the run (the test then runs in the fast tier).
 SLOW_FIXTURES = {
     "four": "full passes in a subprocess on four XLA:CPU devices (tests/jaxcore/test_devices.py)",
     "big_folder": "passes over 256x256 images (tests/tui/conftest.py)",
     "ray_session": "a local Ray cluster (tests/export/conftest.py)",
 }
+SLOW_TESTS = {
+    "tests/test_boundaries.py": {  # a fresh interpreter per package
+        "test_importing_a_package_loads_nothing_it_must_not",
+    },
+    "tests/convert/test_convert_cli.py": {  # torch, the console script, parity runs
+        "test_console_script_end_to_end",
+        "test_converts_and_writes_a_self_describing_model_file",
+        "test_parity_failure_writes_nothing_and_exits_3",
+    },
+    "tests/convert/test_convert_parity.py": {"test_small_models_agree_with_pytorch"},
+    "tests/demo/test_demo_train.py": {"test_short_training_run_end_to_end"},
+    "tests/export/test_export.py": {
+        "test_console_script",
+        "test_export_imports_torch_and_rich_progress_only_when_needed",
+        "test_export_matches_the_explainer_and_reuses_the_cache",
+    },
+    "tests/export/test_export_request.py": {"test_ig_of_a_box_then_each_pixel_with_ground_truth"},
+    "tests/export/test_resume.py": {"test_only_what_differs_is_computed_again"},
+    "tests/jaxcore/test_cache.py": {"test_hit_returns_equal_stats_without_recomputing"},
+    "tests/jaxcore/test_columns.py": {
+        "test_all_columns_are_the_transposed_rows",
+        "test_both_passes_agree_on_a_wide_image",
+        "test_columns_match_torch_forward_mode",
+        "test_windows_hold_the_whole_tangent",
+    },
+    "tests/jaxcore/test_crops.py": {
+        "test_cropped_rows_equal_whole_image_rows",
+        "test_every_phase_reaches_exactly_its_derived_interval",
+        "test_histogram_summaries_on_crops_equal_the_colouring_pass",
+    },
+    "tests/jaxcore/test_gradients.py": {
+        "test_a_row_for_python_int_pixels",
+        "test_decoder_windows_hold_the_whole_cotangent",
+        "test_out_of_device_memory_halves_the_chunk_and_loses_nothing",
+    },
+    "tests/jaxcore/test_images_fuzz.py": {"test_decompression_bombs_refused_before_decoding"},
+    "tests/jaxcore/test_kept_rows.py": {
+        "test_a_focus_pass_keeps_its_rows_and_the_cursor_gets_them_without_a_backward_pass",
+    },
+    "tests/jaxcore/test_partial_cache.py": {"test_on_crops_a_partial_pass_resumes_pixel_by_pixel"},
+    "tests/jaxcore/test_partial_counts.py": {
+        "test_by_colours_only_wanted_rows_are_filled",
+        "test_on_crops_only_the_rows_done_are_counted_exactly",
+    },
+    "tests/jaxcore/test_seam.py": {"test_the_seed_records_apply_and_activation_are_the_networks"},
+    "tests/jaxcore/test_significance.py": {
+        "test_counts_can_be_read_while_the_pass_adds_rows",
+        "test_counts_equal_brute_force",
+    },
+    "tests/jaxcore/test_windowed_encoder.py": {
+        "test_windowed_rows_equal_whole_canvas_rows",
+        "test_windows_hold_the_whole_cotangent_where_nothing_cancels",
+    },
+    "tests/tui/test_app.py": {
+        "test_a_cursor_move_repaints_only_the_cursor_rows_of_the_image_panel",
+        "test_cursor_moves_show_the_row_and_statistics_jaxcore_computes",
+        "test_half_block_panels_render_pixels_and_cursor",
+        "test_typed_threshold_and_goto",
+    },
+    "tests/tui/test_behaviour.py": {"test_threshold_keys_explain_their_limits"},
+    "tests/tui/test_explaining_app.py": {
+        "test_a_box_drawn_with_keys_is_the_target_titled_and_outlined",
+        "test_a_new_request_cancels_the_one_running",
+        "test_bad_parameters_keep_the_prompt_open_saying_what_is_allowed",
+        "test_cycling_the_method_shows_the_attribution_jaxcore_computes",
+        "test_save_writes_the_attribution_on_screen",
+        "test_segment_on_background_is_refused_naming_the_nearest_vessel",
+    },
+    "tests/tui/test_graphics.py": {"test_importing_the_tui_does_not_import_torch_or_textual_image"},
+    "tests/tui/test_graphics_app.py": {
+        "test_estimated_counts_say_so_and_E_counts_exactly",
+        "test_graphics_panels_encode_once_per_picture_not_per_cursor_move",
+    },
+    "tests/tui/test_graphics_zoom.py": {
+        "test_zoom_and_pan_move_the_graphics_pictures_of_every_cursor_panel",
+    },
+    "tests/tui/test_state.py": {"test_the_state_package_imports_no_textual"},
+    "tests/tui/test_zoom.py": {"test_z_zooms_every_picture_panel_and_the_viewport_follows"},
+}
+UNMATCHED_SLOW_TESTS = pytest.StashKey[list[str]]()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    matched: set[tuple[str, str]] = set()
     for item in items:
-        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+        module = item.nodeid.split("::")[0]
+        name = getattr(item, "originalname", item.name)
+        if name in SLOW_TESTS.get(module, ()):
+            matched.add((module, name))
             item.add_marker(pytest.mark.slow)
+        elif SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    collected = {item.nodeid.split("::")[0] for item in items}
+    config.stash[UNMATCHED_SLOW_TESTS] = [
+        f"{module}::{name}"
+        for module, names in SLOW_TESTS.items()
+        if module in collected
+        for name in sorted(names)
+        if (module, name) not in matched
+    ]
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    unmatched = config.stash.get(UNMATCHED_SLOW_TESTS, [])
+    if unmatched:
+        terminalreporter.write_line(
+            "tests/conftest.py SLOW_TESTS names no test (now in the fast tier): "
+            + ", ".join(unmatched),
+            yellow=True,
+        )
 
 
 @pytest.fixture(autouse=True, scope="session")
