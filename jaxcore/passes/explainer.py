@@ -69,8 +69,9 @@ class RowFunctions:
     """crops.crop_inputs: the forward results of N crops."""
 
     def compilations(self) -> dict[str, int]:
-        """Programs each row function has compiled so far (one per shape of its inputs)."""
-        names = ("row", "rows_on_image", "rows_on_crops", "crop_inputs")
+        """Programs each row function bound to the model has compiled so far (one per shape
+        of its inputs)."""
+        names = ("row", "rows_on_image", "rows_on_crops")
         return {name: getattr(self, name)._cache_size() for name in names}  # jax.jit's count
 
 
