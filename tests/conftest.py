@@ -4,14 +4,14 @@ the one tiny model the front-end tests open.
 Strict flags, once for every test (as patrick-kidger/equinox does): a silent broadcast of
 mismatched ranks or a silent dtype widening is an error here, so the code says what it means.
 
-Compilations dominate the suite's time, and many tests compile the same functions for the same
-model and shapes (each Explainer jits its own, with the weights as constants on the CPU). JAX's
-persistent compilation cache turns every repeat into a read, within a run and across runs: it
-lives in .pytest-jax-cache/ at the checkout's root (git ignores it; CNNINTERP_TEST_JAX_CACHE
-names another folder, or "off"), and the environment hands it to the subprocesses the tests
-start (the TUI in tmux, the four-device run, Ray's workers). JAX keys each entry by the
-program, its flags, the backend and jax's version, so a stale entry is never read; the folder
-is capped (least recently used entries go first).
+Many tests compile the same functions for the same model and shapes (each Explainer jits its
+own, with the weights as constants on the CPU). JAX's persistent compilation cache turns every
+repeat into a read, within a run and across runs: it lives in .pytest-jax-cache/ at the
+checkout's root (git ignores it; CNNINTERP_TEST_JAX_CACHE names another folder, or "off"), and
+the environment hands it to the subprocesses the tests start (the TUI in tmux, the four-device
+run, Ray's workers). JAX keys each entry by the program, its flags, the backend and jax's
+version, so a stale entry is never read; past 4 GiB the oldest entries are deleted at the start
+of a run (the full-size model's programs are about 116 MB each).
 
 The results of every test are cached in a per-session temporary folder, never the user's cache.
 Hypothesis draws the same examples every run (derandomized, no example database: no flaky CI,
