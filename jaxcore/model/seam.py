@@ -7,12 +7,17 @@ receptive field (or the whole image) and the size multiple it needs, and the byt
 its passes take. It is a frozen record, not a base class: a model is described, not
 subclassed.
 
-The seed architecture's Flax port is its first implementation (network.seed_model). The seed's
+The seed architecture's Flax port is its first implementation (seed.seed_model). The seed's
 exact fast paths (the masked network's rows, windowed decoder and encoder, matmul convs on the
-CPU, crops on the receptive field, columns) are written for that architecture alone, so the
-seed's record carries its `architecture` (the ModelConfig) and that is what selects them; a
-model without one (the next: any PyTorch segmentation model, interpreted from an exported
-graph) has none of them yet.
+CPU, crops on its receptive field, columns) are written for that architecture alone, so the
+seed's record carries its `architecture` (the ModelConfig) and that is what selects them
+(seed.seed_architecture); a model without one (the next: any PyTorch segmentation model,
+interpreted from an exported graph) has none of them yet.
+
+Where a model comes in: the Explainer (passes/explainer.py: images checked against
+size_multiple, the explained class, chunk sizes from row_bytes_per_pixel), binding.bind_model
+and kernels.PassKernels.bound (the only way to the row and pass functions), the Attributor
+(explain/attribution.py) and the host memory estimate (passes/memory.py).
 """
 
 from collections.abc import Callable
