@@ -91,11 +91,12 @@ settings.load_profile("cnninterp")
 # the full-size model or start a terminal (marked in their modules); tests on the fixtures below
 # (slow by construction, so a new test on them cannot land in the fast tier); and the tests in
 # SLOW_TESTS, measured (pytest --durations=0 on this busy 2-core machine): over about 2.5 s each
-# with the compilation cache warm, or 6 s cold, their parameters counted together. Kept fast
-# anyway: the rows against PyTorch autograd and the significance module (its session fixtures
-# hold the passes). The TUI's logic is tested without Pilot in the fast tier; driving the app
-# under Pilot takes seconds a test. A name here that no longer matches a test is reported at
-# the end of the run (the test then runs in the fast tier).
+# with the compilation cache warm, or 6 s cold, their parameters counted together (an entry is a
+# test's name, or its name and [parameters] for one case). Kept fast anyway: the rows against
+# PyTorch autograd and the significance module (its session fixtures hold the passes). The
+# TUI's logic is tested without Pilot in the fast tier; driving the app under Pilot takes
+# seconds a test. A name here that no longer matches a test is reported at the end of the run
+# (the test then runs in the fast tier).
 SLOW_FIXTURES = {
     "four": "full passes in a subprocess on four XLA:CPU devices (tests/jaxcore/test_devices.py)",
     "big_folder": "passes over 256x256 images (tests/tui/conftest.py)",
@@ -147,6 +148,7 @@ SLOW_TESTS = {
         "test_the_pass_on_crops_summarises_each_row_it_reports",
     },
     "tests/jaxcore/test_gradients.py": {
+        "test_rows_match_torch_autograd_at_corners_borders_and_inside[8]",  # [4] stays fast
         "test_a_row_for_python_int_pixels",
         "test_decoder_windows_hold_the_whole_cotangent",
         "test_out_of_device_memory_halves_the_chunk_and_loses_nothing",
@@ -219,11 +221,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     matched: set[tuple[str, str]] = set()
     for item in items:
         module = item.nodeid.split("::")[0]
-        name = getattr(item, "originalname", item.name)
-        if name in SLOW_TESTS.get(module, ()):
-            matched.add((module, name))
-            item.add_marker(pytest.mark.slow)
-        elif SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+        names = {getattr(item, "originalname", item.name), item.name}  # all cases, this case
+        listed = names & SLOW_TESTS.get(module, set())
+        matched |= {(module, name) for name in listed}
+        if listed or SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
     collected = {item.nodeid.split("::")[0] for item in items}
     config.stash[UNMATCHED_SLOW_TESTS] = [
