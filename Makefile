@@ -41,4 +41,4 @@ typecheck: install
 	rm -rf $(TYPES) && mkdir -p $(TYPES)
 	for f in cnninterp/*.py; do ln -s ../../../$$f $(TYPES)/; done
 	for p in $(PACKAGES); do ln -s ../../../$$p $(TYPES)/$$p; done
-	$(BIN)/mypy -p cnninterp.jaxcore -p cnninterp.convert -p cnninterp.tui -p cnninterp.export -m cnninterp.frontend
+	$(BIN)/mypy -p cnninterp.jaxcore -p cnninterp.convert -p cnninterp.tui -p cnninterp.export -p cnninterp.demo -m cnninterp.frontend

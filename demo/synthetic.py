@@ -76,7 +76,7 @@ def _vessel_tree(rng: np.random.Generator, h: int, w: int) -> list[Vessel]:
         )
         vessels.append(trunk)
         for _ in range(rng.poisson(len(trunk.yx) * STEP / 35)):
-            i = rng.integers(0, len(trunk.yx) - 1)
+            i = int(rng.integers(0, len(trunk.yx) - 1))
             d = trunk.yx[min(i + 1, len(trunk.yx) - 1)] - trunk.yx[max(i - 1, 0)]
             angle = np.arctan2(d[0], d[1]) + rng.choice([-1, 1]) * rng.uniform(0.5, 1.4)
             r = min(trunk.radius[i] * rng.uniform(0.5, 0.9), rng.uniform(0.8, 2.0))

@@ -107,7 +107,7 @@ def evaluate(model_path: Path, args: argparse.Namespace, log) -> dict:
 
     config, variables, _ = load_model(model_path)
     prob = jax.jit(lambda image: vessel_probability(config, variables, image))
-    metrics = {}
+    metrics: dict[str, dict | None] = {}
     for size in sorted({64, args.size}):
         images, labels = synthetic_batch(range(HELD_OUT_SEED, HELD_OUT_SEED + args.held_out), size)
         probs = [np.asarray(prob(im)) for im in images]
@@ -117,9 +117,11 @@ def evaluate(model_path: Path, args: argparse.Namespace, log) -> dict:
     except ImageError:
         sources = []
     if sources:
-        loaded = [load_image(s) for s in sources]
-        probs = [np.asarray(prob(im.pixels)) for im in loaded]
-        metrics["vessmap"] = iou_scores(probs, [im.label for im in loaded])
+        labelled = [
+            (im.pixels, im.label) for im in map(load_image, sources) if im.label is not None
+        ]
+        probs = [np.asarray(prob(pixels)) for pixels, _ in labelled]
+        metrics["vessmap"] = iou_scores(probs, [label for _, label in labelled])
     else:
         log(f"no labelled VessMAP images under {args.vessmap}: skipping that score")
         metrics["vessmap"] = None
