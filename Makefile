@@ -23,11 +23,16 @@ install: $(BIN)/cnninterp-tui
 demo: install
 	$(BIN)/cnninterp-tui
 
+# Test processes: two keep a 2-core machine busy; each takes up to 5 GB. A file's tests stay in
+# one process (--dist loadfile), so its module fixtures compile once.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
 test: install lint typecheck
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # The former name of `make test`.
 check: test
