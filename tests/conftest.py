@@ -214,35 +214,55 @@ SLOW_TESTS = {
     },
     "tests/tui/test_zoom.py": {"test_z_zooms_every_picture_panel_and_the_viewport_follows"},
 }
+
+
 UNMATCHED_SLOW_TESTS = pytest.StashKey[list[str]]()
 
 
+def unmatched_slow_tests(nodeids: list[str]) -> list[str]:
+    """The SLOW_TESTS entries of the collected modules that name no collected test."""
+    cases = {(i.split("::")[0], i.split("::")[-1]) for i in nodeids}
+    names = cases | {(module, name.partition("[")[0]) for module, name in cases}
+    return [
+        f"{module}::{name}"
+        for module, listed in SLOW_TESTS.items()
+        if any(m == module for m, _ in cases)
+        for name in sorted(listed)
+        if (module, name) not in names
+    ]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    matched: set[tuple[str, str]] = set()
     for item in items:
         module = item.nodeid.split("::")[0]
         names = {getattr(item, "originalname", item.name), item.name}  # all cases, this case
-        listed = names & SLOW_TESTS.get(module, set())
-        matched |= {(module, name) for name in listed}
-        if listed or SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+        if names & SLOW_TESTS.get(module, set()) or SLOW_FIXTURES.keys() & set(
+            getattr(item, "fixturenames", ())
+        ):
             item.add_marker(pytest.mark.slow)
-    collected = {item.nodeid.split("::")[0] for item in items}
-    config.stash[UNMATCHED_SLOW_TESTS] = [
-        f"{module}::{name}"
-        for module, names in SLOW_TESTS.items()
-        if module in collected
-        for name in sorted(names)
-        if (module, name) not in matched
-    ]
+    if not hasattr(config, "workerinput"):  # under pytest-xdist the controller checks below
+        config.stash[UNMATCHED_SLOW_TESTS] = unmatched_slow_tests([i.nodeid for i in items])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    node.config.stash[UNMATCHED_SLOW_TESTS] = unmatched_slow_tests(ids)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A stale SLOW_TESTS entry fails the run: a renamed slow test would silently join the
+    fast tier otherwise."""
+    if session.config.stash.get(UNMATCHED_SLOW_TESTS, []):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     unmatched = config.stash.get(UNMATCHED_SLOW_TESTS, [])
     if unmatched:
         terminalreporter.write_line(
-            "tests/conftest.py SLOW_TESTS names no test (now in the fast tier): "
+            "tests/conftest.py SLOW_TESTS names tests that do not exist (renamed?): "
             + ", ".join(unmatched),
-            yellow=True,
+            red=True,
         )
 
 
