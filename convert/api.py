@@ -1,7 +1,7 @@
 """Checkpoint in, verified model file out: the converter as one function.
 
     read (torch_state) -> infer and check (key_map) -> lay out (variables) -> prove (parity)
-    -> write (jaxcore.model_file.save_model, atomic)
+    -> write (jaxcore.model.model_file.save_model, atomic)
 
 Weights that are not finite (or BatchNorm variances below zero) are refused before parity, as
 the cause they are; a model whose outputs are not finite is never written, force or not.
@@ -73,7 +73,7 @@ def convert_checkpoint(
         out_path defaults to pth_path with the suffix .safetensors. An existing output is only
         replaced with overwrite=True. Raises ParityError (nothing written) when probabilities
         differ from PyTorch's by more than the tolerance, unless force=True; ConversionError for
-        every other problem. `max_pixels` limits check_image (jaxcore.image_header). `console` (a
+        every other problem. `max_pixels` limits check_image (jaxcore.images.header). `console` (a
     rich Console) receives progress and warnings.
     """
     start = time.perf_counter()

@@ -1,5 +1,5 @@
 """Read the optional --check-image into the model's input, exactly as the TUI and
-cnninterp-export would (jaxcore.images), but cropped, never padded, to multiples of 16 so
+cnninterp-export would (jaxcore.images.loading), but cropped, never padded, to multiples of 16 so
 every pixel compared is a real one.
 
 Parity on a real image catches what random inputs can miss (saturated BatchNorms, the

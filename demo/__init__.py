@@ -16,5 +16,5 @@ def demo_dir() -> Path:
 
 
 def demo_model_path() -> Path:
-    """The demo model file (cnninterp model format, loads with jaxcore.model_file.load_model)."""
+    """The demo model file, in the cnninterp format (jaxcore.model.model_file reads it)."""
     return demo_dir() / MODEL_FILE

@@ -3,7 +3,7 @@
 Entries: with --target pixel (the default) or segment, one per requested pixel; with box,
 vessel or border the region first (entry 0), then each requested pixel's own. The plain
 gradient of pixels is Explainer.gradient_rows, batched; every other method or target goes
-through jaxcore.attribution's Attributor, one per explainer (it compiles per instance).
+through jaxcore.explain.attribution's Attributor, one per explainer (it compiles per instance).
 
 Footprint thresholds: a pixel's gradient keeps the threshold modes' meaning (global needs the
 full pass's max |J|, so without the significance output it has none). Any other attribution is

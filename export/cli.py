@@ -264,7 +264,7 @@ def check_output_folder(output: Path) -> bool:
 
 def check_memory(explainer: Explainer, sources: list[ImageSource]) -> None:
     """Refuse (exit 2) a significance pass that would not fit in this machine's memory now,
-    naming the image, before any image is computed (jaxcore.memory's formula)."""
+    naming the image, before any image is computed (jaxcore.passes.memory's formula)."""
     for source in sources:
         try:
             header = read_image_header(source.image_path)

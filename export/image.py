@@ -47,7 +47,7 @@ class Job:
     target: str = "pixel"
     """--target: pixel | box:Y0,X0,Y1,X1 | segment | vessel | border (export.attributions)."""
     max_pixels: int = MAX_PIXELS
-    """Largest image accepted (jaxcore.images.load_image's max_pixels)."""
+    """Largest image accepted (jaxcore.images.loading.load_image's max_pixels)."""
 
     def request(self) -> dict:
         """The options that decide an image's outputs, as recorded in its .json (resume

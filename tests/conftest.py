@@ -240,13 +240,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             getattr(item, "fixturenames", ())
         ):
             item.add_marker(pytest.mark.slow)
-    if not hasattr(config, "workerinput"):  # under pytest-xdist the controller checks below
+    if not hasattr(config, "workerinput") and whole_modules(config):  # xdist: checked below
         config.stash[UNMATCHED_SLOW_TESTS] = unmatched_slow_tests([i.nodeid for i in items])
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
-    node.config.stash[UNMATCHED_SLOW_TESTS] = unmatched_slow_tests(ids)
+    if whole_modules(node.config):
+        node.config.stash[UNMATCHED_SLOW_TESTS] = unmatched_slow_tests(ids)
+
+
+def whole_modules(config: pytest.Config) -> bool:
+    """Whether every module collected was collected whole (no `path::test` argument), so a
+    listed name missing from it is really gone."""
+    return not any("::" in str(arg) for arg in config.args)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -11,6 +11,7 @@ anything arriving while the app shuts down (its panels being removed) by the app
 """
 
 import gc
+from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
 
@@ -54,8 +55,8 @@ class CnnInterpApp(App[None]):
         """What is kept between sessions (settings.json) and the user's keys.toml."""
         self.use_command_palette = options.graphics == "halfblock"
         self.runner = Workers(self, self.session, options)
-        self.notified: list[str] = []
-        """Every notification's text, in order (tests and benchmarks read what was said)."""
+        self.notified: deque[str] = deque(maxlen=100)
+        """The last notifications' texts, in order (tests and benchmarks read what was said)."""
         self.paint_listeners: list[Callable[[Paint], None]] = []
         """Called with each Paint once the panels show it (tests and benchmarks wait on it)."""
         self.frame_listeners: list[Callable[[], None]] = []

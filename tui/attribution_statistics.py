@@ -3,7 +3,7 @@
 Pure, like cursor_statistics.py, whose cursor record this extends: an attribution A takes the
 place of the gradient row in the footprint numbers (A(y,x), max |A|, pixels above the
 threshold, ...), and with labels every explanation, the plain row included, gets the figures
-of jaxcore.groundtruth (its detail crop: pictures/panel_pictures.attribution_detail). The
+of jaxcore.explain.groundtruth (its detail crop: pictures/panel_pictures.attribution_detail). The
 significance numbers stay the per-pixel gradient footprint's.
 
 Thresholds of an attribution follow jaxcore's significance.attribution_threshold, the one rule
@@ -15,7 +15,11 @@ import numpy as np
 from cnninterp.jaxcore.explain.attribution import Attribution
 from cnninterp.jaxcore.explain.groundtruth import ground_truth_figures, segmentation_scores
 from cnninterp.jaxcore.summaries.footprint import footprint
-from cnninterp.jaxcore.summaries.significance import ThresholdMode, attribution_threshold
+from cnninterp.jaxcore.summaries.significance import (
+    LEGACY_FRACTION,
+    ThresholdMode,
+    attribution_threshold,
+)
 from cnninterp.tui import number_text
 from cnninterp.tui.cursor_statistics import (
     StatsRecord,
@@ -36,8 +40,11 @@ def attribution_limit(threshold: Threshold, values: np.ndarray) -> float:
 
 
 def describe_threshold(threshold: Threshold) -> str:
+    """The rule attribution_limit applies, in words."""
     if threshold.mode is ThresholdMode.ABSOLUTE:
         return threshold.describe()
+    if threshold.mode is ThresholdMode.LEGACY:
+        return f"{LEGACY_FRACTION * 100:g} % of max |A| (legacy)"
     return f"{threshold.percent:g} % of max |A|"
 
 
@@ -113,8 +120,8 @@ def _attribution_fields(
 
 
 def explained_rows(record: StatsRecord, threshold: Threshold) -> list[tuple[str, str]]:
-    """The statistics panel's lines: view.statistics_rows, relabelled for an attribution, then
-    the method's own figures and the ground truth."""
+    """The statistics panel's lines: cursor_statistics.statistics_rows, relabelled for an
+    attribution, then the method's own figures and the ground truth."""
     rows = statistics_rows(record, threshold)
     if "method" in record:
         names = {"G(y,x)": "A(y,x)", "row max": "max |A|"}

@@ -20,7 +20,7 @@ class AppOptions:
     """Reuse complete significance results from the disk cache, and resume unfinished passes
     kept there (jaxcore/store/results.py)."""
     max_pixels: int = 2**26
-    """Largest image opened (jaxcore.images.load_image's max_pixels; --max-pixels)."""
+    """Largest image opened (jaxcore.images.loading.load_image's max_pixels; --max-pixels)."""
     chunk_size: int | None = None
     """Rows per batch of the significance pass (None: the explainer decides)."""
     devices: None | int | list[int] = None

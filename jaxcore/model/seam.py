@@ -1,5 +1,5 @@
-"""The model seam: all that rows, passes, methods, targets, crops and memory estimates know of a
-segmentation model.
+"""The model seam: the one typed description of a segmentation model that the passes, methods,
+targets and memory estimates take.
 
 `SegmentationModel` is the one typed interface between a model and everything below it: its
 apply function and parameters, its input channels, classes and output activation, its
@@ -17,7 +17,11 @@ interpreted from an exported graph) has none of them yet.
 Where a model comes in: the Explainer (passes/explainer.py: images checked against
 size_multiple, the explained class, chunk sizes from row_bytes_per_pixel), binding.bind_model
 and kernels.PassKernels.bound (the only way to the row and pass functions), the Attributor
-(explain/attribution.py) and the host memory estimate (passes/memory.py).
+(explain/attribution.py) and the host memory estimate (passes/memory.py). Below bind_model the
+row, crop and column functions still take the seed's (config, variables), and crops use the
+seed's per-phase receptive field (model/receptive_field.py), tighter than one radius: so no code
+reads `apply`, `input_channels` or `receptive_radius` yet. They are the interface the next
+model (an interpreted exported graph) fills in and the generic row path will read.
 """
 
 from collections.abc import Callable
@@ -59,7 +63,7 @@ class SegmentationModel:
     """The forward results kept for an image beyond its scores, and the forward pass's
     activations while it runs, bytes per image pixel: memory estimates."""
     architecture: Any = None
-    """The seed architecture's ModelConfig when this is the seed model (network.seed_model):
+    """The seed architecture's ModelConfig when this is the seed model (seed.seed_model):
     it selects the seed's exact fast paths. None for any other model."""
 
     def __post_init__(self):

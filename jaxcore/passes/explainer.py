@@ -72,7 +72,9 @@ class RowFunctions:
         """Programs each row function bound to the model has compiled so far (one per shape
         of its inputs)."""
         names = ("row", "rows_on_image", "rows_on_crops")
-        return {name: getattr(self, name)._cache_size() for name in names}  # jax.jit's count
+        # jax.jit's count; with the weights as arguments (GPUs) bind_model hands a partial of it
+        jitted = {name: getattr(self, name) for name in names}
+        return {name: getattr(fn, "func", fn)._cache_size() for name, fn in jitted.items()}
 
 
 class Explainer:

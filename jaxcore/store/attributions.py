@@ -1,7 +1,7 @@
 """Attributions on disk, beside the result cache: an IG of 32 steps costs 32 backward passes,
 a SmoothGrad of 16 samples 16, so asking again for the same one should cost a file read.
 
-The machinery is jaxcore.cache's: the same root ($CNNINTERP_CACHE_DIR, else the user cache),
+The machinery is store/results.py's: the same root ($CNNINTERP_CACHE_DIR, else the user cache),
 the same model and image identities, atomic writes, stale temporaries swept, and every load
 checked (stored key, shape, dtype, finiteness) with an untrusted entry deleted and recomputed.
 The key adds what an attribution depends on beyond the full pass's: the method with the

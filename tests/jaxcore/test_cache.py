@@ -1,4 +1,4 @@
-"""jaxcore.cache: hits without recomputation, misses on any change, and no trust in bad entries.
+"""jaxcore.store.results: hits without recomputation, misses on any change, no trust in bad entries.
 
 A tiny real model (width 4) on 32x32 images: one full pass is a fraction of a second.
 """

@@ -1,4 +1,4 @@
-"""jaxcore.cache in hostile places: random entry bytes, read-only and shared folders, the
+"""jaxcore.store.results in hostile places: random entry bytes, read-only and shared folders, the
 temporaries a writer killed with kill -9 leaves. The contract: a load is a hit or a miss,
 never an exception; a place that cannot be written means "computed, not stored"."""
 

@@ -81,8 +81,10 @@ def test_cropped_rows_match_torch_autograd(small_pair, shape):
         assert relative_error(row, small_pair.torch_row(image, y, x)) < 1e-4
 
 
-def test_one_compilation_per_crop_size_not_per_image_size(small_pair):
-    explainer = Explainer(small_pair.config, small_pair.variables)
+@pytest.mark.parametrize("constants", [True, False], ids=["weights-constant", "weights-argument"])
+def test_one_compilation_per_crop_size_not_per_image_size(small_pair, constants):
+    """Both bindings: the weights as constants (the CPU's) and as arguments (GPUs')."""
+    explainer = Explainer(small_pair.config, small_pair.variables, weights_as_constants=constants)
     rng = np.random.default_rng(12)
     for shape in [(160, 160), (176, 208), (272, 160)]:
         explainer.gradient_row(rng.random(shape, dtype=np.float32), 100, 150)

@@ -1,4 +1,4 @@
-"""jaxcore.images: folder layouts, pixel types, fitting to multiples of 16, and errors."""
+"""jaxcore.images.loading: folder layouts, pixel types, fitting to multiples of 16, and errors."""
 
 from pathlib import Path
 

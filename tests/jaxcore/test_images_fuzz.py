@@ -1,4 +1,4 @@
-"""jaxcore.images under hostile input: bombs, lying shapes, random bytes, random pixel types.
+"""jaxcore.images.loading under hostile input: bombs, lying shapes, random bytes and pixel types.
 
 The contract: load_image either returns a LoadedImage or raises ImageError with one line that
 names the file; it never decodes an image its header already refuses, so memory stays bounded.

@@ -1,4 +1,4 @@
-"""jaxcore.json_record: records holding NaN or infinity become strict JSON with null."""
+"""jaxcore.files.json_record: records holding NaN or infinity become strict JSON with null."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""jaxcore.model_file under hostile input: headers that disagree with their tensors, broken
+"""jaxcore.model.model_file under hostile input: headers that disagree with their tensors, broken
 weights, random bytes. The contract: load_model returns a usable model or raises
 ModelFileError with one line naming the file and everything that is wrong."""
 

@@ -15,6 +15,7 @@ from cnninterp.jaxcore.summaries.significance import ThresholdMode
 from cnninterp.tui.attribution_statistics import (
     GroundTruthMemo,
     attribution_limit,
+    describe_threshold,
     explained_rows,
     explained_statistics,
 )
@@ -118,6 +119,15 @@ def test_attribution_limits_are_percent_of_max_abs_a_or_absolute():
     assert attribution_limit(Threshold(ThresholdMode.GLOBAL, 50.0), values) == 2.0
     assert attribution_limit(Threshold(ThresholdMode.ROW, 25.0), values) == 1.0
     assert attribution_limit(Threshold(ThresholdMode.ABSOLUTE, absolute=0.7), values) == 0.7
+
+
+def test_the_legacy_label_names_the_rule_applied():
+    """Legacy applies the original's 1 %, whatever percent the user last set elsewhere."""
+    legacy = Threshold(ThresholdMode.LEGACY, 0.05)
+    values = np.array([[1.0, -4.0]], np.float32)
+    assert attribution_limit(legacy, values) == pytest.approx(0.04)
+    assert describe_threshold(legacy).startswith("1 % of max |A|")
+    assert describe_threshold(Threshold(ThresholdMode.GLOBAL, 0.05)) == "0.05 % of max |A|"
 
 
 def _view_with_label(tmp_path) -> ImageResults:

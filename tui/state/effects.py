@@ -26,7 +26,7 @@ class Paint(Enum):
     """The image panel and its list entry (the image is loaded)."""
     PROBABILITY = "probability"
     OUTLINE = "outline"
-    """The target's outline over the image and probability panels (Session.outline)."""
+    """The target's outline over the image and probability panels (AttributionState.outline)."""
     LIST_PROGRESS = "list progress"
     """The image list's entry: done, or the pass's percent."""
     PASS_STATUS = "pass status"

@@ -32,7 +32,7 @@ class Explanation:
     method: Method = Method()
     """The attribution method and all its parameters (those of other methods are kept)."""
     target_kind: str = "pixel"
-    """One of jaxcore.targets.KINDS; pixel and segment follow the cursor."""
+    """One of jaxcore.explain.targets.KINDS; pixel and segment follow the cursor."""
     box: tuple[int, int, int, int] | None = None
     """(y0, x0, y1, x1), corners included: the last box drawn."""
 
