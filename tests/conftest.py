@@ -251,9 +251,10 @@ def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
 
 
 def whole_modules(config: pytest.Config) -> bool:
-    """Whether every module collected was collected whole (no `path::test` argument), so a
-    listed name missing from it is really gone."""
-    return not any("::" in str(arg) for arg in config.args)
+    """Whether every module collected is run whole (no `path::test` argument, no -m or -k:
+    pytest-xdist reports the ids after those deselect), so a listed name missing is gone."""
+    narrowed = config.option.markexpr or config.option.keyword
+    return not narrowed and not any("::" in str(arg) for arg in config.args)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
