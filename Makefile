@@ -15,7 +15,9 @@ $(BIN)/cnninterp-tui: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# Keep a torch that is already there; otherwise take the CPU build (a bare `torch` pulls CUDA).
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install "torch==2.13.0"
-	$(BIN)/pip install -e ".[dev]"
+	# torchvision (a dev dependency) must match that torch: pin torch to what is installed.
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__.split('+')[0])" > $(VENV)/torch-pin.txt
+	$(BIN)/pip install -c $(VENV)/torch-pin.txt -e ".[dev]"
 	touch $@
 
 install: $(BIN)/cnninterp-tui
