@@ -71,10 +71,10 @@ def open_explainer(
         raise OpenError(str(exc)) from None
     if opened.converted_now:
         notes.append(f"converted {model.name} -> {opened.path}")
-    if vessel_class is None and explainer.config.classes != 2:
+    if vessel_class is None and explainer.model.classes > 2:
         notes.append(
-            f"the model has {explainer.config.classes} classes; explaining class "
-            f"{explainer.config.vessel_class} (choose with --class N)"
+            f"the model has {explainer.model.classes} classes; explaining class "
+            f"{explainer.model.explained_class} (choose with --class N)"
         )
     return explainer
 

@@ -21,7 +21,7 @@ from cnninterp.tui.figure import FigureInputs, save_figure
 
 def provenance(explainer, model_file: Path | None) -> dict:
     """What produced the view, in cnninterp-export's form: {"model": ..., "versions": ...}."""
-    model: dict = {"sha256": explainer.model_sha256} | model_provenance(explainer.config)
+    model: dict = {"sha256": explainer.model_sha256} | model_provenance(explainer.model)
     if model_file is not None:
         model["path"] = str(Path(model_file).resolve())
     return {"model": model, "versions": versions()}

@@ -31,7 +31,6 @@ from cnninterp.jaxcore.explain.methods import (
 from cnninterp.jaxcore.explain.targets import Target, target_weights
 from cnninterp.jaxcore.passes.binding import bind_model
 from cnninterp.jaxcore.passes.explainer import Explainer
-from cnninterp.jaxcore.rows import target_gradients
 
 CPU_CHUNK_BUDGET = 1.5 * 2**30  # bytes of working memory one chunk of inputs may take
 GPU_CHUNK_FRACTION = 0.4  # share of free device memory one chunk may take
@@ -78,11 +77,12 @@ class Attributor:
         self.explainer = explainer
         # As the Explainer binds (2x faster on XLA:CPU with the weights as constants).
         bind = bind_model(explainer.model, constants=explainer.weights_as_constants)
-        self._gradient_sum = bind(target_gradients.weighted_gradient_sum, static_argnames="dense")
-        self.pull_back = bind(target_gradients.pull_back_weights)
+        kit = explainer.kit
+        self._gradient_sum = bind(kit.weighted_gradient_sum, static_argnames="dense")
+        self.pull_back = bind(kit.pull_back_weights)
         """(probs, masks, weights [H, W]) -> dT/d image [H, W] at the image of those forward
         results (Explainer.linearised): one dense backward pass, on the device."""
-        self._value = bind(target_gradients.target_value)
+        self._value = bind(kit.target_value)
 
     def attribute(
         self,

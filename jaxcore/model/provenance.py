@@ -23,14 +23,14 @@ def versions() -> dict[str, str]:
     }
 
 
-def model_provenance(config) -> dict:
-    """What a result explains: the class (after any --class override) and the model's shape.
+def model_provenance(model) -> dict:
+    """What a result explains: the class (after any --class override) and the model's shape,
+    for a model through the seam (seam.SegmentationModel).
 
     Recorded in every output, because the same model file explains a different class when
     the user picks one."""
-    return {
-        "explained_class": config.vessel_class,
-        "classes": config.classes,
-        "width": config.width,
-        "precision": config.precision,
-    }
+    out = {"explained_class": model.explained_class, "classes": model.classes}
+    config = model.architecture
+    if config is not None:  # the seed architecture
+        return out | {"width": config.width, "precision": config.precision}
+    return out | {"activation": model.activation, "input_channels": model.input_channels}

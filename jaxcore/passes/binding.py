@@ -1,8 +1,8 @@
 """How the model's functions are compiled, and the forward results kept for the last images.
 
 `bind_model` is the one jit binding policy of the Explainer and the Attributor, and where a
-model comes through the seam (model/seam.py) to the row functions: the seed's fast paths take
-its architecture (static) and its parameters, the parameters as compile-time constants
+model comes through the seam (model/seam.py) to the row functions (rows/kit.py), which take its
+static part and its parameters, the parameters as compile-time constants
 (XLA:CPU runs the backward passes about 2x faster with them folded in) or as jit arguments
 (GPUs: same speed, faster compilation; benchmarks/RESULTS.md). Both bind every function
 through it, so they always compile alike.
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnninterp.jaxcore.model.seam import SegmentationModel
-from cnninterp.jaxcore.model.seed import seed_architecture
+from cnninterp.jaxcore.rows.kit import row_kit
 
 Binder = Callable[..., Callable[..., Any]]
 """bind(f, **jit_options): f(config, variables, *args) jitted, called as f(*args)."""
@@ -32,10 +32,10 @@ FORWARDS_KEPT = 2  # images whose forward results stay on the device
 
 
 def bind_model(model: SegmentationModel, *, constants: bool) -> Binder:
-    """The binder of one model's functions f(architecture, params, ...): the parameters folded
-    in as constants, or passed as arguments (the architecture static either way). Only the
-    seed's fast paths exist so far (seed.seed_architecture says why a model has none)."""
-    config, variables = seed_architecture(model), model.params
+    """The binder of one model's functions f(static, params, ...) (rows/kit.py): the
+    parameters folded in as constants, or passed as arguments (the static part static either
+    way)."""
+    config, variables = row_kit(model).static, model.params
     if constants:
         return lambda f, **options: jax.jit(partial(f, config, variables), **options)
     return lambda f, **options: partial(jax.jit(f, static_argnums=0, **options), config, variables)

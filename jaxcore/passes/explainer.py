@@ -13,7 +13,7 @@ computes (kept_rows.py), so a cursor move onto one is a paste.
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import jax
@@ -34,7 +34,8 @@ from cnninterp.jaxcore.passes.kept_rows import KeptRows
 from cnninterp.jaxcore.passes.kernels import PassKernels
 from cnninterp.jaxcore.passes.order import Focus
 from cnninterp.jaxcore.passes.streaming import StreamingEngine
-from cnninterp.jaxcore.rows import crops, gradients
+from cnninterp.jaxcore.rows import crops
+from cnninterp.jaxcore.rows.kit import row_kit
 from cnninterp.jaxcore.summaries.significance import JacobianStats
 
 
@@ -117,8 +118,8 @@ class Explainer:
             if variables is None:
                 raise TypeError("Explainer(config, variables): the seed needs its variables")
             model = seed_model(model, variables)
-        self.config = seed_architecture(model)
-        """The seed's ModelConfig (cache keys and provenance read it)."""
+        self.config = seed_architecture(model) if model.architecture is not None else None
+        """The seed's ModelConfig; None for any other model."""
         self.model_sha256 = model_sha256
         self.engine = StreamingEngine(
             select_devices(devices),
@@ -136,18 +137,22 @@ class Explainer:
         if weights_as_constants is None:  # measured: 2x faster on XLA:CPU; see RESULTS.md
             weights_as_constants = self.device.platform == "cpu"
         self.weights_as_constants = weights_as_constants
+        self.kit = row_kit(self.model)
+        """The functions that compute this model's rows (rows/kit.py)."""
         if full_pass is None:  # measured: columns 1.6x faster on XLA:CPU; see RESULTS.md
             full_pass = "columns" if self.device.platform == "cpu" else "rows"
+        if not self.kit.columns:  # no column function for this model
+            full_pass = "rows"
         if full_pass not in ("rows", "columns"):
             raise ValueError(f"full_pass must be 'rows' or 'columns', not {full_pass!r}")
         bind = bind_model(self.model, constants=weights_as_constants)
         self.rows = RowFunctions(
-            row=bind(gradients.gradient_row),
-            rows_on_image=bind(crops.rows_on_image),
+            row=bind(self.kit.gradient_row),
+            rows_on_image=bind(self.kit.rows_on_image),
             rows_on_crops=bind(crops.rows_on_crops),
             crop_inputs=jax.jit(crops.crop_inputs, static_argnums=(4, 5)),
         )
-        self.forward = ForwardCache(bind(gradients.forward))
+        self.forward = ForwardCache(bind(self.kit.forward))
         self.kept_rows = KeptRows()
         """Rows computed on crops (by a focus-following pass or asked for): a cursor move onto
         one is a paste."""
@@ -155,6 +160,20 @@ class Explainer:
         self.passes = FullPasses(
             self.engine, kernels, self.forward, self.kept_rows, full_pass=full_pass
         )
+
+    @property
+    def description(self) -> dict:
+        """What the model computes, JSON-ready, for cache keys and provenance: the seed's
+        ModelConfig, or any other model's classes, activation and explained class."""
+        if self.config is not None:
+            return asdict(self.config)
+        model = self.model
+        return {
+            "classes": model.classes,
+            "explained_class": model.explained_class,
+            "activation": model.activation,
+            "input_channels": model.input_channels,
+        }
 
     @property
     def full_pass(self) -> str:
@@ -208,7 +227,7 @@ class Explainer:
         that is smaller than the image: crops.py)."""
         pixels = self.check_image(pixels)
         _check_pixel(pixels.shape, y, x)
-        if crops.is_cropped(*pixels.shape):
+        if self.kit.is_cropped(*pixels.shape):
             return self.gradient_rows(pixels, [(y, x)])[0]
         with self.engine.priority(hold=True):
             probs, masks = self.forward.get(pixels)
@@ -249,7 +268,7 @@ class Explainer:
         height, width = pixels.shape
         probs, masks = self.forward.get(pixels, image)
         ys, xs = pixels_yx[:, 0], pixels_yx[:, 1]
-        if not crops.is_cropped(height, width):
+        if not self.kit.is_cropped(height, width):
             traced = jnp.asarray(ys, jnp.int32), jnp.asarray(xs, jnp.int32)
             return np.asarray(self.rows.rows_on_image(probs, masks, *traced))
         origins_y, origins_x = crops.crop_origins(ys, xs, height, width)

@@ -44,23 +44,24 @@ def coarse_to_fine(height: int, width: int) -> np.ndarray:
     return np.stack([ys.ravel()[order], xs.ravel()[order]], axis=1)
 
 
-def colour_order(height: int, width: int) -> np.ndarray:
+def colour_order(height: int, width: int, spacing: int = gradients.COLOUR_SPACING) -> np.ndarray:
     """Every colour's offset (y, x), coarse-to-fine: a pass by colours' entries."""
-    spacing = gradients.COLOUR_SPACING
     return coarse_to_fine(min(height, spacing), min(width, spacing))
 
 
-def pass_order(height: int, width: int, on_crops: bool) -> np.ndarray:
+def pass_order(
+    height: int, width: int, on_crops: bool, spacing: int = gradients.COLOUR_SPACING
+) -> np.ndarray:
     """A pass's entries, coarse-to-fine: pixels on crops, else colour offsets."""
-    return coarse_to_fine(height, width) if on_crops else colour_order(height, width)
+    return coarse_to_fine(height, width) if on_crops else colour_order(height, width, spacing)
 
 
-def entry_pixels(oy, ox, height: int, width: int, on_crops: bool):
+def entry_pixels(oy, ox, height: int, width: int, on_crops: bool, spacing: int):
     """The pixels a chunk's entries cover: ys, xs, valid, each (N, G); on crops an entry is
     one pixel (G = 1), else a colour's members."""
     if on_crops:
         return oy[:, None], ox[:, None], np.ones((len(oy), 1), bool)
-    return members(oy, ox, height, width)
+    return members(oy, ox, height, width, spacing)
 
 
 class FullPasses:
@@ -91,12 +92,15 @@ class FullPasses:
     def on_crops(self, height: int, width: int) -> bool:
         """Whether the pass goes pixel by pixel on crops: histogram sizes larger than a crop."""
         return (
-            self.pass_on_crops and not is_exact(height, width) and crops.is_cropped(height, width)
+            self.pass_on_crops
+            and self.kernels.on_crops
+            and not is_exact(height, width)
+            and crops.is_cropped(height, width)
         )
 
     def by_columns(self, height: int, width: int) -> bool:
         """Whether the full pass goes by columns: only where J is kept anyway (exact sizes)."""
-        return self.full_pass == "columns" and is_exact(height, width)
+        return self.full_pass == "columns" and self.kernels.by_columns and is_exact(height, width)
 
     def warm_up(self, height: int, width: int) -> None:
         """Compile the first pass's chunk functions for this image size."""
@@ -128,10 +132,11 @@ class FullPasses:
             raise ValueError(f"resume: stats of {stats.done.shape}, image of {(height, width)}")
         started = time.perf_counter()
         on_crops = self.on_crops(height, width)
+        spacing = self.kernels.colour_spacing
         image = image_key(pixels)
 
         def consume(oy, ox, result):
-            ys, xs, valid = entry_pixels(oy, ox, height, width, on_crops)
+            ys, xs, valid = entry_pixels(oy, ox, height, width, on_crops, spacing)
             ys, xs = ys[valid], xs[valid]
             if "crop_rows" in result:
                 origins = result["crop_origins"][valid]
@@ -151,14 +156,14 @@ class FullPasses:
         summaries = k.exact_summaries if stats.exact else k.histogram_summaries
         if on_crops:  # following a focus, the rows it computes are kept for the cursor
             summaries = k.crop_summaries if focus is None else k.crop_summaries_kept
-        order = pass_order(height, width, on_crops)
+        order = pass_order(height, width, on_crops, spacing)
         by_columns = self.by_columns(height, width)
         if by_columns:  # rows for a coarse preview (the map shows within seconds), then columns
             order = order[(order % PREVIEW_STRIDE == 0).all(axis=1)]
         # Progress in units of one column's work; a row costs ROW_COST columns.
         row_units = ROW_COST if by_columns else 1.0
         work = len(order) * row_units + (height * width if by_columns else 0)
-        order, skipped = left_to_do(order, stats.done, on_crops)
+        order, skipped = left_to_do(order, stats.done, on_crops, spacing)
         # Sliced like the array by the engine, the focus re-read for each chunk.
         queue = FocusOrder(order, focus) if on_crops and focus is not None else order
 
@@ -196,17 +201,18 @@ class FullPasses:
         thresholds = np.broadcast_to(np.asarray(thresholds, np.float32), pixels.shape)
         counts = np.full(pixels.shape, np.nan, np.float32)
         on_crops = self.on_crops(height, width)
+        spacing = self.kernels.colour_spacing
 
         def consume(oy, ox, result):
-            ys, xs, valid = entry_pixels(oy, ox, height, width, on_crops)
+            ys, xs, valid = entry_pixels(oy, ox, height, width, on_crops, spacing)
             keep = valid & wanted[np.where(valid, ys, 0), np.where(valid, xs, 0)]
             counts[ys[keep], xs[keep]] = result["counts"][keep]
 
         kernel = self.kernels.crop_counts if on_crops else self.kernels.counts
         recount = kernel.with_extras(jnp.asarray(thresholds))
         progress = None if on_progress is None else (lambda _: on_progress(counts))
-        order = pass_order(height, width, on_crops)
-        order, _ = left_to_do(order, ~wanted, on_crops)  # "done": nothing to count there
+        order = pass_order(height, width, on_crops, spacing)
+        order, _ = left_to_do(order, ~wanted, on_crops, spacing)  # "done": nothing to count there
         forward = self.forward.get(pixels)
         complete = self.engine.run(forward, order, recount, consume, progress, cancel)
         return counts if complete else None

@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnninterp.jaxcore.model.seam import SegmentationModel
-from cnninterp.jaxcore.model.seed import seed_architecture
 from cnninterp.jaxcore.passes.binding import bind_model
 from cnninterp.jaxcore.passes.devices import DeviceSpread
 from cnninterp.jaxcore.rows import columns, crops, gradients, linear
+from cnninterp.jaxcore.rows.kit import row_kit
 from cnninterp.jaxcore.summaries.significance import BINS_PER_DECADE, EDGES
 
 
@@ -76,15 +76,24 @@ class PassKernels:
     columns: PassFunction
     """Input pixels: columns of J (forward mode, columns.py)."""
 
+    colour_spacing: int = gradients.COLOUR_SPACING
+    """Members of a colour lie this far apart (the model's: rows/kit.py)."""
+    on_crops: bool = True
+    """Whether the crop functions exist for this model (the seed's only, so far)."""
+    by_columns: bool = True
+    """Whether the column function exists for this model (the seed's only, so far)."""
+
     @classmethod
     def bound(
         cls, model: SegmentationModel, spread: DeviceSpread | None = None, *, constants: bool
     ) -> "PassKernels":
         """Each chunk function of `model` bound as binding.bind_model binds (`constants`: the
         parameters as compile-time constants) for the first device and, with a DeviceSpread of
-        several devices, as one program over all of them."""
+        several devices, as one program over all of them. Colour chunks take the model's
+        colour rows (rows/kit.py); crops and columns exist for the seed only."""
         bind = bind_model(model, constants=constants)
-        config, variables = seed_architecture(model), model.params
+        kit = row_kit(model)
+        config, variables = kit.static, model.params
 
         def kernel(f) -> PassFunction:
             make_spread = None
@@ -92,34 +101,47 @@ class PassKernels:
                 make_spread = partial(spread.program, f, config, variables, constants=constants)
             return PassFunction(bind(f), make_spread)
 
+        colours = {"colour_rows": kit.colour_rows, "spacing": kit.colour_spacing}
+        unavailable = kernel(_unavailable)
         return cls(
-            exact_summaries=kernel(exact_summaries),
-            histogram_summaries=kernel(histogram_summaries),
-            crop_summaries=kernel(crops.pass_summaries),
-            crop_summaries_kept=kernel(partial(crops.pass_summaries, keep_rows=True)),
-            counts=kernel(chunk_counts),
-            crop_counts=kernel(crops.counts_on_crops),
-            columns=kernel(column_chunk),
+            exact_summaries=kernel(partial(exact_summaries, **colours)),
+            histogram_summaries=kernel(partial(histogram_summaries, **colours)),
+            crop_summaries=kernel(crops.pass_summaries) if kit.crops else unavailable,
+            crop_summaries_kept=(
+                kernel(partial(crops.pass_summaries, keep_rows=True)) if kit.crops else unavailable
+            ),
+            counts=kernel(partial(chunk_counts, **colours)),
+            crop_counts=kernel(crops.counts_on_crops) if kit.crops else unavailable,
+            columns=kernel(column_chunk) if kit.columns else unavailable,
+            colour_spacing=kit.colour_spacing,
+            on_crops=kit.crops,
+            by_columns=kit.columns,
         )
 
 
-def left_to_do(order: np.ndarray, done: np.ndarray, pixelwise: bool) -> tuple[np.ndarray, int]:
+def _unavailable(*args):
+    raise NotImplementedError("this model has no such chunk function (rows/kit.py)")
+
+
+def left_to_do(
+    order: np.ndarray, done: np.ndarray, pixelwise: bool, spacing: int = gradients.COLOUR_SPACING
+) -> tuple[np.ndarray, int]:
     """(order without what `done` already holds, how many entries were dropped). Entries are
-    pixels when `pixelwise`, else colour offsets, done when all their members are."""
+    pixels when `pixelwise`, else colour offsets `spacing` apart, done when all their members
+    are."""
     if not done.any():
         return order, 0
     if pixelwise:
         todo = ~done[order[:, 0], order[:, 1]]
     else:
-        ys, xs, valid = members(order[:, 0], order[:, 1], *done.shape)
+        ys, xs, valid = members(order[:, 0], order[:, 1], *done.shape, spacing)
         members_done = done[np.where(valid, ys, 0), np.where(valid, xs, 0)] | ~valid
         todo = ~members_done.all(axis=1)
     return order[todo], int((~todo).sum())
 
 
-def members(offsets_y, offsets_x, height, width):
+def members(offsets_y, offsets_x, height, width, spacing: int = gradients.COLOUR_SPACING):
     """NumPy twin of gradients.colour_members for a chunk: ys, xs, valid, each (N, G)."""
-    spacing = gradients.COLOUR_SPACING
     i, j = np.meshgrid(
         np.arange(-(-height // spacing)), np.arange(-(-width // spacing)), indexing="ij"
     )
@@ -134,14 +156,14 @@ def column_chunk(config, variables, probs, masks, qys, qxs):
     return {"columns": columns.columns(config, layers, probs, masks, qys, qxs)}
 
 
-def colour_chunk(config, variables, probs, masks, offsets_y, offsets_x):
+def colour_chunk(colour_rows, config, variables, probs, masks, offsets_y, offsets_x):
     """Rows of a chunk of colours: (N, G, H, W) and validity (N, G)."""
-    colour = partial(gradients.colour_rows, config, variables, probs, masks)
+    colour = partial(colour_rows, config, variables, probs, masks)
     return jax.vmap(colour)(offsets_y, offsets_x)
 
 
-def sorted_rows(config, variables, probs, masks, offsets_y, offsets_x):
-    rows, _ = colour_chunk(config, variables, probs, masks, offsets_y, offsets_x)
+def sorted_rows(colour_rows, config, variables, probs, masks, offsets_y, offsets_x):
+    rows, _ = colour_chunk(colour_rows, config, variables, probs, masks, offsets_y, offsets_x)
     n_colours, members, height, width = rows.shape
     flat = rows.reshape(n_colours, members, height * width)  # (N, G, H*W)
     ascending = jnp.sort(jnp.abs(flat), axis=-1)
@@ -149,15 +171,19 @@ def sorted_rows(config, variables, probs, masks, offsets_y, offsets_x):
     return rows, ascending, maxima
 
 
-def exact_summaries(config, variables, probs, masks, offsets_y, offsets_x):
+def exact_summaries(config, variables, probs, masks, offsets_y, offsets_x, *, colour_rows, spacing):
     """The rows and their sorted magnitudes (small images)."""
-    rows, ascending, out = sorted_rows(config, variables, probs, masks, offsets_y, offsets_x)
+    chunk = (config, variables, probs, masks, offsets_y, offsets_x)
+    rows, ascending, out = sorted_rows(colour_rows, *chunk)
     return out | {"rows": rows, "sorted_abs": ascending}
 
 
-def histogram_summaries(config, variables, probs, masks, offsets_y, offsets_x):
+def histogram_summaries(
+    config, variables, probs, masks, offsets_y, offsets_x, *, colour_rows, spacing
+):
     """Counts above log-spaced edges below each row's max (see significance.py)."""
-    rows, ascending, out = sorted_rows(config, variables, probs, masks, offsets_y, offsets_x)
+    chunk = (config, variables, probs, masks, offsets_y, offsets_x)
+    rows, ascending, out = sorted_rows(colour_rows, *chunk)
     height, width = rows.shape[-2:]
     steps = jnp.arange(EDGES, dtype=jnp.float32) / BINS_PER_DECADE
     edges = ascending[..., -1:] * jnp.power(10.0, -steps)[None, None, :]  # (N, G, E)
@@ -169,11 +195,14 @@ def histogram_summaries(config, variables, probs, masks, offsets_y, offsets_x):
     return out
 
 
-def chunk_counts(config, variables, probs, masks, offsets_y, offsets_x, thresholds):
+def chunk_counts(
+    config, variables, probs, masks, offsets_y, offsets_x, thresholds, *, colour_rows, spacing
+):
     """Exact #(|G| > threshold of its pixel) for every row of a chunk."""
-    rows, _ = colour_chunk(config, variables, probs, masks, offsets_y, offsets_x)
+    chunk = (config, variables, probs, masks, offsets_y, offsets_x)
+    rows, _ = colour_chunk(colour_rows, *chunk)
     height, width = rows.shape[-2:]
-    members = jax.vmap(gradients.colour_members, (0, 0, None, None))
-    ys, xs, _ = members(offsets_y, offsets_x, height, width)
+    members = jax.vmap(gradients.colour_members, (0, 0, None, None, None))
+    ys, xs, _ = members(offsets_y, offsets_x, height, width, spacing)
     t = thresholds[jnp.clip(ys, 0, height - 1), jnp.clip(xs, 0, width - 1)]  # (N, G)
     return {"counts": (jnp.abs(rows) > t[..., None, None]).sum(axis=(-2, -1)).astype(jnp.float32)}

@@ -137,15 +137,15 @@ def gradient_row(config, variables, probs, masks, y, x) -> Float[Array, "H W"]:
     return lax.platform_dependent(probs, cpu=windowed, default=whole)
 
 
-def colour_members(offset_y, offset_x, height: int, width: int):
-    """The pixels sharing one colour: offset + COLOUR_SPACING * (i, j), with validity.
+def colour_members(offset_y, offset_x, height: int, width: int, spacing: int = COLOUR_SPACING):
+    """The pixels sharing one colour: offset + spacing * (i, j), with validity.
 
     Returns ys, xs: int [G] and valid: bool [G], G = ceil(H / S) * ceil(W / S).
     """
-    gy, gx = -(-height // COLOUR_SPACING), -(-width // COLOUR_SPACING)
+    gy, gx = -(-height // spacing), -(-width // spacing)
     i, j = jnp.meshgrid(jnp.arange(gy), jnp.arange(gx), indexing="ij")
-    ys = (offset_y + COLOUR_SPACING * i).ravel()
-    xs = (offset_x + COLOUR_SPACING * j).ravel()
+    ys = (offset_y + spacing * i).ravel()
+    xs = (offset_x + spacing * j).ravel()
     return ys, xs, (ys < height) & (xs < width)
 
 

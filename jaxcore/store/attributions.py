@@ -12,7 +12,6 @@ stored: it is cheaper to compute than to read back.
 import hashlib
 import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,7 @@ def attribution_key(explainer, pixels, method: Method, target: Target) -> str:
         "image": image_sha256(pixels),
         "method": method.key(),
         "target": target.key(),
-        "config": asdict(explainer.config),
+        "config": explainer.description,
         "weights_as_constants": explainer.weights_as_constants,
         "platform": explainer.device.platform,
     }

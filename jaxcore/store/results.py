@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import weakref
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
@@ -111,8 +110,8 @@ def stats_key(explainer, pixels) -> str:
         "image": image_sha256(pixels),
         "computation": {
             "cache_format": CACHE_FORMAT,
-            "precision": explainer.config.precision,
-            "config": asdict(explainer.config),
+            "precision": explainer.description.get("precision"),
+            "config": explainer.description,
             "full_pass": explainer.full_pass,  # rows or columns: different float rounding
             "weights_as_constants": explainer.weights_as_constants,  # XLA folds differently
             "platform": explainer.device.platform,  # cpu, gpu, tpu: different kernels

@@ -38,6 +38,7 @@ class Counting:
     def __init__(self, explainer: Explainer):
         self.explainer, self.calls = explainer, 0
         self.config, self.model_sha256 = explainer.config, explainer.model_sha256
+        self.description = explainer.description
         self.variables = explainer.variables
         self.full_pass, self.device = explainer.full_pass, explainer.device
         self.weights_as_constants = explainer.weights_as_constants

@@ -7,6 +7,7 @@ import numpy as np
 from cnninterp.jaxcore.files.json_record import finite_or_null, json_text
 from cnninterp.jaxcore.model.network import ModelConfig
 from cnninterp.jaxcore.model.provenance import model_provenance
+from cnninterp.jaxcore.model.seed import seed_model
 
 
 def test_non_finite_numbers_become_null_and_the_text_is_strict_json():
@@ -27,5 +28,5 @@ def test_non_finite_numbers_become_null_and_the_text_is_strict_json():
 
 
 def test_model_provenance_names_the_explained_class():
-    record = model_provenance(ModelConfig(width=4, classes=3, vessel_class=2))
+    record = model_provenance(seed_model(ModelConfig(width=4, classes=3, vessel_class=2), {}))
     assert record == {"explained_class": 2, "classes": 3, "width": 4, "precision": "highest"}

@@ -43,10 +43,55 @@ def test_an_explainer_of_the_seed_record_is_the_explainer_of_its_config(small_pa
     )
 
 
-def test_a_model_without_the_seeds_fast_paths_is_refused_for_now(small_pair):
+@pytest.fixture(scope="module")
+def generic_seed(small_pair) -> Explainer:
+    """The seed's network as any other model: no architecture, so the generic rows
+    (rows/generic.py: reverse mode over its apply function) serve it."""
     seed = seed_model(small_pair.config, small_pair.variables)
-    with pytest.raises(ValueError, match="seed architecture only"):
-        Explainer(replace(seed, architecture=None))
+    return Explainer(replace(seed, architecture=None))
+
+
+def test_a_model_without_the_seeds_fast_paths_takes_the_generic_rows(generic_seed):
+    assert generic_seed.config is None and generic_seed.kit.crops is False
+    assert generic_seed.kit.columns is False and generic_seed.full_pass == "rows"
+    assert generic_seed.description["activation"] == "softmax"
+
+
+def test_generic_rows_equal_the_seeds_fast_paths(small_pair, generic_seed, image32, jacobian32):
+    np.testing.assert_allclose(
+        generic_seed.probability(image32), small_pair.explainer.probability(image32), atol=1e-6
+    )
+    pixels = [(5, 30), (0, 0), (31, 17)]
+    rows = generic_seed.gradient_rows(image32, pixels)
+    jacobian = jacobian32.reshape(32, 32, 32, 32)
+    for row, (y, x) in zip(rows, pixels, strict=True):
+        np.testing.assert_allclose(row, jacobian[y, x], atol=1e-5 * np.abs(jacobian).max())
+    np.testing.assert_array_equal(generic_seed.gradient_row(image32, 5, 30), rows[0])
+
+
+def test_the_generic_pass_by_colours_equals_the_jacobian(generic_seed, image32, jacobian32):
+    stats = generic_seed.jacobian_stats(image32)  # no columns for generic models: by rows
+    assert stats.complete and stats.rows is not None
+    rows = stats.rows.reshape(jacobian32.shape)
+    np.testing.assert_allclose(rows, jacobian32, atol=1e-5 * np.abs(jacobian32).max())
+
+
+def test_generic_colours_separate_their_members(small_pair, generic_seed):
+    """At 160x160 a colour of the seed (radius 62, spacing 126) has four members: one
+    backward pass, split by windows, gives each member's own row."""
+    image = np.random.default_rng(1).random((160, 160), dtype=np.float32)
+    kit, model = generic_seed.kit, generic_seed.model
+    assert kit.colour_spacing == 2 * receptive_field.radius() + 2
+    probs, state = kit.forward(kit.static, model.params, jnp.asarray(image))
+    rows, valid = kit.colour_rows(kit.static, model.params, probs, state, 3, 100)
+    assert np.asarray(valid).tolist() == [True, False, True, False]
+    expected = small_pair.explainer.gradient_rows(image, [(3, 100), (129, 100)])
+    for got, want in zip(np.asarray(rows)[[0, 2]], expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5 * np.abs(want).max())
+
+
+def test_a_seed_record_that_is_not_a_softmax_is_refused(small_pair):
+    seed = seed_model(small_pair.config, small_pair.variables)
     with pytest.raises(ValueError, match="differentiate a softmax"):
         Explainer(replace(seed, activation="sigmoid"))
 

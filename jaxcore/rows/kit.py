@@ -1,0 +1,88 @@
+"""The row functions of one model: where the seam (model/seam.py) meets the rows.
+
+Every row, pass and attribution function has the form f(static, params, ...): the static part
+of the model (the seed's ModelConfig, or generic.GenericNet) and its parameters, which
+binding.bind_model folds in or passes. A `RowKit` names which functions serve a model:
+
+    the seed     its masked network's exact fast paths (gradients.py, windows, crops on its
+                 per-phase field, forward-mode columns, target_gradients.py)
+    any other    reverse mode over its apply function (generic.py), colours where its field
+                 is local; no crops or columns yet
+
+Chunk functions of the full pass (passes/kernels.py) and the Explainer take these by name, so
+neither branches on the kind of model.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from cnninterp.jaxcore.model.seam import SegmentationModel
+from cnninterp.jaxcore.model.seed import seed_architecture
+from cnninterp.jaxcore.rows import crops, generic, gradients, target_gradients
+
+
+@dataclass(frozen=True)
+class RowKit:
+    """The functions f(static, params, ...) that compute one model's rows."""
+
+    static: Any
+    """The static first argument of every function (hashable: a jit static argument)."""
+    forward: Callable
+    """(image [H, W]) -> (class scores [H, W, C], what rows start from)."""
+    gradient_row: Callable
+    """(probs, state, y, x) -> the row [H, W]."""
+    rows_on_image: Callable
+    """(probs, state, ys, xs) -> rows [N, H, W] on the whole image."""
+    colour_rows: Callable
+    """(probs, state, offset_y, offset_x) -> (rows [G, H, W], valid [G]) of one colour."""
+    pull_back_weights: Callable
+    """(probs, state, weights [H, W]) -> d (sum weights * score) / d image."""
+    weighted_gradient_sum: Callable
+    """(inputs [K, H, W], coefficients [K], weights, pixel, *, dense) -> (sum, values [K])."""
+    target_value: Callable
+    """(image, weights) -> T."""
+    colour_spacing: int
+    """Members of a colour lie this far apart."""
+    crops: bool
+    """Rows and passes may go on crops of the receptive field (crops.py: the seed's)."""
+    columns: bool
+    """The full pass may go by forward-mode columns (columns.py: the seed's)."""
+
+    def is_cropped(self, height: int, width: int) -> bool:
+        """Whether rows of this image size go on crops."""
+        return self.crops and crops.is_cropped(height, width)
+
+
+@lru_cache(maxsize=4)  # one static part per model: the functions bound to it share it
+def row_kit(model: SegmentationModel) -> RowKit:
+    """The row functions that serve `model`."""
+    if model.architecture is not None:
+        return RowKit(
+            static=seed_architecture(model),
+            forward=gradients.forward,
+            gradient_row=gradients.gradient_row,
+            rows_on_image=crops.rows_on_image,
+            colour_rows=gradients.colour_rows,
+            pull_back_weights=target_gradients.pull_back_weights,
+            weighted_gradient_sum=target_gradients.weighted_gradient_sum,
+            target_value=target_gradients.target_value,
+            colour_spacing=gradients.COLOUR_SPACING,
+            crops=True,
+            columns=True,
+        )
+    net = generic.generic_net(model)
+    return RowKit(
+        static=net,
+        forward=generic.forward,
+        gradient_row=generic.gradient_row,
+        rows_on_image=generic.rows_on_image,
+        colour_rows=generic.colour_rows,
+        pull_back_weights=generic.pull_back_weights,
+        weighted_gradient_sum=generic.weighted_gradient_sum,
+        target_value=generic.target_value,
+        colour_spacing=net.colour_spacing,
+        crops=False,
+        columns=False,
+    )
