@@ -16,3 +16,13 @@ class ParityError(ConversionError):
         super().__init__(message)
         self.parity = parity
         """The cnninterp.convert.parity.Parity that failed."""
+
+
+class BadModelFile(ConversionError):
+    """A .pt2 file that is damaged, is not a torch.export archive, or uses a layout we cannot
+    read; nothing in it ran."""
+
+
+class UnsafeModelFile(ConversionError):
+    """A .pt2 file carrying something that loading it with torch.export.load would run (a
+    pickle, a code string, an operator from outside PyTorch); refused unloaded."""
