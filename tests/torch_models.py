@@ -89,7 +89,33 @@ def torchvision_lraspp(channels: int = 3, classes: int = 2) -> torch.nn.Module:
     return OutOfDict(model)
 
 
+class TinyUNet(torch.nn.Module):
+    """A two-level U-Net small enough for fast tests: batch norm, max pooling, nearest
+    upsampling and a skip connection; a local field of a few pixels."""
+
+    def __init__(self, channels: int = 1, classes: int = 2):
+        super().__init__()
+        nn = torch.nn
+        self.down = nn.Sequential(
+            nn.Conv2d(channels, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()
+        )
+        self.deep = nn.Sequential(
+            nn.MaxPool2d(2), nn.Conv2d(4, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU()
+        )
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.head = nn.Conv2d(12, classes, 3, padding=1)
+
+    def forward(self, x):
+        skip = self.down(x)
+        return self.head(torch.cat([skip, self.up(self.deep(skip))], dim=1))
+
+
+def tiny_unet(channels: int = 1, classes: int = 2) -> torch.nn.Module:
+    return TinyUNet(channels, classes)
+
+
 MODELS = {
+    "tiny_unet": tiny_unet,
     "smp_unet": smp_unet,
     "monai_unet": monai_unet,
     "monai_basic_unet": monai_basic_unet,

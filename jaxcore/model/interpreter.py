@@ -256,8 +256,9 @@ def max_pool2d(args, v: _Values) -> Array:
     x = v.nhwc(args["self"])
     dilation = _pair(args["dilation"])
     window, strides, pads, *_ = _window(args, x, dilation)
-    low = jnp.array(-jnp.inf, x.dtype)
-    return lax.reduce_window(x, low, lax.max, window, strides, pads, None, (1, *dilation, 1))
+    # A scalar -inf with lax.max is JAX's max pool, which has a derivative (an array init
+    # makes a generic reduction, which reverse mode cannot differentiate).
+    return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, pads, None, (1, *dilation, 1))
 
 
 def avg_pool_divisors(n: int, k: int, s: int, p: int, out: int, include_pad: bool) -> np.ndarray:
@@ -431,6 +432,19 @@ def permute(args, v: _Values) -> Array:
     return _stored(jnp.transpose(v.torch_layout(args["self"]), args["dims"]))
 
 
+def slice_indices(n: int, start, end, step: int) -> np.ndarray:
+    """The positions self[start:end:step] keeps along a dim of n (Python's clamping)."""
+    return np.arange(n)[slice(start, end, step)]
+
+
+def slice_(args, v: _Values) -> Array:
+    x = v.stored(args["self"])
+    axis = _axis(args["dim"], x.ndim)
+    start, end = v.integer(args["start"]), v.integer(args["end"])
+    index = slice_indices(x.shape[axis], start, end, args["step"])
+    return jnp.take(x, jnp.asarray(index, dtype=jnp.int32), axis=axis)
+
+
 def sym_size(args, v: _Values) -> int:
     return int(v.torch_layout(args["self"]).shape[args["dim"]])
 
@@ -475,6 +489,7 @@ OP_RUNNERS: dict[str, Callable[[Mapping[str, Any], _Values], Any]] = {
     "view": view,
     "flatten": flatten,
     "permute": permute,
+    "slice": slice_,
     "sym_size": sym_size,
     "int_add": _integers(lambda a, b: a + b),
     "int_sub": _integers(lambda a, b: a - b),

@@ -23,7 +23,9 @@ from jaxtyping import Float
 from numpy.typing import ArrayLike
 
 from cnninterp.jaxcore.files.disk import file_sha256
-from cnninterp.jaxcore.model.model_file import load_model
+from cnninterp.jaxcore.model.generic import graph_model
+from cnninterp.jaxcore.model.graph_file import load_graph_model, model_kind
+from cnninterp.jaxcore.model.model_file import ModelFileError, load_model
 from cnninterp.jaxcore.model.network import ModelConfig
 from cnninterp.jaxcore.model.seam import SegmentationModel
 from cnninterp.jaxcore.model.seed import seed_architecture, seed_model
@@ -186,7 +188,21 @@ class Explainer:
 
     @classmethod
     def from_file(cls, path: Path, *, vessel_class: int | None = None, **kwargs) -> "Explainer":
-        """Load a model file; `vessel_class` picks the explained output channel."""
+        """Load a model file, the seed's or any exported model's (model/graph_file.py);
+        `vessel_class` picks the explained output channel."""
+        try:
+            kind = model_kind(path)
+        except ModelFileError:
+            kind = "seed"  # whose loader says what is wrong with the file
+        if kind == "graph":
+            loaded = load_graph_model(path)
+            if vessel_class is not None and not 0 <= vessel_class < loaded.config.classes:
+                raise ValueError(
+                    f"class {vessel_class} does not exist: the model has "
+                    f"{loaded.config.classes} classes"
+                )
+            model = graph_model(loaded, vessel_class)
+            return cls(model, model_sha256=file_sha256(path), **kwargs)
         config, variables, _ = load_model(path)
         if vessel_class is not None:
             if not 0 <= vessel_class < config.classes:

@@ -1,0 +1,75 @@
+"""Any exported segmentation model (graph_file.py) through the model seam (seam.py).
+
+The record's `apply` is the graph's interpreter (interpreter.py) with the model's input
+normalisation in front, so every gradient is with respect to the image as loaded ([0, 1]),
+whatever mean and standard deviation the network was trained with. Its receptive field and
+size multiple were derived from the graph at conversion (graph_field.py) and stored in the
+file; the bytes per pixel of its passes are derived here from the graph's values (an abstract
+evaluation: nothing is computed).
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnninterp.jaxcore.model.graph_file import GraphModelFile
+from cnninterp.jaxcore.model.interpreter import graph_apply, run_graph
+from cnninterp.jaxcore.model.seam import SegmentationModel
+
+PROBE_SIDE = 4
+"""The probe image measuring activation bytes is this many size multiples on a side (at
+least 64 px): large enough that 1x1 values at the bottom of a U-Net weigh what they do."""
+ROW_COPIES = 3
+"""A row's backward pass holds the forward residuals and about two cotangent copies of them."""
+
+
+def graph_model(loaded: GraphModelFile, explained_class: int | None = None) -> SegmentationModel:
+    """The seam's record of a generic model file; `explained_class` overrides the file's."""
+    config = loaded.config
+    network = graph_apply(loaded.graph)
+    normalize = config.normalize
+
+    def apply(params, images):
+        if normalize is not None:
+            mean = jnp.asarray(normalize["mean"], images.dtype)
+            std = jnp.asarray(normalize["std"], images.dtype)
+            images = (images - mean) / std
+        return network(params, images)
+
+    activation_bytes = activation_bytes_per_pixel(loaded, config.size_multiple)
+    chosen = config.explained_class if explained_class is None else explained_class
+    return SegmentationModel(
+        apply=apply,
+        params=loaded.weights,
+        input_channels=config.input_channels,
+        classes=config.classes,
+        activation=config.activation,  # type: ignore[arg-type]  # checked at load
+        explained_class=chosen,
+        receptive_radius=config.receptive_radius,
+        size_multiple=config.size_multiple,
+        row_bytes_per_pixel=ROW_COPIES * activation_bytes,
+        forward_bytes_per_pixel=float(activation_bytes),
+    )
+
+
+def activation_bytes_per_pixel(loaded: GraphModelFile, size_multiple: int) -> int:
+    """Bytes of every value the forward pass makes, per input pixel (float32)."""
+    side = max(64, PROBE_SIDE * size_multiple)
+    image = jax.ShapeDtypeStruct((1, side, side, loaded.config.input_channels), np.float32)
+    params = {
+        name: jax.ShapeDtypeStruct(array.shape, array.dtype)
+        for name, array in loaded.weights.items()
+    }
+
+    def arrays(p, x):  # the symbolic sizes among the values are plain ints
+        return {k: v for k, v in run_graph(loaded.graph, p, x).items() if isinstance(v, jax.Array)}
+
+    values = jax.eval_shape(arrays, params, image)
+    total = sum(
+        math.prod(leaf.shape) * 4
+        for leaf in jax.tree.leaves(values)
+        if hasattr(leaf, "shape") and len(leaf.shape) == 4
+    )
+    return max(1, math.ceil(total / (side * side)))

@@ -1,0 +1,93 @@
+"""A converted PyTorch model through the whole core: the Explainer's rows, the full pass, the
+region targets and the attribution methods equal PyTorch autograd on the same model."""
+
+import numpy as np
+import pytest
+import torch
+
+from cnninterp.convert.exported_model import convert_exported
+from cnninterp.jaxcore.explain.attribution import Attributor
+from cnninterp.jaxcore.explain.methods import Method
+from cnninterp.jaxcore.explain.targets import Target, target_weights
+from cnninterp.jaxcore.passes.explainer import Explainer
+from tests import torch_models
+
+SIZE = 32
+TOLERANCE = 2e-5  # float32, relative to the largest entry: see test_float32_rows_and_switches
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(torch model, its converted file) of a two-level U-Net with 3 classes."""
+    folder = tmp_path_factory.mktemp("tiny")
+    model = torch_models.build("tiny_unet", 1, 3, seed=4)
+    pt2 = torch_models.save_pt2(model, 1, folder / "tiny.pt2")
+    report = convert_exported(pt2, folder / "tiny.safetensors")
+    return model, report.out_path
+
+
+@pytest.fixture(scope="module")
+def explainer(tiny) -> Explainer:
+    return Explainer.from_file(tiny[1], vessel_class=2)
+
+
+@pytest.fixture(scope="module")
+def image() -> np.ndarray:
+    return np.random.default_rng(3).random((SIZE, SIZE), dtype=np.float32)
+
+
+def torch_scores(model, image: np.ndarray) -> torch.Tensor:
+    """softmax scores [C, H, W] of the image, with the graph for autograd."""
+    x = torch.tensor(image, requires_grad=True)
+    return x, torch.softmax(model(x[None, None]), dim=1)[0]
+
+
+def torch_row(model, image, y: int, x: int, k: int = 2) -> np.ndarray:
+    pixels, scores = torch_scores(model, image)
+    scores[k, y, x].backward()
+    return pixels.grad.numpy()
+
+
+def assert_close(ours, theirs):
+    np.testing.assert_allclose(ours, theirs, atol=TOLERANCE * np.abs(theirs).max())
+
+
+def test_the_converted_model_is_local_and_explains_the_chosen_class(explainer):
+    model = explainer.model
+    assert (model.classes, model.explained_class, model.activation) == (3, 2, "softmax")
+    assert model.receptive_radius is not None and model.receptive_radius < 10
+    assert explainer.kit.colour_spacing == 2 * model.receptive_radius + 2
+    assert explainer.description["classes"] == 3 and explainer.config is None
+
+
+def test_probability_and_rows_equal_pytorch(tiny, explainer, image):
+    model = tiny[0]
+    _, scores = torch_scores(model, image)
+    assert_close(explainer.probability(image), scores[2].detach().numpy())
+    for y, x in [(0, 0), (13, 21), (31, 31)]:
+        assert_close(explainer.gradient_row(image, y, x), torch_row(model, image, y, x))
+
+
+def test_the_full_pass_by_colours_holds_every_row(tiny, explainer, image):
+    stats = explainer.jacobian_stats(image)
+    assert stats.complete and stats.rows is not None
+    rows = stats.rows.reshape(SIZE, SIZE, SIZE, SIZE)
+    for y, x in [(4, 9), (30, 2)]:
+        assert_close(rows[y, x], torch_row(tiny[0], image, y, x))
+    # Every row is zero beyond the receptive radius: the colours did not mix members.
+    radius = explainer.model.receptive_radius
+    ys, xs = np.nonzero(rows[16, 16])
+    assert np.abs(ys - 16).max() <= radius and np.abs(xs - 16).max() <= radius
+
+
+def test_a_region_target_and_integrated_gradients_equal_pytorch(tiny, explainer, image):
+    attributor = Attributor(explainer)
+    target = Target.parse("box:4,4,20,28")
+    weights = target_weights(target, explainer.probability(image))
+    pixels, scores = torch_scores(tiny[0], image)
+    (scores[2] * torch.tensor(weights)).sum().backward()
+    assert_close(attributor.target_gradient(image, target), pixels.grad.numpy())
+    result = attributor.attribute(image, Method("ig", steps=16), target)
+    assert result is not None
+    # IG's completeness holds to the quadrature error of 16 steps.
+    assert result.completeness_error < 0.05 * abs(result.target_value - result.baseline_value)
