@@ -1,11 +1,17 @@
 """`cnninterp-convert model.pth [-o OUT]`: the converter's command line.
 
-Argument parsing and a rich summary around api.convert_checkpoint. Errors the user can fix
+    cnninterp-convert model.pth                         the seed architecture's checkpoint
+    cnninterp-convert model.pt2                         any model saved with torch.export.save
+    cnninterp-convert --from MODULE:CALLABLE --weights state.pth    your own code, exported here
+
+Argument parsing and a rich summary around api.convert_checkpoint and
+exported_model.convert_exported. Errors the user can fix
 are printed as one clear message, never a traceback: exit 2 for bad input, 3 when the
 parity check fails (nothing written), 1 for a bug in cnninterp (frontend.ExitCode).
 """
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -15,6 +21,9 @@ from rich.table import Table
 
 from cnninterp.convert.api import ConversionReport, convert_checkpoint
 from cnninterp.convert.errors import ConversionError, ParityError
+from cnninterp.convert.exported_model import IMAGENET, GraphConversionReport, convert_exported
+from cnninterp.convert.from_code import export_from_code
+from cnninterp.convert.graph_parity import GraphParity
 from cnninterp.convert.parity import GRADIENT_ROWS, Parity
 from cnninterp.frontend import ExitCode
 from cnninterp.jaxcore.images.header import MAX_PIXELS
@@ -41,12 +50,20 @@ nothing written),
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cnninterp-convert",
-        description="Convert a PyTorch CustomResNet vessel checkpoint (.pth) into a verified "
-        "cnninterp model file (.safetensors). Parity with PyTorch is checked on every run.",
+        description="Convert a PyTorch segmentation model into a verified cnninterp model file "
+        "(.safetensors): the seed's CustomResNet checkpoint (.pth), any model saved with "
+        "torch.export.save (.pt2; nothing in it runs), or your own code with --from. Parity "
+        "with PyTorch is checked on every run.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("checkpoint", type=Path, help="state dict saved with torch.save")
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        nargs="?",
+        help="CustomResNet state dict saved with torch.save (.pth), or a torch.export program "
+        "saved with torch.export.save (.pt2)",
+    )
     parser.add_argument(
         "-o", "--output", type=Path, help="model file to write (default: CHECKPOINT.safetensors)"
     )
@@ -72,8 +89,68 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"largest --check-image in pixels (default {MAX_PIXELS:,} = 8192x8192)",
     )
+    generic = parser.add_argument_group("any segmentation model (.pt2 or --from)")
+    generic.add_argument(
+        "--from",
+        dest="from_code",
+        metavar="MODULE:CALLABLE",
+        help="import MODULE (from the current folder) and call CALLABLE() for your nn.Module; "
+        "it is exported with torch.export here. Runs your code: name only code you trust",
+    )
+    generic.add_argument(
+        "--weights", type=Path, metavar="STATE", help="with --from: state dict to load (strict)"
+    )
+    generic.add_argument(
+        "--channels", type=_positive_int, metavar="C", help="input channels (default: inferred)"
+    )
+    generic.add_argument(
+        "--normalize",
+        type=parse_normalize,
+        metavar="imagenet|MEAN,STD|M1/M2/M3,S1/S2/S3",
+        help="normalisation the model expects of an image in [0, 1] (stored in the file; "
+        "gradients stay with respect to the image in [0, 1])",
+    )
+    generic.add_argument(
+        "--activation",
+        choices=("softmax", "sigmoid", "logits"),
+        help="what the explainer applies to the logits (default: the model's own final "
+        "softmax or sigmoid, else softmax for 2+ classes and sigmoid for 1)",
+    )
+    generic.add_argument(
+        "--class-names", type=parse_class_names, metavar="A,B,C", help="one name per class"
+    )
+    generic.add_argument(
+        "--size", type=_positive_int, metavar="N", help="side of the parity test images"
+    )
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
+
+
+def parse_normalize(text: str) -> dict[str, list[float]]:
+    """'imagenet', 'MEAN,STD' (every channel) or 'M1/M2/M3,S1/S2/S3' -> {'mean', 'std'}."""
+    if text.strip().lower() == "imagenet":
+        return {k: list(v) for k, v in IMAGENET.items()}
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(
+            f"expected imagenet, MEAN,STD or M1/M2/M3,S1/S2/S3, not {text!r}"
+        )
+    try:
+        mean, std = ([float(v) for v in part.split("/")] for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not numbers: {text!r}") from None
+    if len(mean) != len(std):
+        raise argparse.ArgumentTypeError(f"{len(mean)} means but {len(std)} stds in {text!r}")
+    if not all(math.isfinite(v) for v in mean + std) or any(v <= 0 for v in std):
+        raise argparse.ArgumentTypeError(f"means must be finite, stds positive: {text!r}")
+    return {"mean": mean, "std": std}
+
+
+def parse_class_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"an empty class name in {text!r}")
+    return names
 
 
 def _positive_int(text: str) -> int:
@@ -86,12 +163,40 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
-    try:
-        report = convert_checkpoint(
+GENERIC_OPTIONS = ("weights", "channels", "normalize", "activation", "class_names", "size")
+SEED_OPTIONS = ("check_image", "allow_pickled_module")
+
+
+def is_generic(args: argparse.Namespace) -> bool:
+    return args.from_code is not None or (
+        args.checkpoint is not None and args.checkpoint.suffix.lower() == ".pt2"
+    )
+
+
+def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors (exit 2): a source missing or given twice, options of the other path."""
+    if (args.checkpoint is None) == (args.from_code is None):
+        parser.error("give a checkpoint (.pth or .pt2) or --from MODULE:CALLABLE, not both")
+
+    def given(names):
+        return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) not in (None, False)]
+
+    if is_generic(args):
+        wrong = given(SEED_OPTIONS)
+        if wrong:
+            parser.error(f"{', '.join(wrong)} only apply to a CustomResNet .pth checkpoint")
+        if args.weights is not None and args.from_code is None:
+            parser.error("--weights goes with --from MODULE:CALLABLE")
+    else:
+        wrong = given(GENERIC_OPTIONS)
+        if wrong:
+            parser.error(f"{', '.join(wrong)} apply to a .pt2 file or --from, not a .pth")
+
+
+def convert(args: argparse.Namespace, console: Console):
+    """The report of the conversion the arguments ask for."""
+    if not is_generic(args):
+        return convert_checkpoint(
             args.checkpoint,
             args.output,
             force=args.force,
@@ -99,10 +204,41 @@ def main(argv: list[str] | None = None) -> int:
             check_image=args.check_image,
             allow_pickled_module=args.allow_pickled_module,
             max_pixels=args.max_pixels,
-            console=err,
+            console=console,
         )
+    source = args.checkpoint
+    if args.from_code is not None:
+        console.print(f"Exporting {args.from_code} ...", style="dim", markup=False)
+        source = export_from_code(args.from_code, args.weights, args.channels, args.size)
+    return convert_exported(
+        source,
+        args.output,
+        channels=args.channels,
+        normalize=args.normalize,
+        activation=args.activation,
+        class_names=args.class_names,
+        size=args.size,
+        force=args.force,
+        overwrite=args.overwrite,
+        console=console,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_combination(parser, args)
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    try:
+        report = convert(args, err)
     except ParityError as exc:
-        out.print(parity_table(exc.parity))
+        table = (
+            graph_parity_table(exc.parity)
+            if isinstance(exc.parity, GraphParity)
+            else parity_table(exc.parity)
+        )
+        out.print(table)
         err.print(f"error: {exc}", style="bold red", markup=False, soft_wrap=True)
         return ExitCode.PARITY
     except (ConversionError, ModelFileError) as exc:
@@ -122,8 +258,82 @@ def main(argv: list[str] | None = None) -> int:
             soft_wrap=True,
         )
         return ExitCode.BUG
-    print_summary(out, report)
+    if isinstance(report, GraphConversionReport):
+        print_graph_summary(out, report)
+    else:
+        print_summary(out, report)
     return ExitCode.OK
+
+
+def print_graph_summary(console: Console, report: GraphConversionReport) -> None:
+    cfg = report.config
+    console.print(
+        f"[bold green]Wrote[/] {_escape(report.out_path)} "
+        f"from {_escape(report.source)} in {report.seconds:.1f} s"
+    )
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    names = f" ({', '.join(cfg.class_names)})" if cfg.class_names else ""
+    facts.add_row(
+        "model",
+        f"{cfg.input_channels} input channels, {cfg.classes} classes{_escape(names)}, "
+        f"{cfg.activation} (explained class {cfg.explained_class})",
+    )
+    facts.add_row("ops", ", ".join(f"{op} {n}" for op, n in report.ops.items()))
+    facts.add_row("parameters", f"{report.parameters / 1e6:.2f} M ({report.parameters:,})")
+    if cfg.receptive_radius is not None:
+        field = f"local, radius {cfg.receptive_radius} px"
+    else:
+        field = f"whole image: {cfg.receptive_reason}"
+    facts.add_row("receptive field", _escape(field))
+    facts.add_row("input", f"H and W multiples of {cfg.size_multiple}" + _normalised(cfg))
+    facts.add_row("source sha256", report.source_sha256)
+    for note in report.notes:
+        facts.add_row("note", _escape(note))
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in report.stage_seconds.items())
+    facts.add_row("time", f"{report.seconds:.1f} s ({timing})")
+    console.print(facts)
+    console.print(graph_parity_table(report.parity))
+    if report.forced:
+        console.print(
+            "[bold red]WARNING: parity FAILED and the file was written anyway (--force). "
+            "Gradients computed from it may be wrong.[/]"
+        )
+
+
+def _normalised(cfg) -> str:
+    if cfg.normalize is None:
+        return ", values in [0, 1] as loaded"
+    mean = "/".join(f"{v:g}" for v in cfg.normalize["mean"])
+    std = "/".join(f"{v:g}" for v in cfg.normalize["std"])
+    return f", normalised (x - {mean}) / {std} inside the model"
+
+
+def graph_parity_table(parity: GraphParity) -> Table:
+    verdict = "[green]passed[/]" if parity.passed else "[bold red]FAILED[/]"
+    table = Table(
+        title=f"Parity with PyTorch in float64: {verdict} (tolerance {parity.tolerance:g} "
+        f"relative); float32 logits within {parity.float32_max_abs:.1e}",
+        title_justify="left",
+    )
+    table.add_column("input")
+    table.add_column("size", justify="right")
+    table.add_column("logits, relative", justify="right")
+    table.add_column("gradient rows, relative", justify="right")
+    table.add_column("float32 logits |Δ|", justify="right")
+    for row in parity.rows:
+        worst = max(row.logits_max_rel, row.gradient_max_rel)
+        bad = not worst <= parity.tolerance  # NaN is bad too
+        style = "[bold red]{}[/]" if bad else "{}"
+        table.add_row(
+            _escape(row.input),
+            f"{row.height}x{row.width}",
+            style.format(f"{row.logits_max_rel:.1e}"),
+            style.format(f"{row.gradient_max_rel:.1e}"),
+            f"{row.float32_logits_max_abs:.1e}",
+        )
+    return table
 
 
 def print_summary(console: Console, report: ConversionReport) -> None:
