@@ -32,6 +32,7 @@ ATEN_OPS: dict[str, str] = {
     "hardswish.default": "hardswish",
     "hardsigmoid.default": "hardsigmoid",
     "hardtanh.default": "hardtanh",
+    "relu6.default": "hardtanh",
     "clamp.default": "clamp",
     "sigmoid.default": "sigmoid",
     "tanh.default": "tanh",
@@ -61,6 +62,7 @@ ATEN_OPS: dict[str, str] = {
     "reshape.default": "view",
     "flatten.using_ints": "flatten",
     "permute.default": "permute",
+    "slice.Tensor": "slice",
     "sym_size.int": "sym_size",
 }
 # Ops that pass their first argument through in eval mode: rewired, not kept.
@@ -163,6 +165,8 @@ def _translate_node(raw: Mapping[str, Any], names: dict[str, str]) -> Node | Non
             f" {', '.join(sorted({o.split('.')[0] for o in ATEN_OPS}))}"
         )
     args = _with_defaults(functional, args, aten, where)
+    if functional == "relu6.default":  # relu6 is hardtanh(0, 6)
+        args = {**args, "min_val": 0.0, "max_val": 6.0}
     for key, renamed in RENAMED_ARGS.get(functional, {}).items():
         args[renamed] = args.pop(key)
     if op == "batch_norm" and args["training"]:

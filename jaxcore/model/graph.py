@@ -55,6 +55,7 @@ OPS: dict[str, str] = {
     "view": "reshape to size (-1 inferred)",
     "flatten": "flatten dims start_dim..end_dim",
     "permute": "reorder dims",
+    "slice": "self[start:end:step] along dim",
     # integers that depend on the image's size
     "sym_size": "the size of a tensor's dimension, an integer",
     "int_add": "a + b on integers",

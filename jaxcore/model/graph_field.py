@@ -92,11 +92,11 @@ def receptive_field(
     strides: dict[str, tuple[Fraction, Fraction]] = {graph.input: (Fraction(1), Fraction(1))}
     for node in graph.nodes:
         inputs = [deps.get(name) for name in references(node.args)]
-        if all(d is None for d in inputs) or node.name not in shapes:
+        if all(d is None for d in inputs) or not isinstance(shapes.get(node.name), tuple):
             deps[node.name] = None  # weights, integers: no pixel
         else:
             deps[node.name] = _walk(node, deps, shapes)
-        if node.name in shapes and len(shapes[node.name]) == 4:
+        if isinstance(shapes.get(node.name), tuple) and len(shapes[node.name]) == 4:
             strides[node.name] = _stride(node, strides, shapes)
     multiple = math.lcm(*(s.numerator for pair in strides.values() for s in pair))
     out = deps[graph.output]
@@ -129,19 +129,26 @@ def _reach(lo: np.ndarray, hi: np.ndarray) -> int:
     return int(max((position - lo)[seen].max(), (hi - position)[seen].max(), 0))
 
 
-def _value_shapes(graph, params, height, width, channels) -> dict[str, tuple[int, ...]]:
-    """The PyTorch-layout shape of every tensor value, traced without computing anything."""
+def _value_shapes(graph, params, height, width, channels) -> dict[str, Any]:
+    """The PyTorch-layout shape of every tensor value, and the value of every integer (sizes),
+    traced without computing anything."""
     specs = {n: jax.ShapeDtypeStruct(np.shape(params[n]), jnp.float32) for n in graph.parameters}
     image = jax.ShapeDtypeStruct((1, height, width, channels), jnp.float32)
 
+    integers: dict[str, int] = {}
+
     def values(p, x):
         env = run.run_graph(graph, p, x)
+        integers.update({k: v for k, v in env.items() if isinstance(v, int)})
         return {k: v for k, v in env.items() if isinstance(v, jax.Array)}
 
     stored = jax.eval_shape(values, specs, image)
-    shapes = {n: tuple(s.shape) for n, s in specs.items()}  # parameters: PyTorch's layout
+    shapes: dict[str, Any] = {n: tuple(s.shape) for n, s in specs.items()}  # PyTorch layout
+    shapes.update(integers)
     for name, s in stored.items():  # node values: NHWC when 4-D
-        shapes[name] = (s.shape[0], s.shape[3], s.shape[1], s.shape[2]) if s.ndim == 4 else s.shape
+        shapes[name] = (
+            (s.shape[0], s.shape[3], s.shape[1], s.shape[2]) if s.ndim == 4 else tuple(s.shape)
+        )
     return shapes
 
 
@@ -173,6 +180,8 @@ def _walk(node: Node, deps: dict, shapes: dict) -> _Dep:
         return _transposed(node, inputs[0], shapes)
     if op in ("upsample_nearest2d", "upsample_bilinear2d", "pad", "adaptive_avg_pool2d"):
         return _resampled(node, inputs[0], shapes)
+    if op == "slice":
+        return inputs[0] if args["dim"] % 4 < 2 else _resampled(node, inputs[0], shapes)
     if op == "cat":
         return _concatenated(node, [deps.get(t["value"]) for t in args["tensors"]], shapes)
     return _whole(node, MIXING.get(op, f"the op {op}"))
@@ -254,17 +263,26 @@ def _resampled(node: Node, dep: _Dep, shapes: dict) -> _Dep:
         return _whole(node, MIXING[node.op])
     axes = []
     for a, axis in enumerate(("rows", "cols")):
-        sources = _sources(node, a, n_in[a], n_out[a])
+        sources = _sources(node, a, n_in[a], n_out[a], shapes)
         axes.append(_gather(getattr(dep, axis), sources))
     return _Dep(rows=axes[0], cols=axes[1])
 
 
-def _sources(node: Node, a: int, n: int, out: int) -> np.ndarray:
+def _integer(arg: Any, shapes: dict) -> Any:
+    return shapes[arg["value"]] if isinstance(arg, dict) else arg
+
+
+def _sources(node: Node, a: int, n: int, out: int, shapes: dict) -> np.ndarray:
     """[out, taps] input positions each output position reads along axis a (-1: none)."""
     args = node.args
     factors = args.get("scale_factors") or [None, None]
     if node.op == "upsample_nearest2d":
         return run.nearest_indices(n, out, factors[a])[:, None]
+    if node.op == "slice":
+        if node.args["dim"] % 4 != 2 + a:
+            return np.arange(n)[:, None]
+        start, end = _integer(node.args["start"], shapes), _integer(node.args["end"], shapes)
+        return run.slice_indices(n, start, end, node.args["step"])[:, None]
     if node.op == "pad":
         amounts = args["pad"] + [0] * 4
         before, after = amounts[2 * (1 - a)], amounts[2 * (1 - a) + 1]
@@ -293,6 +311,14 @@ def _concatenated(node: Node, inputs: list, shapes: dict) -> _Dep:
     return _Dep(**{along: joined, other: (lo, hi)})
 
 
+def _resized(stride: Fraction, n_in: int, n_out: int) -> Fraction:
+    """A resize by a whole factor moves the grid; one to another size (a skip's odd size)
+    leaves it where it was."""
+    if n_out % n_in == 0 or n_in % n_out == 0:
+        return stride * Fraction(n_in, n_out)
+    return stride
+
+
 def _stride(node: Node, strides: dict, shapes: dict) -> tuple[Fraction, Fraction]:
     """A 4-D value's cumulative stride per axis, from the first strided input's."""
     sources = [r for r in references(node.args) if r in strides]
@@ -312,7 +338,7 @@ def _stride(node: Node, strides: dict, shapes: dict) -> tuple[Fraction, Fraction
         return base[0] / step[0], base[1] / step[1]
     if op in ("upsample_nearest2d", "upsample_bilinear2d"):
         n_in, n_out = shapes[source][2:], shapes[node.name][2:]
-        return base[0] * Fraction(n_in[0], n_out[0]), base[1] * Fraction(n_in[1], n_out[1])
+        return _resized(base[0], n_in[0], n_out[0]), _resized(base[1], n_in[1], n_out[1])
     if op == "adaptive_avg_pool2d":
         return Fraction(1), Fraction(1)  # PyTorch's bins fit any size
     return base

@@ -78,13 +78,12 @@ class _Values:
         return value
 
     def integer(self, arg) -> Any:
+        """Sizes resolved to Python ints (lists too); anything else returned as it is."""
         if isinstance(arg, list):
             return [self.integer(a) for a in arg]
-        return self.env[arg["value"]] if is_reference(arg) else arg
-
-    def operand(self, arg) -> Any:
-        """A tensor (stored layout) or a Python number, for elementwise arithmetic."""
-        return self.stored(arg) if is_reference(arg) else arg
+        if is_reference(arg) and isinstance(self.env.get(arg["value"]), int):
+            return self.env[arg["value"]]
+        return arg
 
 
 def _stored(value: Array) -> Array:
@@ -203,8 +202,9 @@ def _elementwise(function: Callable) -> Callable:
     """A binary op on tensors or numbers: ranks aligned explicitly as PyTorch broadcasts."""
 
     def run(args, v: _Values) -> Array:
-        operands = [args["self"], args["other"]]
-        rank = max(v.torch_layout(a).ndim for a in operands if is_reference(a))
+        operands = [v.integer(args["self"]), v.integer(args["other"])]  # sizes resolved
+        tensors = [a for a in operands if is_reference(a)]
+        rank = max(v.torch_layout(a).ndim for a in tensors)
         values = []
         for arg in operands:
             if not is_reference(arg):
