@@ -1,9 +1,10 @@
 """Opening a model: the one answer every front end (TUI, cnninterp-export) gives.
 
-A `.safetensors` model file is used as it is. A PyTorch checkpoint (`.pth`, `.pt`) is
-converted once into `<cache root>/models/<sha256 of the checkpoint>.safetensors`, with the
-conversion's parity report beside it as `<sha256>.parity.json`; every later open of the same
-checkpoint (by content, wherever it lies) reuses that file without converting again.
+A `.safetensors` model file is used as it is. A PyTorch checkpoint (`.pth`, `.pt`) or a
+torch.export program (`.pt2`) is converted once into
+`<cache root>/models/<sha256 of the checkpoint>.safetensors`, with the conversion's parity
+report beside it as `<sha256>.parity.json`; every later open of the same checkpoint (by
+content, wherever it lies) reuses that file without converting again.
 
 Why the converter is passed in: converting needs `cnninterp.convert` and PyTorch, which sit
 above the core (the converter writes model files *for* the core). The core therefore names
@@ -26,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from cnninterp.jaxcore.files.disk import file_sha256, write_atomically
-from cnninterp.jaxcore.model.model_file import MODEL_SUFFIX, ModelFileError, read_header
+from cnninterp.jaxcore.model.graph_file import model_kind
+from cnninterp.jaxcore.model.model_file import MODEL_SUFFIX, ModelFileError
 from cnninterp.jaxcore.passes.devices import DeviceChoice, DeviceChoiceError, select_devices
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.store.results import cache_root
 
-CHECKPOINT_SUFFIXES = (".pth", ".pt")
-"""PyTorch checkpoints: converted before use."""
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".pt2")
+"""PyTorch checkpoints and torch.export programs: converted before use."""
 EXPLAINERS_KEPT = 2  # a full-size model holds ~125 MB of weights: keep few
 
 
@@ -93,7 +95,7 @@ def open_model(
     out = folder / f"{source_sha}{MODEL_SUFFIX}"
     provenance |= {"checkpoint_sha256": source_sha, "converted": str(out)}
     try:
-        read_header(out)
+        model_kind(out)  # either kind of model file: the seed's or a generic one
         return OpenedModel(out, provenance)
     except ModelFileError:
         pass  # not converted yet, or a damaged earlier conversion: convert (again)

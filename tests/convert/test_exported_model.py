@@ -162,3 +162,14 @@ def test_normalize_spellings():
     assert parse_normalize("imagenet")["std"] == [0.229, 0.224, 0.225]
     assert parse_normalize("0.5,0.25") == {"mean": [0.5], "std": [0.25]}
     assert parse_normalize("1/2/3,4/5/6") == {"mean": [1, 2, 3], "std": [4, 5, 6]}
+
+
+def test_a_pt2_opens_like_a_checkpoint_converted_once(small_pt2, tmp_path):
+    from cnninterp.frontend import convert_with_torch
+    from cnninterp.jaxcore.opening import open_model, parity_report_path
+
+    opened = open_model(small_pt2, convert_with_torch, folder=tmp_path)
+    assert opened.converted_now and model_kind(opened.path) == "graph"
+    assert json.loads(parity_report_path(opened.path).read_text())["parity_passed"] is True
+    again = open_model(small_pt2, convert_with_torch, folder=tmp_path)
+    assert again.path == opened.path and not again.converted_now
