@@ -43,7 +43,7 @@ from cnninterp.jaxcore.model.provenance import versions
 from cnninterp.jaxcore.opening import ModelOpenError, explainer_for, models_folder, open_model
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.passes.memory import check_pass_memory
-from cnninterp.jaxcore.rows.crops import crop_shape, is_cropped
+from cnninterp.jaxcore.rows.crops import crop_shape
 from cnninterp.jaxcore.store.compilations import enable_compilation_cache
 from cnninterp.jaxcore.store.results import StatsCache
 from cnninterp.jaxcore.summaries.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
@@ -270,7 +270,8 @@ def check_memory(explainer: Explainer, sources: list[ImageSource]) -> None:
             header = read_image_header(source.image_path)
         except ImageHeaderError:
             continue  # reported, and counted as failed, when its turn comes
-        height, width = (-(-side // 16) * 16 for side in (header.height, header.width))
+        multiple = explainer.model.size_multiple
+        height, width = (-(-side // multiple) * multiple for side in (header.height, header.width))
         crop = crop_shape(height, width)
         try:
             check_pass_memory(
@@ -278,7 +279,7 @@ def check_memory(explainer: Explainer, sources: list[ImageSource]) -> None:
                 width,
                 explainer.model,
                 by_columns=explainer.full_pass == "columns",
-                crop_pixels=crop[0] * crop[1] if is_cropped(height, width) else None,
+                crop_pixels=crop[0] * crop[1] if explainer.kit.is_cropped(height, width) else None,
             )
         except ValueError as exc:
             raise UsageError(

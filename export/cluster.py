@@ -114,7 +114,9 @@ def explain_remotely(
                 label_path = Path(folder) / f"label{Path(source.label_path).suffix.lower()}"
                 label_path.write_bytes(label)
             copy = ImageSource(source.name, path, label_path)
-            loaded = load_image(copy, max_pixels=job.max_pixels)
+            loaded = load_image(
+                copy, max_pixels=job.max_pixels, multiple=explainer.model.size_multiple
+            )
         loaded = replace(loaded, source=source)  # the driver's paths in the record
         job = replace(job, provenance=job.provenance | {"versions": versions()})
         result = explain_image(

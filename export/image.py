@@ -80,7 +80,7 @@ class ImageExport:
 def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on_progress) -> str:
     """Compute and write one image's .npz and .json; returns how the full pass was answered."""
     started = time.perf_counter()
-    loaded = load_image(source, max_pixels=job.max_pixels)
+    loaded = load_image(source, max_pixels=job.max_pixels, multiple=explainer.model.size_multiple)
     result = explain_image(
         explainer, loaded, file_sha256(source.image_path), job, cache, on_progress, started
     )

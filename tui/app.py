@@ -165,6 +165,7 @@ class CnnInterpApp(App[None]):
 
     def on_model_ready(self, m: messages.ModelReady) -> None:
         if self.is_running:
+            self.main.panels.title("probability", m.explainer.model.score_label)
             self.apply(self.session.model_ready(m.explainer, m.images, m.notes))
 
     def on_image_failed(self, m: messages.ImageFailed) -> None:

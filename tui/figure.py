@@ -51,6 +51,8 @@ class FigureInputs:
     """Signed-log gradient scale (as in the TUI), else linear."""
     colormap: str = colours.DIVERGING[0]
     title: str = ""
+    score_label: str = "p(vessel)"
+    """What the probability panel shows (seam.SegmentationModel.score_label)."""
     statistics: tuple[tuple[str, str], ...] = ()
     """(label, value) rows as cursor_statistics.statistics_rows gives them."""
 
@@ -152,7 +154,7 @@ def figure(inputs: FigureInputs) -> Figure:
 
     ax = axes[0, 1]
     if inputs.probability is None:
-        _not_computed(ax, "p(vessel)")
+        _not_computed(ax, inputs.score_label)
     else:
         probability = _finite(inputs.probability)
         shown = ax.imshow(
@@ -162,7 +164,7 @@ def figure(inputs: FigureInputs) -> Figure:
             vmin=0.0,
             vmax=1.0,
         )
-        fig.colorbar(shown, ax=ax, shrink=0.8).set_label("p(vessel)")
+        fig.colorbar(shown, ax=ax, shrink=0.8).set_label(inputs.score_label)
         predicted = inputs.predicted_mask
         predicted = np.nan_to_num(probability) > 0.5 if predicted is None else predicted
         handles: list = []
@@ -171,7 +173,7 @@ def figure(inputs: FigureInputs) -> Figure:
         _outline(ax, inputs.label, colours.LABEL_OUTLINE_RGB, "dashed", handles, "label")
         if handles:
             ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
-        _picture(ax, "p(vessel) with outlines")
+        _picture(ax, f"{inputs.score_label} with outlines")
         _mark(ax, y, x)
 
     ax = axes[0, 2]

@@ -87,7 +87,7 @@ def analyse_image(
     so a resumed pass waits for the cancelled one to stop filing rows into the same stats."""
     post(messages.Status(f"loading {source.name}"))
     try:
-        loaded = load_image(source, max_pixels=max_pixels)
+        loaded = load_image(source, max_pixels=max_pixels, multiple=explainer.model.size_multiple)
     except ImageError as exc:
         post(messages.ImageFailed(token, str(exc)))
         return

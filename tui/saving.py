@@ -56,6 +56,7 @@ def save_view(
     rows: list[tuple[str, str]] | None = None,
     origin: dict | None = None,
     explained: tuple[np.ndarray, str] | None = None,
+    score_label: str = "p(vessel)",
 ) -> Path:
     """Write the figure (PNG), .npz and .json; returns the PNG's path. `rows`: the statistics
     panel's lines, drawn beside the panels; `origin`: provenance() of the model; `explained`:
@@ -80,6 +81,7 @@ def save_view(
         log_scale=log_scale,
         colormap=cmap,
         title=f"{name} · {what}",
+        score_label=score_label,
         statistics=tuple(rows or ()),
     )
     (png,) = save_figure(folder, stem, inputs)

@@ -147,6 +147,7 @@ class Workers:
                 request.rows,
                 origin,
                 request.explained,
+                explainer.model.score_label if explainer else "p(vessel)",
             )
         except OSError as exc:
             self.post(messages.WorkFailed(f"could not save: {exc}"))

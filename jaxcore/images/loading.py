@@ -211,21 +211,20 @@ def _to_unit(path: Path, a: np.ndarray, notes: list[str]) -> np.ndarray:
     )
 
 
-def _fit(a: np.ndarray, fit: str) -> np.ndarray:
-    """Pad (bottom/right, reflect) or crop (centred) [H, W] to multiples of SIZE_MULTIPLE."""
+def _fit(a: np.ndarray, fit: str, m: int) -> np.ndarray:
+    """Pad (bottom/right, reflect) or crop (centred) [H, W] to multiples of m."""
     h, w = a.shape
-    m = SIZE_MULTIPLE
     if fit == "pad":
         return np.pad(a, ((0, -h % m), (0, -w % m)), mode=PAD_MODE)
     top, left = (h % m) // 2, (w % m) // 2
     return a[top : top + h - h % m, left : left + w - w % m]
 
 
-def _fit_note(shape: tuple[int, int], fitted: tuple[int, int], fit: str) -> str:
+def _fit_note(shape: tuple[int, int], fitted: tuple[int, int], fit: str, m: int) -> str:
     h, w = shape
     if fit == "pad":
         return f"padded {h}x{w} -> {fitted[0]}x{fitted[1]} ({PAD_MODE}, at the bottom/right)"
-    top, left = (h % SIZE_MULTIPLE) // 2, (w % SIZE_MULTIPLE) // 2
+    top, left = (h % m) // 2, (w % m) // 2
     return f"cropped {h}x{w} -> {fitted[0]}x{fitted[1]} (centred, from y={top}, x={left})"
 
 
@@ -250,9 +249,14 @@ def _load_label(
 
 
 def load_image(
-    source: ImageSource, fit: Literal["pad", "crop"] = "pad", *, max_pixels: int = MAX_PIXELS
+    source: ImageSource,
+    fit: Literal["pad", "crop"] = "pad",
+    *,
+    max_pixels: int = MAX_PIXELS,
+    multiple: int = SIZE_MULTIPLE,
 ) -> LoadedImage:
-    """Read, convert to gray [0, 1], and pad or crop to multiples of 16; raises ImageError.
+    """Read, convert to gray [0, 1], and pad or crop to multiples of `multiple` (the model's
+    size multiple: 16 for the seed); raises ImageError.
 
     Files over `max_pixels` (default 2**26 = 8192x8192; see image_header.py), multi-page
     files and images under 16x16 are refused from their header, before decoding."""
@@ -264,17 +268,17 @@ def load_image(
     notes: list[str] = []
     gray = _to_unit(path, _to_gray(path, _read_pixels(path, notes, max_pixels), notes), notes)
     h, w = gray.shape
-    if h < SIZE_MULTIPLE or w < SIZE_MULTIPLE:
+    smallest = max(SIZE_MULTIPLE, multiple)
+    if h < smallest or w < smallest:
         raise ImageError(
-            f"{path}: image is {h}x{w}; the model needs at least "
-            f"{SIZE_MULTIPLE}x{SIZE_MULTIPLE} pixels"
+            f"{path}: image is {h}x{w}; the model needs at least {smallest}x{smallest} pixels"
         )
     label = None
     if source.label_path is not None:
-        label = _fit(_load_label(Path(source.label_path), (h, w), notes, max_pixels), fit)
-    pixels = _fit(gray, fit)
+        label = _fit(_load_label(Path(source.label_path), (h, w), notes, max_pixels), fit, multiple)
+    pixels = _fit(gray, fit, multiple)
     if pixels.shape != (h, w):
-        notes.append(_fit_note((h, w), pixels.shape, fit))
+        notes.append(_fit_note((h, w), pixels.shape, fit, multiple))
     return LoadedImage(
         source=source,
         pixels=np.ascontiguousarray(pixels, np.float32),

@@ -51,6 +51,7 @@ def graph_model(loaded: GraphModelFile, explained_class: int | None = None) -> S
         size_multiple=config.size_multiple,
         row_bytes_per_pixel=ROW_COPIES * activation_bytes,
         forward_bytes_per_pixel=float(activation_bytes),
+        class_names=config.class_names,
     )
 
 

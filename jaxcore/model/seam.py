@@ -65,6 +65,8 @@ class SegmentationModel:
     architecture: Any = None
     """The seed architecture's ModelConfig when this is the seed model (seed.seed_model):
     it selects the seed's exact fast paths. None for any other model."""
+    class_names: tuple[str, ...] | None = None
+    """One name per class, where known: the words the front ends use for the explained one."""
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
@@ -73,6 +75,21 @@ class SegmentationModel:
             raise ValueError(
                 f"class {self.explained_class} does not exist: the model has {self.classes} classes"
             )
+        if self.class_names is not None and len(self.class_names) != self.classes:
+            raise ValueError(f"{len(self.class_names)} class names for {self.classes} classes")
+
+    @property
+    def explained_name(self) -> str:
+        """The explained class's name ('vessel'), or 'class K' where the model names none."""
+        if self.class_names is not None:
+            return self.class_names[self.explained_class]
+        return f"class {self.explained_class}"
+
+    @property
+    def score_label(self) -> str:
+        """What the explained score is, in a few characters: 'p(vessel)', 'logit(class 2)'."""
+        kind = "logit" if self.activation == "logits" else "p"
+        return f"{kind}({self.explained_name})"
 
     def scores(self, logits: Float[Array, "... C"]) -> Float[Array, "... C"]:
         """The activation applied to logits over their last axis (the classes)."""

@@ -17,6 +17,8 @@ FORWARD_ACTIVATIONS = 6
 """Float canvases of the stem's size alive at once in the forward pass. Measured at 1024x1024,
 full size: the pass's peak was 2.74 GiB above what was held before it, 1.19x this formula with
 4; 6 bounds it (benchmarks/RESULTS.md)."""
+SEED_CLASS_NAMES = ("background", "vessel")
+"""The original app's two classes (docs/ORIGINAL.md)."""
 MASK_LEVELS = 1 + 2 * sum(0.5**level for level in range(1, DEPTH + 1))
 """Boolean ReLU masks kept per image pixel and channel of `width`: the stem's at full
 resolution and both of every block's, each block at half the resolution of the one before."""
@@ -36,6 +38,7 @@ def seed_model(config: ModelConfig, variables: dict) -> SegmentationModel:
         row_bytes_per_pixel=ROW_BYTES_PER_PIXEL * config.width,
         forward_bytes_per_pixel=config.width * (MASK_LEVELS + 4 * FORWARD_ACTIVATIONS),
         architecture=config,
+        class_names=SEED_CLASS_NAMES if config.classes == 2 else None,
     )
 
 
