@@ -71,6 +71,11 @@ def open_explainer(
         raise OpenError(str(exc)) from None
     if opened.converted_now:
         notes.append(f"converted {model.name} -> {opened.path}")
+    if explainer.model.receptive_radius is None:
+        notes.append(
+            f"whole-image field ({explainer.model.field_reason}): rows and the significance "
+            "pass cover the whole image"
+        )
     if vessel_class is None and explainer.model.classes > 2:
         notes.append(
             f"the model has {explainer.model.classes} classes; explaining class "

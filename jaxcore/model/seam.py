@@ -67,6 +67,9 @@ class SegmentationModel:
     it selects the seed's exact fast paths. None for any other model."""
     class_names: tuple[str, ...] | None = None
     """One name per class, where known: the words the front ends use for the explained one."""
+    field_reason: str = ""
+    """Why every output sees the whole image, where it does ('instance norm in layer ...: every
+    output depends on every pixel'), for the front ends to say."""
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:

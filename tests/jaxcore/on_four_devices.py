@@ -5,6 +5,7 @@ and what the tests check printed as one JSON object on the last line of stdout."
 import json
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import jax
@@ -13,6 +14,7 @@ import numpy as np
 from cnninterp.jaxcore import opening
 from cnninterp.jaxcore.model.model_file import save_model
 from cnninterp.jaxcore.model.network import ModelConfig, random_variables
+from cnninterp.jaxcore.model.seed import seed_model
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.store import results as cache
 from cnninterp.jaxcore.summaries import significance
@@ -76,6 +78,19 @@ def spread_pass(full_pass: str, constants: bool = True) -> dict:
         "result_shard_rows": [s.data.shape[0] for s in result["row_max_abs"].addressable_shards],
         "same_cache_key": cache.stats_key(one, IMAGE) == cache.stats_key(four, IMAGE),
         "summary_idle": four.device_summary(),
+    }
+
+
+def generic_pass() -> dict:
+    """The seed's network as any other model (rows/generic.py: reverse mode over its apply),
+    on 1 and 4 devices: the same summaries, bitwise."""
+    model = replace(seed_model(CONFIG, VARIABLES), architecture=None)
+    one, four = (Explainer(model, devices=devices, chunk_size=PER_DEVICE) for devices in (1, None))
+    four_stats = four.jacobian_stats(IMAGE)
+    return {
+        "complete": four_stats.complete,
+        "devices": len(four.devices),
+        "differences": differences(one.jacobian_stats(IMAGE), four_stats),
     }
 
 
@@ -173,6 +188,7 @@ def main() -> None:
         "rows": spread_pass("rows"),
         "columns": spread_pass("columns"),
         "weights_as_arguments": spread_pass("rows", constants=False),
+        "generic": generic_pass(),
         "histogram": histogram_pass(),
         "partial_counts": partial_counts_on_crops(),
         "out_of_memory": out_of_memory_and_rows_meanwhile(),

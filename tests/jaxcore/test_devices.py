@@ -50,6 +50,13 @@ def test_every_device_does_a_fair_share_throughout(four, full_pass):
     assert min(shares[-1].values()) > 0
 
 
+def test_any_models_pass_over_four_devices_is_bitwise_that_of_one(four):
+    generic = four["generic"]
+    assert generic["complete"] and generic["devices"] == 4
+    assert set(generic["differences"]) >= {"rows", "row_max_abs", "done"}
+    assert all(value == 0.0 for value in generic["differences"].values()), generic
+
+
 @pytest.mark.parametrize("full_pass", ["rows", "columns", "weights_as_arguments"])
 def test_results_are_bitwise_those_of_one_device(four, full_pass):
     result = four[full_pass]
