@@ -65,7 +65,8 @@ def parse_devices_option(text: str) -> "DeviceChoice":
 
 
 def add_shared_arguments(parser: argparse.ArgumentParser, *, model_required: bool) -> None:
-    """The options of every front end that explains a model: --model, --no-cache (dest
+    """The options of every front end that explains a model: --model, --class (dest
+    `vessel_class`, text: opening.resolve_class reads it against the model), --no-cache (dest
     `cache`, True unless given), --devices (None: every device) and --max-pixels. Without
     `model_required` the front end looks for the model itself and says where in its help."""
     parser.add_argument(
@@ -75,6 +76,13 @@ def add_shared_arguments(parser: argparse.ArgumentParser, *, model_required: boo
         help="model file (.safetensors from cnninterp-convert) or a .pth checkpoint (converted "
         "once into the cache folder)"
         + ("" if model_required else "; default: the one in the folder"),
+    )
+    parser.add_argument(
+        "--class",
+        dest="vessel_class",
+        metavar="K|NAME",
+        help="the output class explained, by number or by the name the model file gives it "
+        "(default: the model's own choice, class 1 of a model with several)",
     )
     parser.add_argument(
         "--no-cache",

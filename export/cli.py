@@ -38,9 +38,16 @@ from cnninterp.frontend import ExitCode, add_shared_arguments, convert_with_torc
 from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.images.header import MAX_PIXELS, ImageHeaderError, read_image_header
 from cnninterp.jaxcore.images.loading import ImageError, ImageSource, find_images, load_image
-from cnninterp.jaxcore.model.model_file import ModelFileError, load_model
+from cnninterp.jaxcore.model.model_file import ModelFileError
 from cnninterp.jaxcore.model.provenance import versions
-from cnninterp.jaxcore.opening import ModelOpenError, explainer_for, models_folder, open_model
+from cnninterp.jaxcore.opening import (
+    ModelOpenError,
+    check_model_file,
+    explainer_for,
+    models_folder,
+    open_model,
+    resolve_class,
+)
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.passes.memory import check_pass_memory
 from cnninterp.jaxcore.rows.crops import crop_shape
@@ -309,14 +316,17 @@ def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="cnninterp-export-") as scratch:
             model_path, model = resolve_model(args.model, cache, Path(scratch), progress.say)
             try:
+                explained = resolve_class(model_path, args.vessel_class)
                 if ray is None:
-                    explainer = explainer_for(model_path, devices=args.devices)
+                    explainer = explainer_for(
+                        model_path, vessel_class=explained, devices=args.devices
+                    )
                     # Hashed when it was loaded, and reused while the file is unchanged:
                     # hashing a full-size model again costs 0.3 s of a 3 s export.
                     model_sha256 = explainer.model_sha256 or file_sha256(model_path)
                 else:  # the tasks open it; validate it here so a bad file fails once, early
                     model_sha256 = file_sha256(model_path)
-                    load_model(model_path)
+                    check_model_file(model_path)
             except (ModelOpenError, ModelFileError, OSError) as exc:
                 raise UsageError(str(exc)) from None
             job = Job(
@@ -329,6 +339,7 @@ def run(args: argparse.Namespace) -> int:
                 method=request.method,
                 target=request.target,
                 max_pixels=args.max_pixels,
+                explained_class=explained,
             )
             plan = plan_resume(sources, job, model_sha256)
             if ray is None and "significance" in job.outputs:

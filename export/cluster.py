@@ -70,13 +70,14 @@ class TaskResult:
     """Why the image failed, fit for the user; None when it did not."""
 
 
-_WORKER_EXPLAINERS: dict[str, Explainer] = {}
+_WORKER_EXPLAINERS: dict[tuple[str, int | None], Explainer] = {}
 
 
-def _worker_explainer(model: bytes, model_sha256: str) -> Explainer:
-    """The Explainer of this model in this worker process, loaded once: compiling is the slow
-    part of a task, and Ray reuses worker processes across tasks."""
-    if model_sha256 not in _WORKER_EXPLAINERS:
+def _worker_explainer(model: bytes, model_sha256: str, explained_class: int | None) -> Explainer:
+    """The Explainer of this model (explaining this class) in this worker process, loaded
+    once: compiling is the slow part of a task, and Ray reuses worker processes across tasks."""
+    key = (model_sha256, explained_class)
+    if key not in _WORKER_EXPLAINERS:
         # Ray runs a GPU task in a fresh worker process (max_calls=1 for GPU tasks, so each
         # sees the GPU it was given), so on GPUs the persistent cache is what spares compiling.
         enable_compilation_cache()
@@ -84,8 +85,8 @@ def _worker_explainer(model: bytes, model_sha256: str) -> Explainer:
         with tempfile.TemporaryDirectory(prefix="cnninterp-model-") as folder:
             path = Path(folder) / "model.safetensors"
             path.write_bytes(model)
-            _WORKER_EXPLAINERS[model_sha256] = Explainer.from_file(path)
-    return _WORKER_EXPLAINERS[model_sha256]
+            _WORKER_EXPLAINERS[key] = Explainer.from_file(path, vessel_class=explained_class)
+    return _WORKER_EXPLAINERS[key]
 
 
 def explain_remotely(
@@ -105,7 +106,7 @@ def explain_remotely(
     board.started.remote(source.name, node, os.getpid())
     path = None  # the image's copy on this node, once written
     try:
-        explainer = _worker_explainer(model, model_sha256)
+        explainer = _worker_explainer(model, model_sha256, job.explained_class)
         with tempfile.TemporaryDirectory(prefix="cnninterp-image-") as folder:
             path = Path(folder) / f"image{source.image_path.suffix.lower()}"
             path.write_bytes(image)

@@ -48,6 +48,9 @@ class Job:
     """--target: pixel | box:Y0,X0,Y1,X1 | segment | vessel | border (export.attributions)."""
     max_pixels: int = MAX_PIXELS
     """Largest image accepted (jaxcore.images.loading.load_image's max_pixels)."""
+    explained_class: int | None = None
+    """--class resolved (None: the model file's own choice); cluster workers open the model
+    with it."""
 
     def request(self) -> dict:
         """The options that decide an image's outputs, as recorded in its .json (resume
@@ -60,7 +63,7 @@ class Job:
             "method": self.method.name,
             "parameters": self.method.parameters(),
             "target": self.target,
-        }
+        } | ({} if self.explained_class is None else {"class": self.explained_class})
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from cnninterp.jaxcore.files.disk import file_sha256, write_atomically
-from cnninterp.jaxcore.model.graph_file import model_kind
-from cnninterp.jaxcore.model.model_file import MODEL_SUFFIX, ModelFileError
+from cnninterp.jaxcore.model.graph_file import load_graph_model, model_kind, read_graph_header
+from cnninterp.jaxcore.model.model_file import (
+    MODEL_SUFFIX,
+    ModelFileError,
+    load_model,
+    read_header,
+)
+from cnninterp.jaxcore.model.seed import SEED_CLASS_NAMES
 from cnninterp.jaxcore.passes.devices import DeviceChoice, DeviceChoiceError, select_devices
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.store.results import cache_root
@@ -112,6 +118,48 @@ def open_model(
     except (ConversionFailed, OSError) as exc:
         raise ModelOpenError(str(exc)) from None
     return OpenedModel(out, provenance, converted_now=True)
+
+
+def class_names(path: Path) -> tuple[tuple[str, ...] | None, int]:
+    """(the classes' names where the model file has them, how many classes) from its header
+    alone. Raises ModelFileError."""
+    if model_kind(path) == "graph":
+        config = read_graph_header(path)["config"]
+        names = config.get("class_names")
+        return (tuple(names) if names else None), int(config["classes"])
+    classes = int(read_header(path)["config"]["classes"])
+    return (SEED_CLASS_NAMES if classes == 2 else None), classes
+
+
+def resolve_class(path: Path, text: str | None) -> int | None:
+    """The class `--class K` or `--class NAME` picks in this model file (None: the file's
+    own choice). Raises ModelOpenError naming the classes there are."""
+    if text is None:
+        return None
+    try:
+        names, classes = class_names(path)
+    except ModelFileError as exc:
+        raise ModelOpenError(str(exc)) from None
+    known = ", ".join(f"{k} {name}" for k, name in enumerate(names)) if names else ""
+    choices = f"classes 0 to {classes - 1}" + (f" ({known})" if known else "")
+    if text.strip().lstrip("-").isdigit():
+        index = int(text)
+        if not 0 <= index < classes:
+            raise ModelOpenError(f"--class {text}: the model has {choices}")
+        return index
+    if names is None or text not in names:
+        raise ModelOpenError(f"--class {text}: no class of that name; the model has {choices}")
+    return names.index(text)
+
+
+def check_model_file(path: Path) -> None:
+    """Load and validate a model file of either kind without building anything from it (a
+    front end that hands the file to other processes checks it once, early). Raises
+    ModelFileError."""
+    if model_kind(path) == "graph":
+        load_graph_model(path)
+    else:
+        load_model(path)
 
 
 def parity_report_path(model_path: Path) -> Path:

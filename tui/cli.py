@@ -24,7 +24,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--truecolor", action="store_true", help="the terminal has 24-bit colour (SSH hides it)"
     )
-    parser.add_argument("--class", dest="vessel_class", type=int, help="output class to explain")
     parser.add_argument(
         "--save-dir", type=Path, default=Path("cnninterp-saves"), help="where `s` saves the view"
     )

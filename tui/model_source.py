@@ -16,6 +16,7 @@ from cnninterp.jaxcore.opening import (
     ModelOpenError,
     explainer_for,
     open_model,
+    resolve_class,
 )
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.tui.options import AppOptions
@@ -56,7 +57,7 @@ def find_model(folder: Path) -> Path:
 
 def open_explainer(
     model: Path,
-    vessel_class: int | None,
+    vessel_class: str | None,
     chunk_size: int | None,
     notes: list[str],
     devices: None | int | list[int] = None,
@@ -65,7 +66,10 @@ def open_explainer(
     try:
         opened = open_model(model, convert_with_torch)
         explainer = explainer_for(
-            opened.path, vessel_class=vessel_class, chunk_size=chunk_size, devices=devices
+            opened.path,
+            vessel_class=resolve_class(opened.path, vessel_class),
+            chunk_size=chunk_size,
+            devices=devices,
         )
     except ModelOpenError as exc:
         raise OpenError(str(exc)) from None

@@ -12,8 +12,8 @@ class AppOptions:
     """Model file (.safetensors) or PyTorch checkpoint (.pth); None looks in the folder."""
     graphics: str = "halfblock"
     """'halfblock', 'kitty' or 'sixel' (already resolved from 'auto' by the CLI)."""
-    vessel_class: int | None = None
-    """Which output class to explain when the model has more than two."""
+    vessel_class: str | None = None
+    """--class: the output class explained, a number or a class name (None: the model's)."""
     save_dir: Path = Path("cnninterp-saves")
     """Where `s` writes the current view."""
     cache: bool = True

@@ -1,11 +1,15 @@
 """A converted PyTorch model through the whole core: the Explainer's rows, the full pass, the
 region targets and the attribution methods equal PyTorch autograd on the same model."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from cnninterp.convert.exported_model import convert_exported
+from cnninterp.export.cli import main as export_main
 from cnninterp.jaxcore.explain.attribution import Attributor
 from cnninterp.jaxcore.explain.methods import Method
 from cnninterp.jaxcore.explain.targets import Target, target_weights
@@ -22,7 +26,8 @@ def tiny(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
     model = torch_models.build("tiny_unet", 1, 3, seed=4)
     pt2 = torch_models.save_pt2(model, 1, folder / "tiny.pt2")
-    report = convert_exported(pt2, folder / "tiny.safetensors")
+    names = ["background", "vessel", "artery"]
+    report = convert_exported(pt2, folder / "tiny.safetensors", class_names=names)
     return model, report.out_path
 
 
@@ -55,6 +60,7 @@ def assert_close(ours, theirs):
 def test_the_converted_model_is_local_and_explains_the_chosen_class(explainer):
     model = explainer.model
     assert (model.classes, model.explained_class, model.activation) == (3, 2, "softmax")
+    assert model.score_label == "p(artery)"
     assert model.receptive_radius is not None and model.receptive_radius < 10
     assert explainer.kit.colour_spacing == 2 * model.receptive_radius + 2
     assert explainer.description["classes"] == 3 and explainer.config is None
@@ -91,3 +97,17 @@ def test_a_region_target_and_integrated_gradients_equal_pytorch(tiny, explainer,
     assert result is not None
     # IG's completeness holds to the quadrature error of 16 steps.
     assert result.completeness_error < 0.05 * abs(result.target_value - result.baseline_value)
+
+
+def test_the_export_explains_the_class_named_on_its_command_line(tiny, explainer, tmp_path):
+    pixels = np.random.default_rng(5).integers(0, 256, (SIZE, SIZE), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "image.png")
+    args = ["--model", str(tiny[1]), "--class", "artery", "--pixel", "5,6"]
+    args += ["--outputs", "probability,gradients", "-o", str(tmp_path / "out")]
+    assert export_main([*args, "--no-cache", str(tmp_path / "image.png")]) == 0
+    with np.load(tmp_path / "out" / "image.npz") as arrays:
+        image = pixels.astype(np.float32) / 255
+        np.testing.assert_array_equal(arrays["probability"], explainer.probability(image))
+        np.testing.assert_array_equal(arrays["gradients"][0], explainer.gradient_row(image, 5, 6))
+    record = json.loads((tmp_path / "out" / "image.json").read_text())
+    assert record["request"]["class"] == 2

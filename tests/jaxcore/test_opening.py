@@ -113,3 +113,22 @@ def test_explainers_are_reused_per_file_and_options_and_few_are_kept(tmp_path):
     assert explainer_for(paths[0]) is not first  # evicted: the least recently used
     with pytest.raises(ModelOpenError, match="class 5"):
         explainer_for(paths[0], vessel_class=5)
+
+
+def test_the_class_is_picked_by_number_or_by_the_model_files_name(model_file, tmp_path):
+    assert opening.resolve_class(model_file, None) is None  # the file's own choice
+    assert opening.resolve_class(model_file, "0") == 0
+    assert opening.resolve_class(model_file, "vessel") == 1  # the seed's two classes
+    with pytest.raises(ModelOpenError, match=r"classes 0 to 1 \(0 background, 1 vessel\)"):
+        opening.resolve_class(model_file, "2")
+    with pytest.raises(ModelOpenError, match="no class of that name"):
+        opening.resolve_class(model_file, "artery")
+    three = tmp_path / "three.safetensors"
+    save_model(
+        three, ModelConfig(width=4, classes=3), random_variables(ModelConfig(width=4, classes=3))
+    )
+    with pytest.raises(
+        ModelOpenError, match=r"no class of that name; the model has classes 0 to 2$"
+    ):
+        opening.resolve_class(three, "vessel")  # three unnamed classes
+    assert opening.resolve_class(three, "2") == 2

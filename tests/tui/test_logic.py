@@ -106,7 +106,7 @@ def test_cli_rejects_missing_paths_without_a_traceback(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert main([str(tmp_path), "--model", str(tmp_path / "m.safetensors")]) == 2
     args = parse_args(["d", "--graphics", "sixel", "--class", "2", "--truecolor"])
-    assert (args.graphics, args.vessel_class, args.truecolor) == ("sixel", 2, True)
+    assert (args.graphics, args.vessel_class, args.truecolor) == ("sixel", "2", True)
     assert parse_args(["d"]).devices is None  # every device
     assert parse_args(["d", "--devices", "0,2"]).devices == [0, 2]
     with pytest.raises(SystemExit):
