@@ -109,6 +109,23 @@ def add_shared_arguments(parser: argparse.ArgumentParser, *, model_required: boo
     )
 
 
+def model_notes(model) -> list[str]:
+    """What a front end says about a model (seam.SegmentationModel) when it opens it: how its
+    images are fed to it, and why its rows cover the whole image where they do."""
+    notes = []
+    if model.input_channels > 1:  # colour is not kept yet: the core explains one gray image
+        notes.append(
+            f"the model takes {model.input_channels} channels: each image is read as gray and "
+            "repeated over them, so gradients are with respect to its brightness"
+        )
+    if model.receptive_radius is None:
+        notes.append(
+            f"whole-image field ({model.field_reason}): rows and the significance pass cover "
+            "the whole image"
+        )
+    return notes
+
+
 def convert_with_torch(checkpoint: Path, out: Path) -> dict[str, Any]:
     """The core's Converter (jaxcore.opening) for every front end: it imports the converter,
     and with it torch, only when a checkpoint must be converted. A `.pt2` goes the generic

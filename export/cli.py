@@ -34,7 +34,7 @@ from cnninterp.export.options import (
 from cnninterp.export.progress import Progress
 from cnninterp.export.resume import plan_resume
 from cnninterp.export.summary import write_summary
-from cnninterp.frontend import ExitCode, add_shared_arguments, convert_with_torch
+from cnninterp.frontend import ExitCode, add_shared_arguments, convert_with_torch, model_notes
 from cnninterp.jaxcore.files.disk import file_sha256
 from cnninterp.jaxcore.images.header import MAX_PIXELS, ImageHeaderError, read_image_header
 from cnninterp.jaxcore.images.loading import ImageError, ImageSource, find_images, load_image
@@ -321,6 +321,8 @@ def run(args: argparse.Namespace) -> int:
                     explainer = explainer_for(
                         model_path, vessel_class=explained, devices=args.devices
                     )
+                    for note in model_notes(explainer.model):
+                        progress.say(f"note: {note}")
                     # Hashed when it was loaded, and reused while the file is unchanged:
                     # hashing a full-size model again costs 0.3 s of a 3 s export.
                     model_sha256 = explainer.model_sha256 or file_sha256(model_path)

@@ -8,7 +8,7 @@ sentence the user can act on; notes are shown, not raised.
 
 from pathlib import Path
 
-from cnninterp.frontend import convert_with_torch
+from cnninterp.frontend import convert_with_torch, model_notes
 from cnninterp.jaxcore.images.loading import ImageError, ImageSource, find_images
 from cnninterp.jaxcore.model.model_file import MODEL_SUFFIX
 from cnninterp.jaxcore.opening import (
@@ -75,11 +75,7 @@ def open_explainer(
         raise OpenError(str(exc)) from None
     if opened.converted_now:
         notes.append(f"converted {model.name} -> {opened.path}")
-    if explainer.model.receptive_radius is None:
-        notes.append(
-            f"whole-image field ({explainer.model.field_reason}): rows and the significance "
-            "pass cover the whole image"
-        )
+    notes += model_notes(explainer.model)
     if vessel_class is None and explainer.model.classes > 2:
         notes.append(
             f"the model has {explainer.model.classes} classes; explaining class "
