@@ -273,8 +273,18 @@ def avg_pool_divisors(n: int, k: int, s: int, p: int, out: int, include_pad: boo
 def avg_pool2d(args, v: _Values) -> Array:
     x = v.nhwc(args["self"])
     window, strides, pads, k, s, p = _window(args, x)
-    zero = jnp.array(0, x.dtype)
-    total = lax.reduce_window(x, zero, lax.add, window, strides, pads)
+    # the window sums as a depthwise convolution of ones: reduce_window's sum has no JVP
+    # when its init value is not known to be zero, as under some transformations
+    ones = jnp.ones((*k, 1, x.shape[3]), x.dtype)
+    total = lax.conv_general_dilated(
+        x,
+        ones,
+        window_strides=s,
+        padding=pads[1:3],
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=x.shape[3],
+        precision=lax.Precision.HIGHEST,
+    )
     if args["divisor_override"]:
         return total / args["divisor_override"]
     rows, cols = (
