@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnninterp.jaxcore.model import index_maps
 from cnninterp.jaxcore.model import interpreter as run
 from cnninterp.jaxcore.model.graph import Graph, Node, references
 
@@ -220,12 +221,12 @@ def _windowed(node: Node, dep: _Dep, shapes: dict) -> _Dep:
     n_in, n_out = shapes[source["value"]][2:], shapes[node.name][2:]
     if node.op == "conv2d":
         kernel = shapes[args["weight"]["value"]][2:]
-        stride = run._pair(args["stride"])
+        stride = index_maps.pair(args["stride"])
     else:
-        kernel = run._pair(args["kernel_size"])
-        stride = run._pair(args["stride"] or args["kernel_size"])
-    padding = run._pair(args["padding"])
-    dilation = run._pair(args.get("dilation", [1]))
+        kernel = index_maps.pair(args["kernel_size"])
+        stride = index_maps.pair(args["stride"] or args["kernel_size"])
+    padding = index_maps.pair(args["padding"])
+    dilation = index_maps.pair(args.get("dilation", [1]))
     axes = []
     for a, axis in enumerate(("rows", "cols")):
         taps = np.arange(n_out[a])[:, None] * stride[a] - padding[a]
@@ -239,8 +240,8 @@ def _transposed(node: Node, dep: _Dep, shapes: dict) -> _Dep:
     args = node.args
     n_in, n_out = shapes[args["input"]["value"]][2:], shapes[node.name][2:]
     kernel = shapes[args["weight"]["value"]][2:]
-    stride, padding = run._pair(args["stride"]), run._pair(args["padding"])
-    dilation = run._pair(args["dilation"])
+    stride, padding = index_maps.pair(args["stride"]), index_maps.pair(args["padding"])
+    dilation = index_maps.pair(args["dilation"])
     axes = []
     for a, axis in enumerate(("rows", "cols")):
         dlo, dhi = getattr(dep, axis)
@@ -277,20 +278,20 @@ def _sources(node: Node, a: int, n: int, out: int, shapes: dict) -> np.ndarray:
     args = node.args
     factors = args.get("scale_factors") or [None, None]
     if node.op == "upsample_nearest2d":
-        return run.nearest_indices(n, out, factors[a])[:, None]
+        return index_maps.nearest_indices(n, out, factors[a])[:, None]
     if node.op == "slice":
         if node.args["dim"] % 4 != 2 + a:
             return np.arange(n)[:, None]
         start, end = _integer(node.args["start"], shapes), _integer(node.args["end"], shapes)
-        return run.slice_indices(n, start, end, node.args["step"])[:, None]
+        return index_maps.slice_indices(n, start, end, node.args["step"])[:, None]
     if node.op == "pad":
         amounts = args["pad"] + [0] * 4
         before, after = amounts[2 * (1 - a)], amounts[2 * (1 - a) + 1]
-        return run.pad_indices(n, before, after, args["mode"])[:, None]
+        return index_maps.pad_indices(n, before, after, args["mode"])[:, None]
     if node.op == "upsample_bilinear2d":
-        matrix = run.bilinear_matrix(n, out, args["align_corners"], factors[a])
+        matrix = index_maps.bilinear_matrix(n, out, args["align_corners"], factors[a])
     else:
-        matrix = run.adaptive_matrix(n, out)
+        matrix = index_maps.adaptive_matrix(n, out)
     return np.where(matrix != 0, np.arange(n)[None, :], -1)
 
 
@@ -331,10 +332,10 @@ def _stride(node: Node, strides: dict, shapes: dict) -> tuple[Fraction, Fraction
         full = [s for s in sources if shapes[s][2:] == shapes[node.name][2:]]
         return strides[full[0]] if full else base
     if op in ("conv2d", "max_pool2d", "avg_pool2d"):
-        step = run._pair(args["stride"] or args.get("kernel_size"))
+        step = index_maps.pair(args["stride"] or args.get("kernel_size"))
         return base[0] * step[0], base[1] * step[1]
     if op == "conv_transpose2d":
-        step = run._pair(args["stride"])
+        step = index_maps.pair(args["stride"])
         return base[0] / step[0], base[1] / step[1]
     if op in ("upsample_nearest2d", "upsample_bilinear2d"):
         n_in, n_out = shapes[source][2:], shapes[node.name][2:]

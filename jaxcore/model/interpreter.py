@@ -8,7 +8,7 @@ the same graph runs in float32 and float64. Exported graphs may hard-code batch 
 runs alone under jax.vmap.
 
 Resizing, padding and adaptive pooling are index maps and small matrices computed with NumPy
-exactly as PyTorch computes them (graph_field.py reads the same maps for the receptive field).
+exactly as PyTorch computes them (index_maps.py, which the receptive field walk reads too).
 """
 
 from collections.abc import Callable, Mapping
@@ -21,6 +21,16 @@ from jax import lax
 from jaxtyping import Array, Float
 
 from cnninterp.jaxcore.model.graph import Graph, GraphError, is_reference, references
+from cnninterp.jaxcore.model.index_maps import (
+    adaptive_matrix,
+    avg_pool_divisors,
+    bilinear_matrix,
+    nearest_indices,
+    pad_indices,
+    pair,
+    pooled_size,
+    slice_indices,
+)
 
 STORED_AXIS = (0, 3, 1, 2)  # a 4-D value's PyTorch dim (N, C, H, W) -> its axis in NHWC
 
@@ -91,10 +101,6 @@ def _stored(value: Array) -> Array:
     return jnp.transpose(value, (0, 2, 3, 1)) if value.ndim == 4 else value
 
 
-def _pair(value) -> tuple[int, int]:
-    return (value[0], value[0]) if len(value) == 1 else (value[0], value[1])
-
-
 def _per_channel(vector: Array) -> Array:
     return jnp.reshape(vector, (1, 1, 1, -1))  # [C] -> (1, 1, 1, C) against NHWC
 
@@ -109,13 +115,13 @@ def _axis(dim: int, rank: int) -> int:
 
 def conv2d(args, v: _Values) -> Array:
     x, weight = v.nhwc(args["input"]), v.stored(args["weight"])
-    (ph, pw), groups = _pair(args["padding"]), args["groups"]
+    (ph, pw), groups = pair(args["padding"]), args["groups"]
     y = lax.conv_general_dilated(
         x,
         jnp.transpose(weight, (2, 3, 1, 0)),  # torch [O, I/g, kH, kW] -> HWIO
-        window_strides=_pair(args["stride"]),
+        window_strides=pair(args["stride"]),
         padding=((ph, ph), (pw, pw)),
-        rhs_dilation=_pair(args["dilation"]),
+        rhs_dilation=pair(args["dilation"]),
         dimension_numbers=("NHWC", "HWIO", "NHWC"),
         feature_group_count=groups,
         precision=lax.Precision.HIGHEST,
@@ -132,15 +138,15 @@ def conv_transpose2d(args, v: _Values) -> Array:
     kernel = jnp.reshape(weight, (groups, cin // groups, cout_g, kh, kw))
     kernel = jnp.transpose(kernel, (3, 4, 1, 0, 2))  # (kH, kW, I/g, g, O/g)
     kernel = jnp.reshape(kernel, (kh, kw, cin // groups, groups * cout_g))[::-1, ::-1]
-    (dh, dw), (ph, pw) = _pair(args["dilation"]), _pair(args["padding"])
-    (oh, ow) = _pair(args["output_padding"])
+    (dh, dw), (ph, pw) = pair(args["dilation"]), pair(args["padding"])
+    (oh, ow) = pair(args["output_padding"])
     eh, ew = dh * (kh - 1) - ph, dw * (kw - 1) - pw
     y = lax.conv_general_dilated(
         x,
         kernel,
         window_strides=(1, 1),
         padding=((eh, eh + oh), (ew, ew + ow)),
-        lhs_dilation=_pair(args["stride"]),
+        lhs_dilation=pair(args["stride"]),
         rhs_dilation=(dh, dw),
         dimension_numbers=("NHWC", "HWIO", "NHWC"),
         feature_group_count=groups,
@@ -229,20 +235,11 @@ def softmax(args, v: _Values) -> Array:
 # ---- pooling, resampling, padding -----------------------------------------------------------
 
 
-def pooled_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
-    """PyTorch's output length of a pooling window over n positions."""
-    span = n + 2 * p - d * (k - 1) - 1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= n + p:
-        out -= 1  # the last window must start inside the input or its left padding
-    return out
-
-
 def _window(args, x: Array, dilation=(1, 1)):
     """Sizes, strides and padding (with ceil mode's extra) for reduce_window on NHWC."""
-    k = _pair(args["kernel_size"])
-    s = _pair(args["stride"] or args["kernel_size"])
-    p = _pair(args["padding"])
+    k = pair(args["kernel_size"])
+    s = pair(args["stride"] or args["kernel_size"])
+    p = pair(args["padding"])
     pads = [(0, 0)]
     for axis in (0, 1):
         n = x.shape[1 + axis]
@@ -254,20 +251,11 @@ def _window(args, x: Array, dilation=(1, 1)):
 
 def max_pool2d(args, v: _Values) -> Array:
     x = v.nhwc(args["self"])
-    dilation = _pair(args["dilation"])
+    dilation = pair(args["dilation"])
     window, strides, pads, *_ = _window(args, x, dilation)
     # A scalar -inf with lax.max is JAX's max pool, which has a derivative (an array init
     # makes a generic reduction, which reverse mode cannot differentiate).
     return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, pads, None, (1, *dilation, 1))
-
-
-def avg_pool_divisors(n: int, k: int, s: int, p: int, out: int, include_pad: bool) -> np.ndarray:
-    """PyTorch's divisor of each output position along one axis."""
-    start = np.arange(out) * s - p
-    end = np.minimum(start + k, n + p)
-    if include_pad:
-        return (end - start).astype(np.float64)
-    return (np.minimum(end, n) - np.maximum(start, 0)).astype(np.float64)
 
 
 def avg_pool2d(args, v: _Values) -> Array:
@@ -295,43 +283,6 @@ def avg_pool2d(args, v: _Values) -> Array:
     )
     divisor = jnp.asarray(np.outer(rows, cols)[None, :, :, None], x.dtype)  # (1, OH, OW, 1)
     return total / divisor
-
-
-def adaptive_matrix(n: int, out: int) -> np.ndarray:
-    """[out, n] averaging over PyTorch's adaptive bins [floor(i n / out), ceil((i+1) n / out))."""
-    matrix = np.zeros((out, n))
-    for i in range(out):
-        start, end = (i * n) // out, -(-((i + 1) * n) // out)
-        matrix[i, start:end] = 1.0 / (end - start)
-    return matrix
-
-
-def nearest_indices(n: int, out: int, scale_factor: float | None) -> np.ndarray:
-    """PyTorch's 'nearest' source index per output position (its float32 arithmetic)."""
-    if out == n:
-        return np.arange(out)
-    if out == 2 * n:
-        return np.arange(out) // 2
-    scale = np.float32(1.0 / scale_factor) if scale_factor else np.float32(n) / np.float32(out)
-    source = np.floor(np.arange(out).astype(np.float32) * scale).astype(np.int64)
-    return np.minimum(source, n - 1)
-
-
-def bilinear_matrix(n: int, out: int, align_corners: bool, scale_factor: float | None):
-    """[out, n] interpolation weights as PyTorch's upsample_bilinear2d computes them."""
-    dst = np.arange(out, dtype=np.float64)
-    if align_corners:
-        source = dst * ((n - 1) / (out - 1) if out > 1 else 0.0)
-    else:
-        scale = 1.0 / scale_factor if scale_factor else n / out
-        source = np.maximum(scale * (dst + 0.5) - 0.5, 0.0)
-    low = np.minimum(np.floor(source).astype(np.int64), n - 1)
-    high = np.minimum(low + 1, n - 1)
-    weight = source - low
-    matrix = np.zeros((out, n))
-    np.add.at(matrix, (np.arange(out), low), 1.0 - weight)
-    np.add.at(matrix, (np.arange(out), high), weight)
-    return matrix
 
 
 def _resize_sizes(args, v: _Values, x: Array) -> tuple[list[int], list[float | None]]:
@@ -372,22 +323,6 @@ def adaptive_avg_pool2d(args, v: _Values) -> Array:
     return _apply_matrices(
         x, adaptive_matrix(x.shape[1], sizes[0]), adaptive_matrix(x.shape[2], sizes[1])
     )
-
-
-def pad_indices(n: int, before: int, after: int, mode: str) -> np.ndarray:
-    """Source index of each padded position along one axis; -1 where the constant goes."""
-    source = np.arange(-before, n + after)
-    if mode == "constant":
-        return np.where((source >= 0) & (source < n), source, -1)
-    if mode == "reflect":
-        period = 2 * (n - 1)
-        source = np.abs(np.mod(source, period)) if period else np.zeros_like(source)
-        return np.where(source >= n, period - source, source)
-    if mode == "replicate":
-        return np.clip(source, 0, n - 1)
-    if mode == "circular":
-        return np.mod(source, n)
-    raise ValueError(f"pad mode {mode!r} is not supported")
 
 
 def pad(args, v: _Values) -> Array:
@@ -440,11 +375,6 @@ def flatten(args, v: _Values) -> Array:
 
 def permute(args, v: _Values) -> Array:
     return _stored(jnp.transpose(v.torch_layout(args["self"]), args["dims"]))
-
-
-def slice_indices(n: int, start, end, step: int) -> np.ndarray:
-    """The positions self[start:end:step] keeps along a dim of n (Python's clamping)."""
-    return np.arange(n)[slice(start, end, step)]
 
 
 def slice_(args, v: _Values) -> Array:
