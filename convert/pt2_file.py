@@ -15,7 +15,6 @@ that agree with the compression and the declared tensor shapes, so a zip bomb or
 weight is a BadModelFile with a message, not an out-of-memory or a wrong array.
 """
 
-import ast
 import io
 import json
 import math
@@ -33,6 +32,7 @@ import numpy as np
 
 from cnninterp.convert.errors import BadModelFile, UnsafeModelFile
 from cnninterp.convert.pickle_scan import SAFE_GLOBALS_SEEN, pickle_imports
+from cnninterp.convert.pt2_code_strings import is_guard, is_sympy_expression
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,6 @@ MAX_JSON_BYTES = 256 * 2**20
 MAX_SAMPLE_INPUT_BYTES = 256 * 2**20
 MAX_SMALL_BYTES = 4096  # archive_format, byteorder and the like
 MAX_DEFLATE_RATIO = 200  # deflate tops out near 1000:1 on zeros; real weights barely shrink
-MAX_EXPRESSION_CHARS = 100_000
 
 # torch/_export/serde/schema.py ScalarType -> little-endian numpy dtype
 DTYPES = {
@@ -232,18 +231,18 @@ def _refuse_code_in_graph(model_json: dict, label: str) -> None:
     """Judge every guard, sympy string and operator in models/model.json."""
     guards = model_json.get("guards_code") or []
     for guard in guards if isinstance(guards, list) else [guards]:
-        if not _parses_as(guard, _is_guard):
+        if not is_guard(guard):
             raise _unsafe(
                 label, f"a shape guard is not plain arithmetic: {_short(guard)}", MODEL_JSON
             )
     for symbol, bounds in (model_json.get("range_constraints") or {}).items():
         values = bounds.values() if isinstance(bounds, dict) else [bounds]
-        if not _parses_as(symbol, _is_sympy) or not all(_is_int_or_none(v) for v in values):
+        if not is_sympy_expression(symbol) or not all(_is_int_or_none(v) for v in values):
             raise _unsafe(
                 label, f"a range constraint is not a plain symbol: {_short(symbol)}", MODEL_JSON
             )
     for node in _dicts(model_json):
-        if "expr_str" in node and not _parses_as(node["expr_str"], _is_sympy):
+        if "expr_str" in node and not is_sympy_expression(node["expr_str"]):
             what = f"a shape expression is not plain sympy: {_short(node['expr_str'])}"
             raise _unsafe(label, what, MODEL_JSON)
         if node.get("custom_obj_values") or "as_custom_obj" in node or "custom_obj" in node:
@@ -304,109 +303,6 @@ def _short(text) -> str:
 
 def _is_int_or_none(value) -> bool:
     return value is None or type(value) is int
-
-
-def _parses_as(text, judge) -> bool:
-    """True if `text` is a Python expression every node of which `judge` accepts."""
-    if not isinstance(text, str) or len(text) > MAX_EXPRESSION_CHARS:
-        return False
-    try:
-        return judge(ast.parse(text, mode="eval").body)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-
-
-ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
-UNARY = (ast.USub, ast.UAdd, ast.Not)
-# torch.fx.experimental.symbolic_shapes prints these calls into guards.
-GUARD_FUNCTIONS = {"max", "min", "abs", "math.floor", "math.ceil", "math.trunc"}
-GUARD_FUNCTIONS |= {"torch.sym_max", "torch.sym_min", "torch.sym_int", "torch.sym_float"}
-SHAPE_READS = {"size", "stride", "dim", "numel", "storage_offset"}
-
-
-def _is_guard(node: ast.AST) -> bool:
-    """L['x'].size()[3] arithmetic, comparisons and and/or/not: what export's guards are."""
-    match node:
-        case ast.Constant(value=value):
-            return type(value) in (int, float, bool)
-        case ast.BinOp(left=left, op=op, right=right):
-            return isinstance(op, ARITHMETIC) and _is_guard(left) and _is_guard(right)
-        case ast.UnaryOp(op=op, operand=operand):
-            return isinstance(op, UNARY) and _is_guard(operand)
-        case ast.BoolOp(values=values):
-            return all(map(_is_guard, values))
-        case ast.Compare(left=left, comparators=rest, ops=ops):
-            plain = all(not isinstance(o, (ast.In, ast.NotIn, ast.Is, ast.IsNot)) for o in ops)
-            return plain and _is_guard(left) and all(map(_is_guard, rest))
-        case ast.Subscript(value=ast.Call() as call, slice=ast.Constant(value=int())):
-            return _is_shape_read(call)
-        case ast.Call(func=func, args=args, keywords=[]) if ast.unparse(func) in GUARD_FUNCTIONS:
-            return all(map(_is_guard, args))
-        case ast.Call() as call:
-            return _is_shape_read(call)
-    return False
-
-
-def _is_shape_read(call: ast.Call) -> bool:
-    """L['x'].size(), L['x'][0].stride(1), ...: a method of the input that returns a shape."""
-    match call:
-        case ast.Call(func=ast.Attribute(value=value, attr=attr), args=args, keywords=[]):
-            ints = all(isinstance(a, ast.Constant) and type(a.value) is int for a in args)
-            return attr in SHAPE_READS and ints and _is_input(value)
-    return False
-
-
-def _is_input(node: ast.AST) -> bool:
-    """L['x'], L['x'][0], L['x']['k']: an input looked up by constant keys."""
-    match node:
-        case ast.Subscript(value=ast.Name(id="L"), slice=ast.Constant(value=str())):
-            return True
-        case ast.Subscript(value=value, slice=ast.Constant(value=str() | int())):
-            return _is_input(value)
-    return False
-
-
-# Constructors seen in real expr_str (sympy's and torch.utils._sympy.functions').
-SYMPY_CALLS = set(
-    "Symbol Integer Rational Float Add Mul Pow Mod Max Min Abs Eq Ne Lt Le Gt Ge And Or Not "
-    "FloorDiv ModularIndexing Where PythonMod CleanDiv CeilToInt FloorToInt CeilDiv LShift "
-    "RShift PowByNatural FloatPow FloatTrueDiv IntTrueDiv IsNonOverlappingAndDenseIndicator "
-    "TruncToFloat TruncToInt RoundToInt RoundDecimal ToFloat Identity".split()
-)
-SYMPY_NAMES = {"oo", "zoo", "nan", "int_oo", "true", "false"}
-SYMPY_KEYWORDS = {"positive", "negative", "nonnegative", "nonpositive", "integer", "real"}
-SYMPY_KEYWORDS |= {"finite", "precision"}
-SHAPE_SYMBOL = re.compile(r"[a-z]+\d+\Z")  # s0, u3, ps1, zf2: the symbols export creates
-
-
-def _is_sympy(node: ast.AST) -> bool:
-    """Symbol('s0', positive=True, integer=True) nested in the constructors above."""
-    match node:
-        case ast.Constant(value=value):
-            return type(value) in (int, float, bool)
-        case ast.Name(id=name):
-            return name in SYMPY_NAMES or SHAPE_SYMBOL.match(name) is not None
-        case ast.BinOp(left=left, op=op, right=right):
-            return isinstance(op, ARITHMETIC) and _is_sympy(left) and _is_sympy(right)
-        case ast.UnaryOp(op=op, operand=operand):
-            return isinstance(op, UNARY) and _is_sympy(operand)
-        case ast.Call(func=ast.Name(id=func), args=args, keywords=keywords):
-            if func not in SYMPY_CALLS:
-                return False
-            named = func in ("Symbol", "Float", "Integer") and args
-            first = args[0] if named and isinstance(args[0], ast.Constant) else None
-            rest = args[1:] if first is not None and _is_name_or_number(first.value) else args
-            return all(map(_is_sympy, rest)) and all(
-                k.arg in SYMPY_KEYWORDS
-                and isinstance(k.value, ast.Constant)
-                and type(k.value.value) in (bool, int)
-                for k in keywords
-            )
-    return False
-
-
-def _is_name_or_number(value) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"[\w.+-]{1,64}", value) is not None
 
 
 # --- the sample inputs ----------------------------------------------------------------------
