@@ -8,7 +8,6 @@ live attack, not of a file torch would have rejected anyway.
 
 import io
 import json
-import pickle
 import warnings
 import zipfile
 from pathlib import Path
@@ -20,128 +19,25 @@ import torch
 from cnninterp.convert import pt2_file
 from cnninterp.convert.errors import BadModelFile, ConversionError, UnsafeModelFile
 from cnninterp.convert.pt2_file import read_pt2, read_pt2_bytes
-
-MODEL_JSON = "models/model.json"
-WEIGHTS_CONFIG = "data/weights/model_weights_config.json"
-SAMPLE_INPUTS = "data/sample_inputs/model.pt"
-
-
-class Tiny(torch.nn.Module):
-    """Shape arithmetic (guards, FloorDiv expressions), a transposed parameter, a
-    non-persistent buffer, an int64 buffer and a lifted tensor constant."""
-
-    def __init__(self):
-        super().__init__()
-        self.down = torch.nn.Conv2d(1, 4, 3, stride=2, padding=1)
-        self.norm = torch.nn.BatchNorm2d(4)
-        self.head = torch.nn.Conv2d(4, 2, 1)
-        self.mix = torch.nn.Parameter(torch.randn(2, 2).t())  # non-contiguous strides
-        self.register_buffer("shift", torch.randn(2), persistent=False)
-
-    def forward(self, x):
-        y = torch.relu(self.norm(self.down(x)))
-        y = torch.nn.functional.interpolate(y, size=(x.shape[2] // 2 * 2, x.shape[3]))
-        y = torch.einsum("bchw,cd->bdhw", self.head(y), self.mix)
-        return (y + self.shift[None, :, None, None]) * torch.tensor([1.0, 2.0])[None, :, None, None]
-
-
-@torch.library.custom_op("cnninterp_test::scaled", mutates_args=())
-def scaled(x: torch.Tensor) -> torch.Tensor:
-    return 2 * x
-
-
-@scaled.register_fake
-def _(x):
-    return torch.empty_like(x)
-
-
-class CustomOpLayer(torch.nn.Module):
-    def forward(self, x):
-        return scaled(x)
-
-
-class WithCustomOp(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, 2, 1)
-        self.scale = CustomOpLayer()
-
-    def forward(self, x):
-        return self.scale(self.conv(x))
-
-
-class RunsCodeWhenUnpickled:
-    """Unpickling this calls exec, which would create `marker`; only ever pickled here."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (exec, (f"open({self.marker!r}, 'w').close()",))
-
-
-def export_bytes(model: torch.nn.Module) -> bytes:
-    dims = {2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "No complete tensor found": the transposed parameter
-        program = torch.export.export(
-            model.eval(), (torch.randn(1, 1, 16, 16),), dynamic_shapes=(dims,)
-        )
-        buffer = io.BytesIO()
-        torch.export.save(program, buffer)
-    return buffer.getvalue()
+from tests.convert.malicious_pt2 import (
+    MODEL_JSON,
+    WEIGHTS_CONFIG,
+    code_in_a_guard,
+    code_in_a_shape_expression,
+    custom_op_export,
+    edit_json,
+    payload,
+    pickled_sample_inputs,
+    pickled_weight,
+    rewrite,
+    tiny_export,
+    torch_runs_it,
+)
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    torch.manual_seed(0)
-    model = Tiny().eval()
-    with torch.no_grad():
-        model.norm.running_mean.copy_(torch.randn(4))
-        model.norm.num_batches_tracked.fill_(7)
-    return model, export_bytes(model)
-
-
-def rewrite(data: bytes, edits: dict[str, bytes | None]) -> bytes:
-    """The archive with members (paths under its root) replaced or, with None, removed; a
-    path not yet there is added."""
-    edits = dict(edits)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
-        root = source.namelist()[0].split("/")[0]
-        for info in source.infolist():
-            path = info.filename.split("/", 1)[1]
-            blob = edits.pop(path, source.read(info))
-            if blob is not None:
-                target.writestr(info.filename, blob)
-        for path, blob in edits.items():
-            target.writestr(f"{root}/{path}", blob)
-    return out.getvalue()
-
-
-def edit_json(data: bytes, path: str, change) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        root = archive.namelist()[0].split("/")[0]
-        value = json.loads(archive.read(f"{root}/{path}"))
-    change(value)
-    return rewrite(data, {path: json.dumps(value).encode()})
-
-
-def torch_runs_it(data: bytes, marker: Path) -> bool:
-    """Whether torch.export.load (and calling the module) creates `marker`; removes it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            torch.export.load(io.BytesIO(data)).module()(torch.randn(1, 1, 16, 16))
-        except Exception:  # the payload has run by the time torch trips over what it returned
-            pass
-    ran = marker.exists()
-    marker.unlink(missing_ok=True)
-    return ran
-
-
-def payload(marker: Path) -> str:
-    return f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    return tiny_export()
 
 
 def test_a_real_export_reads_back_exactly(tiny, tmp_path):
@@ -174,38 +70,21 @@ def assert_unsafe(data: bytes, match: str, marker: Path) -> None:
 
 def test_pickled_weight_is_refused_unrun(tiny, tmp_path):
     marker = tmp_path / "MARKER"
-
-    def flag(config):
-        config["config"]["down.weight"]["use_pickle"] = True
-
-    data = edit_json(tiny[1], WEIGHTS_CONFIG, flag)
-    name = json.loads(zipfile.ZipFile(io.BytesIO(data)).read(f"archive/{WEIGHTS_CONFIG}"))
-    weight = name["config"]["down.weight"]["path_name"]
-    evil = pickle.dumps(RunsCodeWhenUnpickled(marker), protocol=2)  # dumps only: never loaded
-    data = rewrite(data, {f"data/weights/{weight}": evil})
+    data = pickled_weight(tiny[1], marker)
     assert_unsafe(data, r"'down\.weight' is stored as a pickle \(use_pickle\)", marker)
     assert torch_runs_it(data, marker)
 
 
 def test_sample_inputs_that_run_code_are_refused_unrun(tiny, tmp_path):
     marker = tmp_path / "MARKER"
-    evil = io.BytesIO()
-    torch.save(RunsCodeWhenUnpickled(marker), evil)  # its data.pkl imports builtins.exec
-    data = rewrite(tiny[1], {SAMPLE_INPUTS: evil.getvalue()})
+    data = pickled_sample_inputs(tiny[1], marker)
     assert_unsafe(data, r"sample-input pickle imports builtins\.exec", marker)
     assert torch_runs_it(data, marker)
 
 
 def test_code_in_a_shape_expression_is_refused_unrun(tiny, tmp_path):
     marker = tmp_path / "MARKER"
-
-    def inject(model_json):
-        values = model_json["graph_module"]["graph"]["sym_int_values"].values()
-        next(v for v in values if "FloorDiv" in v["as_expr"]["expr_str"])["as_expr"]["expr_str"] = (
-            payload(marker)
-        )
-
-    data = edit_json(tiny[1], MODEL_JSON, inject)
+    data = code_in_a_shape_expression(tiny[1], marker)
     assert_unsafe(data, r"shape expression is not plain sympy: .*__import__", marker)
     assert torch_runs_it(data, marker)
 
@@ -222,11 +101,7 @@ def test_code_in_a_range_constraint_is_refused(tiny, tmp_path):
 
 def test_code_in_a_guard_is_refused_unrun(tiny, tmp_path):
     marker = tmp_path / "MARKER"
-
-    def inject(model_json):
-        model_json["guards_code"].append(f"{payload(marker)} is None")
-
-    data = edit_json(tiny[1], MODEL_JSON, inject)
+    data = code_in_a_guard(tiny[1], marker)
     assert_unsafe(data, r"shape guard is not plain arithmetic: .*__import__", marker)
     assert torch_runs_it(data, marker)
 
@@ -248,15 +123,17 @@ def test_guards_outside_the_grammar_are_refused(tiny, guard):
         read_pt2_bytes(data)
 
 
-def test_an_operator_outside_aten_is_refused_by_name_and_layer():
-    torch.manual_seed(0)
-    data = export_bytes(WithCustomOp())
+def test_an_operator_outside_aten_is_refused_by_name_and_layer(tmp_path):
+    marker = tmp_path / "MARKER"
+    data = custom_op_export(marker)
     with pytest.raises(
         UnsafeModelFile,
         match=r"layer scale \(.*CustomOpLayer\) calls the "
         r"operator torch\.ops\.cnninterp_test\.scaled\.default",
     ):
         read_pt2_bytes(data)
+    assert not marker.exists()
+    assert torch_runs_it(data, marker)
 
 
 def test_a_custom_object_is_refused(tiny):
