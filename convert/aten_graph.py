@@ -265,4 +265,4 @@ def _split_head_activation(
     source = last.args["self"]["value"]
     used_elsewhere = any(output in references(n.args) for n in nodes if n is not last)
     kept = nodes if used_elsewhere else [n for n in nodes if n is not last]
-    return kept, source, last.op
+    return kept, source, "softmax" if last.op == "softmax" else "sigmoid"

@@ -19,6 +19,7 @@ import pickletools
 import sys
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 # Globals torch writes into every state-dict checkpoint; anything else explains a refusal.
 SAFE_GLOBALS_SEEN = {
@@ -52,15 +53,19 @@ UNRESOLVED = ("?", "?")
 LEGACY_PICKLES = 5  # torch's pre-zip format: magic, protocol, sys info, object, storage keys
 
 
-def pickle_imports(path: Path) -> set[tuple[str, str]]:
-    """(module, qualified name) of every global a checkpoint's pickles import, never run."""
+def pickle_imports(path: Path | BinaryIO) -> set[tuple[str, str]]:
+    """(module, qualified name) of every global a checkpoint's pickles import, never run.
+    `path`: a file, or its bytes as a binary stream."""
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
                 blobs = [archive.read(n) for n in archive.namelist() if n.endswith(".pkl")]
             count = 1
-        else:
+        elif isinstance(path, Path | str):
             blobs, count = [Path(path).read_bytes()], LEGACY_PICKLES
+        else:
+            path.seek(0)
+            blobs, count = [path.read()], LEGACY_PICKLES
     except (OSError, EOFError, ValueError, zipfile.BadZipFile):
         return set()
     found: set[tuple[str, str]] = set()

@@ -381,7 +381,8 @@ def _tensor_layout(meta, fqn: str, path: str, label: str):
         raise BadModelFile(
             f"{label}: {fqn!r} is a sparse or mkldnn tensor; only dense ones are read."
         )
-    dtype = DTYPES.get(meta.get("dtype"))
+    code = meta.get("dtype")
+    dtype = DTYPES.get(code) if isinstance(code, int) else None
     if dtype is None:
         raise BadModelFile(
             f"{label}: {fqn!r} has dtype code {meta.get('dtype')!r}; only float16, bfloat16, "

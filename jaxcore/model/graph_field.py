@@ -99,12 +99,14 @@ def receptive_field(
             deps[node.name] = _walk(node, deps, shapes)
         if isinstance(shapes.get(node.name), tuple) and len(shapes[node.name]) == 4:
             strides[node.name] = _stride(node, strides, shapes)
-    multiple = math.lcm(*(s.numerator for pair in strides.values() for s in pair))
+    numerators: list[int] = [s.numerator for pair in strides.values() for s in pair]
+    multiple = math.lcm(*numerators)
     out = deps[graph.output]
     if out is None or out.whole is not None:
         return Field(
             None, out.whole if out else "the output depends on no pixel", None, None, multiple
         )
+    assert out.rows is not None and out.cols is not None  # a local value has both
     radius = max(_reach(*out.rows), _reach(*out.cols))
     return Field(radius, None, out.rows, out.cols, multiple)
 
@@ -309,7 +311,7 @@ def _concatenated(node: Node, inputs: list, shapes: dict) -> _Dep:
         parts.append(getattr(dep, along))
         lo, hi = np.minimum(lo, getattr(dep, other)[0]), np.maximum(hi, getattr(dep, other)[1])
     joined = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
-    return _Dep(**{along: joined, other: (lo, hi)})
+    return _Dep(rows=joined, cols=(lo, hi)) if along == "rows" else _Dep(rows=(lo, hi), cols=joined)
 
 
 def _resized(stride: Fraction, n_in: int, n_out: int) -> Fraction:

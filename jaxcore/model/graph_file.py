@@ -173,7 +173,7 @@ def load_graph_model(path: Path) -> GraphModelFile:
     if not isinstance(info, dict):
         raise ModelFileError(f"{path}: invalid info in the header (not a JSON object)")
     try:
-        graph = Graph.from_json(header.get("graph"))
+        graph = Graph.from_json(header.get("graph") or {})
     except (GraphError, ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(
             f"{path}: the model's graph cannot be used ({exc}). "

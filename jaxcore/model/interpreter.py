@@ -302,8 +302,10 @@ def upsample_nearest2d(args, v: _Values) -> Array:
 
 
 def _apply_matrices(x: Array, rows: np.ndarray, cols: np.ndarray) -> Array:
-    rows, cols = jnp.asarray(rows, x.dtype), jnp.asarray(cols, x.dtype)
-    return jnp.einsum("nhwc,oh,pw->nopc", x, rows, cols, precision=lax.Precision.HIGHEST)
+    along_rows, along_cols = jnp.asarray(rows, x.dtype), jnp.asarray(cols, x.dtype)
+    return jnp.einsum(
+        "nhwc,oh,pw->nopc", x, along_rows, along_cols, precision=lax.Precision.HIGHEST
+    )
 
 
 def upsample_bilinear2d(args, v: _Values) -> Array:

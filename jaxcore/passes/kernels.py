@@ -134,7 +134,8 @@ def left_to_do(
     if pixelwise:
         todo = ~done[order[:, 0], order[:, 1]]
     else:
-        ys, xs, valid = members(order[:, 0], order[:, 1], *done.shape, spacing)
+        height, width = done.shape
+        ys, xs, valid = members(order[:, 0], order[:, 1], height, width, spacing)
         members_done = done[np.where(valid, ys, 0), np.where(valid, xs, 0)] | ~valid
         todo = ~members_done.all(axis=1)
     return order[todo], int((~todo).sum())
