@@ -113,7 +113,13 @@ def model_notes(model) -> list[str]:
     """What a front end says about a model (seam.SegmentationModel) when it opens it: how its
     images are fed to it, and why its rows cover the whole image where they do."""
     notes = []
-    if model.input_channels > 1:  # colour is not kept yet: the core explains one gray image
+    if model.input_channels == 3:
+        notes.append(
+            "the model takes 3 channels: colour images are read as RGB (a gray one is repeated "
+            "over the channels); rows are with respect to brightness (the sum over channels), "
+            "attributions also per channel"
+        )
+    elif model.input_channels > 1:  # no colour file has this many channels: gray, repeated
         notes.append(
             f"the model takes {model.input_channels} channels: each image is read as gray and "
             "repeated over them, so gradients are with respect to its brightness"

@@ -5,6 +5,10 @@ vessel or border the region first (entry 0), then each requested pixel's own. Th
 gradient of pixels is Explainer.gradient_rows, batched; every other method or target goes
 through jaxcore.explain.attribution's Attributor, one per explainer (it compiles per instance).
 
+An image of several channels (RGB, for a three-channel model) sends every entry, plain rows
+too, through the Attributor, which keeps each entry's per-channel maps (Entries.channels);
+`values` are their sums over the channels, what footprints and ground truth read.
+
 Footprint thresholds: a pixel's gradient keeps the threshold modes' meaning (global needs the
 full pass's max |J|, so without the significance output it has none). Any other attribution is
 not a row of the Jacobian: significance.attribution_threshold, the TUI's rule too.
@@ -36,9 +40,12 @@ class Entries:
     """The attributions of one image, in the order of the .npz's gradients."""
 
     values: np.ndarray
-    """float32 [N, H, W]."""
+    """float32 [N, H, W] (for an image of C channels, the sum of `channels` over C)."""
     records: list[dict]
     """One .json record per entry: target, footprint, method figures, ground truth."""
+    channels: np.ndarray | None = None
+    """float32 [N, C, H, W]: each entry's map per input channel of an image of C > 1
+    channels; None for a gray image."""
 
 
 def entry_targets(target: str, pixels: np.ndarray) -> list[Target]:
@@ -80,10 +87,15 @@ def explain_entries(
     MethodError) with a message fit for the user. Attributions other than plain rows are
     answered from `cache` when it holds them, and stored there."""
     targets = entry_targets(job.target, job.pixels)
-    values = np.zeros((len(targets), *pixels.shape), np.float32)
+    height, width = pixels.shape[:2]
+    values = np.zeros((len(targets), height, width), np.float32)
+    coloured = pixels.ndim == 3
+    channels = np.zeros((len(targets), pixels.shape[-1], height, width), np.float32)
     attributions: list[Attribution | None] = [None] * len(targets)
-    plain = [
-        i for i, t in enumerate(targets) if t.is_single_pixel and job.method.name == "gradient"
+    plain = [  # rows are sums over channels: an image with channels needs the Attributor's maps
+        i
+        for i, t in enumerate(targets)
+        if t.is_single_pixel and job.method.name == "gradient" and not coloured
     ]
     if plain:  # batched rows: the common case, and the fast one
         yx = np.array([(targets[i].y, targets[i].x) for i in plain], np.int64).reshape(-1, 2)
@@ -101,6 +113,9 @@ def explain_entries(
             if cache is not None:
                 cache.store(key, attribution)
         values[i], attributions[i] = attribution.values, attribution
+        if coloured:
+            assert attribution.channels is not None
+            channels[i] = attribution.channels
     records = []
     for i, target in enumerate(targets):
         threshold = footprint_threshold(values[i], target, job.method, stats, job.mode, job.t_value)
@@ -128,4 +143,4 @@ def explain_entries(
             )
             record["ground_truth"] = figures.as_dict()
         records.append(record)
-    return Entries(values, records)
+    return Entries(values, records, channels if coloured else None)

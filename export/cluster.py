@@ -116,7 +116,10 @@ def explain_remotely(
                 label_path.write_bytes(label)
             copy = ImageSource(source.name, path, label_path)
             loaded = load_image(
-                copy, max_pixels=job.max_pixels, multiple=explainer.model.size_multiple
+                copy,
+                max_pixels=job.max_pixels,
+                multiple=explainer.model.size_multiple,
+                channels=explainer.model.input_channels,
             )
         loaded = replace(loaded, source=source)  # the driver's paths in the record
         job = replace(job, provenance=job.provenance | {"versions": versions()})

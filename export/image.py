@@ -28,6 +28,14 @@ from cnninterp.jaxcore.summaries.significance import (
     threshold_value,
 )
 
+CHANNELS_RECORD = {
+    "npz": "gradient_channels",
+    "axes": ["entry", "channel", "y", "x"],
+    "channel": "the model's input channels in order (R, G, B for an RGB file)",
+    "sum": "gradients is the sum of gradient_channels over the channel axis",
+}
+"""The .json's word on the per-channel maps of an image with channels (attribution.channels)."""
+
 
 @dataclass(frozen=True)
 class Job:
@@ -83,7 +91,12 @@ class ImageExport:
 def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on_progress) -> str:
     """Compute and write one image's .npz and .json; returns how the full pass was answered."""
     started = time.perf_counter()
-    loaded = load_image(source, max_pixels=job.max_pixels, multiple=explainer.model.size_multiple)
+    loaded = load_image(
+        source,
+        max_pixels=job.max_pixels,
+        multiple=explainer.model.size_multiple,
+        channels=explainer.model.input_channels,
+    )
     result = explain_image(
         explainer, loaded, file_sha256(source.image_path), job, cache, on_progress, started
     )
@@ -122,6 +135,8 @@ def explain_image(
             explainer, pixels, probability, loaded.label, job, stats, attribution_cache
         )
         arrays["gradients"], records = entries.values, entries.records
+        if entries.channels is not None:
+            arrays["gradient_channels"] = entries.channels
     global_value = None
     if stats is not None:
         significance = significance_counts(
@@ -135,7 +150,8 @@ def explain_image(
             "name": source.name,
             "path": str(source.image_path.resolve()),
             "original_shape": list(loaded.original_shape),
-            "shape": list(pixels.shape),
+            "shape": list(pixels.shape[:2]),
+            "channels": 1 if pixels.ndim == 2 else pixels.shape[2],
             "notes": list(loaded.notes),
             "sha256": image_sha256,
         },
@@ -162,7 +178,8 @@ def explain_image(
             "title": job.method.describe(),
             "parameters": job.method.parameters(),
             "target": job.target,
-        },
+        }
+        | ({} if pixels.ndim == 2 else {"channels": CHANNELS_RECORD}),
         "footprints": records,
         "segmentation": None if loaded.label is None else segmentation(loaded, probability),
         "provenance": job.provenance

@@ -87,11 +87,16 @@ def analyse_image(
     so a resumed pass waits for the cancelled one to stop filing rows into the same stats."""
     post(messages.Status(f"loading {source.name}"))
     try:
-        loaded = load_image(source, max_pixels=max_pixels, multiple=explainer.model.size_multiple)
+        loaded = load_image(
+            source,
+            max_pixels=max_pixels,
+            multiple=explainer.model.size_multiple,
+            channels=explainer.model.input_channels,
+        )
     except ImageError as exc:
         post(messages.ImageFailed(token, str(exc)))
         return
-    shape = loaded.pixels.shape
+    shape = loaded.pixels.shape[:2]
     if shape not in warmed:
         post(messages.Status(f"compiling the model for {shape[0]}x{shape[1]} (once per size)"))
         explainer.warm_up(*shape, full_pass=False)

@@ -12,11 +12,16 @@ cancel request is honoured. The last chunk is padded with copies of weight 0.
 
 IG's completeness error |sum(A) - (T(x) - T(b))| comes with every IG result: a large one says
 that m is too small for this image.
+
+An image of several channels (RGB [H, W, C], for a model of C input channels) gets every
+method per channel: x, the noise and IG's path are [H, W, C], and so is dT/dx. Its maps are
+kept in `Attribution.channels` [C, H, W]; `values`, what every consumer shows and summarises,
+is their sum over C (the attribution of the pixel's brightness; IG's completeness holds on it).
 """
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax.numpy as jnp
 import numpy as np
@@ -44,7 +49,7 @@ class Attribution:
     """One attribution map and what it explains."""
 
     values: np.ndarray
-    """float32 [H, W]: A."""
+    """float32 [H, W]: A (for an image of several channels, the sum of `channels` over C)."""
     method: Method
     target: Target
     target_value: float
@@ -53,6 +58,9 @@ class Attribution:
     """ig: T(b)."""
     completeness_error: float | None = None
     """ig: |sum(A) - (T(x) - T(b))|."""
+    channels: np.ndarray | None = None
+    """float32 [C, H, W]: A per input channel of an image of C > 1 channels (`values` is their
+    sum over C); None for a gray image."""
 
     def title(self) -> str:
         """'IG(32, blur) of segment at (30, 24)'."""
@@ -70,6 +78,18 @@ class Attribution:
         }
 
 
+def per_channel(
+    method: Method, target: Target, value: float, maps: np.ndarray, **ig
+) -> "Attribution":
+    """The Attribution of image-shaped maps, [H, W] or [H, W, C]: for C channels `channels`
+    [C, H, W] holds them and `values` their sum (so the two agree to the bit)."""
+    maps = np.asarray(maps, np.float32)
+    if maps.ndim == 2:
+        return Attribution(maps, method, target, value, **ig)
+    channels = np.ascontiguousarray(np.moveaxis(maps, -1, 0))  # (H, W, C) -> (C, H, W)
+    return Attribution(channels.sum(axis=0), method, target, value, channels=channels, **ig)
+
+
 class Attributor:
     """Attribution maps on an Explainer's model, compiled once per image size and method."""
 
@@ -80,8 +100,9 @@ class Attributor:
         kit = explainer.kit
         self._gradient_sum = bind(kit.weighted_gradient_sum, static_argnames="dense")
         self.pull_back = bind(kit.pull_back_weights)
-        """(probs, masks, weights [H, W]) -> dT/d image [H, W] at the image of those forward
-        results (Explainer.linearised): one dense backward pass, on the device."""
+        """(probs, masks, weights [H, W]) -> dT/d image (its shape: [H, W], or [H, W, C] per
+        channel) at the image of those forward results (Explainer.linearised): one dense
+        backward pass, on the device."""
         self._value = bind(kit.target_value)
 
     def attribute(
@@ -96,7 +117,7 @@ class Attributor:
     ) -> Attribution | None:
         """The attribution of `target` by `method`; None if cancelled.
 
-        noise: float32 [N, H, W] added to the image as it is (smoothgrad; replaces the noise
+        noise: float32 [N, *image shape] added to the image as it is (smoothgrad; replaces the noise
         drawn from method.seed and sigma, so tests can hand Captum the same copies).
         on_progress(share done) after every chunk of inputs."""
         pixels = self.explainer.check_image(pixels)
@@ -105,38 +126,42 @@ class Attributor:
         value = float((weights * probability).sum(dtype=np.float64))
         if method.name in ("gradient", "gradxinput"):
             grad = self.target_gradient(pixels, target, weights)
-            values = grad * pixels if method.name == "gradxinput" else grad
-            return Attribution(values.astype(np.float32), method, target, value)
+            maps = grad * pixels if method.name == "gradxinput" else grad
+            return per_channel(method, target, value, maps)
         if method.name == "smoothgrad":
             if noise is None:
                 noise = smoothgrad_noise(method, pixels)
             noise = np.asarray(noise, np.float32)
             if noise.shape[1:] != pixels.shape or len(noise) == 0:
-                raise MethodError(f"noise must be [N, {pixels.shape[0]}, {pixels.shape[1]}]")
+                shape = ", ".join(str(n) for n in pixels.shape)
+                raise MethodError(f"noise must be [N, {shape}]")
             inputs = pixels[None] + noise
             coefficients = np.full(len(noise), 1.0 / len(noise))
             total = self._sum_over(inputs, coefficients, weights, target, on_progress, cancel)
             if total is None:
                 return None
-            return Attribution(total, method, target, value)
+            return per_channel(method, target, value, total)
         baseline = baseline_image(method.baseline, pixels)
         step_sizes, alphas = step_sizes_and_alphas(method.integration, method.steps)
         path = pixels - baseline
         # float32 as in Captum: baseline + alpha * (input - baseline)
-        inputs = baseline[None] + alphas.astype(np.float32)[:, None, None] * path[None]
+        alphas = alphas.astype(np.float32).reshape(-1, *(1,) * pixels.ndim)  # (m, 1, 1[, 1])
+        inputs = baseline[None] + alphas * path[None]
         total = self._sum_over(inputs, step_sizes, weights, target, on_progress, cancel)
         if total is None:
             return None
-        values = (total * path).astype(np.float32)
         baseline_value = float(self._value(jnp.asarray(baseline), jnp.asarray(weights)))
-        error = abs(float(values.sum(dtype=np.float64)) - (value - baseline_value))
-        return Attribution(values, method, target, value, baseline_value, error)
+        attribution = per_channel(method, target, value, total * path)
+        error = abs(float(attribution.values.sum(dtype=np.float64)) - (value - baseline_value))
+        return replace(attribution, baseline_value=baseline_value, completeness_error=error)
 
     def target_gradient(self, pixels, target: Target, weights: np.ndarray | None = None):
-        """float32 [H, W]: dT/d image at the image itself. A single pixel is gradient_row
-        itself (so the two are equal to the bit); other targets one dense backward pass."""
+        """float32 dT/d image at the image itself, the image's shape ([H, W], or [H, W, C]
+        per channel). A single pixel of a gray image is gradient_row itself (so the two are
+        equal to the bit); other targets, and every target of an image of several channels,
+        one dense backward pass."""
         pixels = self.explainer.check_image(pixels)
-        if target.is_single_pixel:
+        if target.is_single_pixel and pixels.ndim == 2:
             assert target.y is not None and target.x is not None
             return self.explainer.gradient_row(pixels, target.y, target.x)
         if weights is None:
@@ -145,13 +170,14 @@ class Attributor:
         return np.asarray(self.pull_back(probs, masks, jnp.asarray(weights)))
 
     def _sum_over(self, inputs, coefficients, weights, target, on_progress, cancel):
-        """sum_k coefficients[k] * dT/dx at inputs[k], in chunks: float32 [H, W] or None."""
-        count, height, width = inputs.shape
+        """sum_k coefficients[k] * dT/dx at inputs[k], in chunks: float32 of an input's shape
+        ([H, W] or [H, W, C]), or None."""
+        count, height, width = inputs.shape[:3]
         chunk = self._chunk_for(height, width, count)
         pixel = jnp.asarray([target.y or 0, target.x or 0], jnp.int32)
         dense = not target.is_single_pixel
         weights = jnp.asarray(weights)
-        total = jnp.zeros((height, width), jnp.float32)
+        total = jnp.zeros(inputs.shape[1:], jnp.float32)
         for start in range(0, count, chunk):
             if cancel is not None and cancel.is_set():
                 return None

@@ -117,19 +117,23 @@ def step_sizes_and_alphas(integration: str, steps: int) -> tuple[np.ndarray, np.
 
 
 def baseline_image(kind: str, pixels: np.ndarray) -> np.ndarray:
-    """float32 [H, W]: IG's starting point for this image."""
+    """float32, the image's shape ([H, W] or [H, W, C]): IG's starting point for this image.
+    An image with channels is blurred within each channel, and its mean is its mean colour."""
     pixels = np.asarray(pixels, np.float32)
     if kind == "zeros":
         return np.zeros_like(pixels)
     if kind == "mean":
-        return np.full_like(pixels, pixels.mean(dtype=np.float64))
+        mean = pixels.mean(axis=(0, 1), dtype=np.float64)  # () or (C,)
+        return np.broadcast_to(mean, pixels.shape).astype(np.float32)
     if kind == "blur":
-        return ndimage.gaussian_filter(pixels, BLUR_SIGMA, mode="reflect").astype(np.float32)
+        sigma = (BLUR_SIGMA, BLUR_SIGMA, 0.0)[: pixels.ndim]  # never across channels
+        return ndimage.gaussian_filter(pixels, sigma, mode="reflect").astype(np.float32)
     raise MethodError(f"unknown baseline {kind!r}: choose one of {', '.join(BASELINES)}")
 
 
 def smoothgrad_noise(method: Method, pixels: np.ndarray) -> np.ndarray:
-    """float32 [N, H, W]: the noise SmoothGrad adds, N(0, (sigma * range)^2), from the seed."""
+    """float32 [N, *image shape]: the noise SmoothGrad adds, N(0, (sigma * range)^2), from
+    the seed."""
     pixels = np.asarray(pixels, np.float32)
     scale = method.sigma * float(pixels.max() - pixels.min())
     rng = np.random.default_rng(method.seed)

@@ -1,9 +1,11 @@
-"""Images in: find the files of a data folder and load each as a float32 [H, W] in [0, 1].
+"""Images in: find the files of a data folder and load each as float32 in [0, 1], [H, W] for a
+one-channel model and [H, W, 3] for a three-channel (colour) model.
 
-The model wants one grayscale channel scaled like `uint8 / 255` and sides that are multiples
+The seed wants one grayscale channel scaled like `uint8 / 255` and sides that are multiples
 of 16 (four stride-2 blocks), so everything else a user may bring is adapted here, once, and
 every adaptation is reported as a human-readable note instead of happening silently:
-colour -> gray (ITU-R 601 luma, as Pillow's "L"), 16-bit -> [0, 1] by 65535, odd sizes padded
+colour -> gray for a one-channel model (ITU-R 601 luma, as Pillow's "L"), gray -> colour by
+repetition for a three-channel one, 16-bit -> [0, 1] by 65535, odd sizes padded
 at the bottom/right by reflection (so pixel (y, x) of the file stays pixel (y, x) of the
 array) or cropped around the centre. Anything that cannot be adapted raises ImageError with
 a message naming the file, fit to show the user as is. Nothing is decoded before its header
@@ -61,7 +63,8 @@ class LoadedImage:
     source: ImageSource
     """Where it came from."""
     pixels: np.ndarray
-    """float32 [H, W] in [0, 1], H and W multiples of 16."""
+    """float32 [H, W] in [0, 1] (one channel), or [H, W, C] (C channels: RGB), H and W
+    multiples of the model's size multiple (16 for the seed)."""
     label: np.ndarray | None
     """bool [H, W] vessel mask fitted like `pixels`, or None."""
     original_shape: tuple[int, int]
@@ -164,11 +167,24 @@ def _read_pixels(path: Path, notes: list[str], max_pixels: int = MAX_PIXELS) -> 
         raise ImageError(f"{path}: cannot read this image ({type(exc).__name__}: {exc})") from None
 
 
-def _to_gray(path: Path, raw: np.ndarray, notes: list[str]) -> np.ndarray:
-    """[H, W] or [H, W, C] (or planar [C, H, W]) -> [H, W], same dtype family."""
+def _channels_last(raw: np.ndarray) -> np.ndarray:
+    """[H, W], [H, W, C] or planar [C, H, W] (squeezed) -> [H, W] or [H, W, C]."""
     a = np.squeeze(raw)
     if a.ndim == 3 and a.shape[0] in (2, 3, 4) and a.shape[-1] not in (2, 3, 4):
         a = np.moveaxis(a, 0, -1)  # planar TIFF (C, H, W) -> (H, W, C)
+    return a
+
+
+def _not_an_image(path: Path, raw: np.ndarray) -> ImageError:
+    return ImageError(
+        f"{path}: expected a 2-D grayscale or RGB image, got an array of shape {raw.shape} "
+        "(stacks and multi-page files are not supported)"
+    )
+
+
+def _to_gray(path: Path, raw: np.ndarray, notes: list[str]) -> np.ndarray:
+    """[H, W] or [H, W, C] (or planar [C, H, W]) -> [H, W], same dtype family."""
+    a = _channels_last(raw)
     if a.ndim == 2:
         return a
     if a.ndim == 3 and a.shape[-1] == 2:
@@ -179,10 +195,24 @@ def _to_gray(path: Path, raw: np.ndarray, notes: list[str]) -> np.ndarray:
         notes.append(f"{kind} converted to gray" + (" (alpha ignored)" if kind == "RGBA" else ""))
         gray = a[..., :3].astype(np.float64) @ LUMA  # (H, W, 3) @ (3,) -> (H, W)
         return gray.astype(np.float32) if a.dtype.kind == "f" else np.rint(gray).astype(a.dtype)
-    raise ImageError(
-        f"{path}: expected a 2-D grayscale or RGB image, got an array of shape {raw.shape} "
-        "(stacks and multi-page files are not supported)"
-    )
+    raise _not_an_image(path, raw)
+
+
+def _to_colour(path: Path, raw: np.ndarray, notes: list[str]) -> np.ndarray:
+    """[H, W] or [H, W, C] (or planar [C, H, W]) -> [H, W, 3], same dtype family: RGB kept,
+    alpha ignored, gray repeated over the three channels."""
+    a = _channels_last(raw)
+    if a.ndim == 3 and a.shape[-1] in (3, 4):
+        if a.shape[-1] == 4:
+            notes.append("alpha channel ignored")
+        return a[..., :3]
+    if a.ndim == 3 and a.shape[-1] == 2:
+        notes.append("alpha channel ignored")
+        a = a[..., 0]
+    if a.ndim == 2:
+        notes.append("gray image repeated over the model's 3 channels")
+        return np.repeat(a[..., None], 3, axis=-1)  # (H, W) -> (H, W, 3)
+    raise _not_an_image(path, raw)
 
 
 def _to_unit(path: Path, a: np.ndarray, notes: list[str]) -> np.ndarray:
@@ -212,10 +242,11 @@ def _to_unit(path: Path, a: np.ndarray, notes: list[str]) -> np.ndarray:
 
 
 def _fit(a: np.ndarray, fit: str, m: int) -> np.ndarray:
-    """Pad (bottom/right, reflect) or crop (centred) [H, W] to multiples of m."""
-    h, w = a.shape
+    """Pad (bottom/right, reflect) or crop (centred) [H, W] or [H, W, C] to multiples of m."""
+    h, w = a.shape[:2]
     if fit == "pad":
-        return np.pad(a, ((0, -h % m), (0, -w % m)), mode=PAD_MODE)
+        channels = ((0, 0),) * (a.ndim - 2)  # channels are not padded
+        return np.pad(a, ((0, -h % m), (0, -w % m), *channels), mode=PAD_MODE)
     top, left = (h % m) // 2, (w % m) // 2
     return a[top : top + h - h % m, left : left + w - w % m]
 
@@ -254,9 +285,14 @@ def load_image(
     *,
     max_pixels: int = MAX_PIXELS,
     multiple: int = SIZE_MULTIPLE,
+    channels: int = 1,
 ) -> LoadedImage:
-    """Read, convert to gray [0, 1], and pad or crop to multiples of `multiple` (the model's
+    """Read, convert to [0, 1], and pad or crop to multiples of `multiple` (the model's
     size multiple: 16 for the seed); raises ImageError.
+
+    `channels` is the model's input channels: 1 gives gray [H, W] (colour converted, with a
+    note), 3 gives RGB [H, W, 3] (a gray file repeated over the channels, with a note); any
+    other count gives gray [H, W], which the model's rows repeat over its channels (noted).
 
     Files over `max_pixels` (default 2**26 = 8192x8192; see image_header.py), multi-page
     files and images under 16x16 are refused from their header, before decoding."""
@@ -264,10 +300,15 @@ def load_image(
         raise ValueError(f"fit must be 'pad' or 'crop', not {fit!r}")
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be positive, not {max_pixels}")
+    if channels < 1:
+        raise ValueError(f"channels must be positive, not {channels}")
     path = Path(source.image_path)
     notes: list[str] = []
-    gray = _to_unit(path, _to_gray(path, _read_pixels(path, notes, max_pixels), notes), notes)
-    h, w = gray.shape
+    convert = _to_colour if channels == 3 else _to_gray
+    image = _to_unit(path, convert(path, _read_pixels(path, notes, max_pixels), notes), notes)
+    if channels not in (1, 3):  # no colour file means C channels: gray, repeated by the model
+        notes.append(f"image fed as gray, repeated over the model's {channels} channels")
+    h, w = image.shape[:2]
     smallest = max(SIZE_MULTIPLE, multiple)
     if h < smallest or w < smallest:
         raise ImageError(
@@ -276,9 +317,9 @@ def load_image(
     label = None
     if source.label_path is not None:
         label = _fit(_load_label(Path(source.label_path), (h, w), notes, max_pixels), fit, multiple)
-    pixels = _fit(gray, fit, multiple)
-    if pixels.shape != (h, w):
-        notes.append(_fit_note((h, w), pixels.shape, fit, multiple))
+    pixels = _fit(image, fit, multiple)
+    if pixels.shape[:2] != (h, w):
+        notes.append(_fit_note((h, w), pixels.shape[:2], fit, multiple))
     return LoadedImage(
         source=source,
         pixels=np.ascontiguousarray(pixels, np.float32),

@@ -41,13 +41,21 @@ from cnninterp.jaxcore.rows.kit import row_kit
 from cnninterp.jaxcore.summaries.significance import JacobianStats
 
 
-def check_image(pixels, size_multiple: int) -> np.ndarray:
-    """float32 [H, W] with finite values and sizes that are multiples of the model's
-    `size_multiple` (16 for the seed), or ValueError."""
+def check_image(pixels, size_multiple: int, channels: int = 1) -> np.ndarray:
+    """float32 [H, W] (gray: any model, repeated over a model's channels), or [H, W, C] for a
+    model of C > 1 input `channels`, with finite values and sides that are multiples of the
+    model's `size_multiple` (16 for the seed); else ValueError."""
     pixels = np.asarray(pixels, np.float32)
-    if pixels.ndim != 2:
-        raise ValueError(f"expected a grayscale image [H, W], got shape {pixels.shape}")
-    if any(s % size_multiple or s == 0 for s in pixels.shape):
+    if pixels.ndim == 3 and channels > 1:
+        if pixels.shape[-1] != channels:
+            raise ValueError(
+                f"expected an image [H, W, {channels}] (or gray [H, W]) for a model of "
+                f"{channels} input channels, got shape {pixels.shape}"
+            )
+    elif pixels.ndim != 2:
+        wanted = "a grayscale image [H, W]" if channels == 1 else f"[H, W, {channels}] or [H, W]"
+        raise ValueError(f"expected {wanted}, got shape {pixels.shape}")
+    if any(s % size_multiple or s == 0 for s in pixels.shape[:2]):
         raise ValueError(
             f"image size {pixels.shape[0]}x{pixels.shape[1]} is not a multiple of "
             f"{size_multiple}: pad or crop it (cnninterp.jaxcore.images.loading.load_image does)"
@@ -83,7 +91,9 @@ class RowFunctions:
 class Explainer:
     """One model, compiled once, explaining any number of images of any size.
 
-    Answers, for a grayscale image float32 [H, W] (H, W multiples of 16):
+    Answers, for an image float32 [H, W] (H, W multiples of the model's size multiple), or
+    [H, W, C] for a model of C > 1 input channels (rows are then d p / d brightness, the sum
+    of d p / d image[..., c] over the channels: rows/generic.py):
     `probability` (p of the explained class per pixel), `gradient_row` / `gradient_rows`
     (d p[y, x] / d image, exactly), `jacobian_stats` (summaries of every row of J, streamed
     coarse-to-fine with progress and cancelling) and `exact_counts` (a second pass for large
@@ -215,13 +225,20 @@ class Explainer:
     def warm_up(self, height: int, width: int, *, full_pass: bool = True) -> None:
         """Compile for this image size: rows, and the full pass's chunks unless told not to
         (the TUI shows its first row sooner and lets the pass compile its own)."""
-        self.gradient_row(np.zeros((height, width), np.float32), 0, 0)
+        blank = self.blank_image(height, width)
+        self.gradient_row(blank, 0, 0)
         if full_pass:
-            self.passes.warm_up(height, width)
+            self.passes.warm_up(blank)
+
+    def blank_image(self, height: int, width: int) -> np.ndarray:
+        """Zeros shaped as this model's images: [H, W], or [H, W, C] for C > 1 channels (3)."""
+        channels = self.model.input_channels
+        shape = (height, width) if channels == 1 else (height, width, channels)
+        return np.zeros(shape, np.float32)
 
     def check_image(self, pixels) -> np.ndarray:
-        """check_image for this model's size multiple."""
-        return check_image(pixels, self.model.size_multiple)
+        """check_image for this model's size multiple and input channels."""
+        return check_image(pixels, self.model.size_multiple, self.model.input_channels)
 
     def linearised(self, pixels) -> tuple:
         """(class probabilities [H, W, C], ReLU masks) of an image, on the device and cached
@@ -230,27 +247,27 @@ class Explainer:
         with self.engine.priority():
             return self.forward.get(pixels)
 
-    def probability(self, pixels: Float[np.ndarray, "H W"]) -> Float[np.ndarray, "H W"]:
+    def probability(self, pixels: Float[np.ndarray, "H W *channels"]) -> Float[np.ndarray, "H W"]:
         """float32 [H, W]: p(vessel) of every pixel."""
         with self.engine.priority():
             probs, _ = self.forward.get(self.check_image(pixels))
             return np.asarray(probs[..., self.model.explained_class])
 
     def gradient_row(
-        self, pixels: Float[np.ndarray, "H W"], y: int, x: int
+        self, pixels: Float[np.ndarray, "H W *channels"], y: int, x: int
     ) -> Float[np.ndarray, "H W"]:
         """float32 [H, W]: d p[y, x] / d image, exactly (on the pixel's receptive field where
         that is smaller than the image: crops.py)."""
         pixels = self.check_image(pixels)
         _check_pixel(pixels.shape, y, x)
-        if self.kit.is_cropped(*pixels.shape):
+        if self.kit.is_cropped(*pixels.shape[:2]):
             return self.gradient_rows(pixels, [(y, x)])[0]
         with self.engine.priority(hold=True):
             probs, masks = self.forward.get(pixels)
             return np.asarray(self.rows.row(probs, masks, jnp.int32(y), jnp.int32(x)))
 
     def gradient_rows(
-        self, pixels: Float[np.ndarray, "H W"], pixels_yx: ArrayLike
+        self, pixels: Float[np.ndarray, "H W *channels"], pixels_yx: ArrayLike
     ) -> Float[np.ndarray, "N H W"]:
         """float32 [N, H, W]: the rows of the given (y, x) pairs, in order, computed in
         vmapped chunks (on crops where those are smaller than the image), or pasted from the
@@ -259,7 +276,7 @@ class Explainer:
         pixels_yx = np.asarray(pixels_yx, np.int64).reshape(-1, 2)
         for y, x in pixels_yx:
             _check_pixel(pixels.shape, y, x)
-        height, width = pixels.shape
+        height, width = pixels.shape[:2]
         rows = np.zeros((len(pixels_yx), height, width), np.float32)
         image = image_key(pixels)
         wanted = [
@@ -281,7 +298,7 @@ class Explainer:
     def _row_chunk(self, pixels, pixels_yx, image: str) -> np.ndarray:
         """Rows [N, H, W] of one chunk of pixels, on crops (then kept: the cursor may come
         back) or on the whole image."""
-        height, width = pixels.shape
+        height, width = pixels.shape[:2]
         probs, masks = self.forward.get(pixels, image)
         ys, xs = pixels_yx[:, 0], pixels_yx[:, 1]
         if not self.kit.is_cropped(height, width):
@@ -333,8 +350,8 @@ class Explainer:
         computed. Like the first pass, it goes pixel by pixel on crops where that one does,
         else by colours (a colour with no wanted member is skipped)."""
         pixels = self.check_image(pixels)
-        wanted = np.ones(pixels.shape, bool) if rows is None else np.asarray(rows, bool)
-        if wanted.shape != pixels.shape:
+        wanted = np.ones(pixels.shape[:2], bool) if rows is None else np.asarray(rows, bool)
+        if wanted.shape != pixels.shape[:2]:
             raise ValueError(f"rows: a mask of {wanted.shape}, image of {pixels.shape}")
         return self.passes.exact_counts(
             pixels, thresholds, wanted, on_progress=on_progress, cancel=cancel

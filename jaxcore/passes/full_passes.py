@@ -102,9 +102,10 @@ class FullPasses:
         """Whether the full pass goes by columns: only where J is kept anyway (exact sizes)."""
         return self.full_pass == "columns" and self.kernels.by_columns and is_exact(height, width)
 
-    def warm_up(self, height: int, width: int) -> None:
-        """Compile the first pass's chunk functions for this image size."""
-        forward = self.forward.get(np.zeros((height, width), np.float32))
+    def warm_up(self, blank: np.ndarray) -> None:
+        """Compile the first pass's chunk functions for this image's size (and channels)."""
+        height, width = blank.shape[:2]
+        forward = self.forward.get(blank)
         offsets = np.zeros((self.engine.chunk_for(height, width) * len(self.engine.devices),))
         offsets = offsets.astype(np.int32)
         k = self.kernels
@@ -126,7 +127,7 @@ class FullPasses:
         resume: JacobianStats | None = None,
     ) -> JacobianStats:
         """Explainer.jacobian_stats of a checked image."""
-        height, width = pixels.shape
+        height, width = pixels.shape[:2]
         stats = JacobianStats.empty(height, width) if resume is None else resume
         if stats.done.shape != (height, width):
             raise ValueError(f"resume: stats of {stats.done.shape}, image of {(height, width)}")
@@ -197,9 +198,9 @@ class FullPasses:
         self, pixels: np.ndarray, thresholds, wanted: np.ndarray, *, on_progress, cancel
     ) -> np.ndarray | None:
         """Explainer.exact_counts of a checked image; `wanted`: bool [H, W], the rows to count."""
-        height, width = pixels.shape
-        thresholds = np.broadcast_to(np.asarray(thresholds, np.float32), pixels.shape)
-        counts = np.full(pixels.shape, np.nan, np.float32)
+        height, width = pixels.shape[:2]
+        thresholds = np.broadcast_to(np.asarray(thresholds, np.float32), (height, width))
+        counts = np.full((height, width), np.nan, np.float32)
         on_crops = self.on_crops(height, width)
         spacing = self.kernels.colour_spacing
 
@@ -222,7 +223,7 @@ class FullPasses:
 
         on_progress(columns done); True unless cancelled. Rows already done are left as they
         are: other threads may be reading them."""
-        height, width = pixels.shape
+        height, width = pixels.shape[:2]
         n = height * width
         transposed = np.empty((n, n), np.float32)  # row q: column q of J, d p / d image[q]
 

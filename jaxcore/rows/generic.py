@@ -8,8 +8,12 @@ autograd does with retain_graph, in one program). The "forward results" these fu
 are the scores and the image itself: a chunk function recomputes the forward pass it
 differentiates, which costs one forward per chunk of rows.
 
-A grayscale image given to a model of C input channels is repeated over them inside the
-differentiated function, so a row is d score / d (gray image), the sum over channels.
+An image is [H, W] (gray) or [H, W, channels] for a model of several input channels (RGB: 3).
+A gray image given to a model of several channels is repeated over them inside the
+differentiated function. Either way a row stays [H, W]: d score / d brightness, the sum over
+channels of d score / d image[..., c] (for a gray image, exactly d score / d (gray image)).
+The functions that serve attributions (pull_back_weights, weighted_gradient_sum) keep the
+image's shape, so an RGB image's attribution has its per-channel maps (explain/attribution.py).
 
 Colours work as for the seed where the model's field is local: rows of pixels `spacing` apart
 (more than twice the receptive radius) have disjoint supports, so one backward pass with their
@@ -53,33 +57,49 @@ def generic_net(model: SegmentationModel) -> GenericNet:
     )
 
 
-def class_scores(net: GenericNet, params, image: Float[Array, "H W"]) -> Float[Array, "H W C"]:
+def class_scores(
+    net: GenericNet, params, image: Float[Array, "H W *channels"]
+) -> Float[Array, "H W C"]:
     """Every class's score (the activation of the logits) at every pixel."""
-    height, width = image.shape
-    channels = jnp.broadcast_to(image[None, :, :, None], (1, height, width, net.input_channels))
-    return activate(net.activation, net.apply(params, channels)[0])
+    height, width = image.shape[:2]
+    if image.ndim == 2:  # gray: repeated over the model's channels
+        batch = jnp.broadcast_to(image[None, :, :, None], (1, height, width, net.input_channels))
+    else:
+        batch = image[None]  # (1, H, W, channels)
+    return activate(net.activation, net.apply(params, batch)[0])
 
 
-def explained_scores(net: GenericNet, params, image: Float[Array, "H W"]) -> Float[Array, "H W"]:
+def explained_scores(
+    net: GenericNet, params, image: Float[Array, "H W *channels"]
+) -> Float[Array, "H W"]:
     return class_scores(net, params, image)[..., net.explained_class]
 
 
-def forward(net: GenericNet, params, image: Float[Array, "H W"]):
+def forward(net: GenericNet, params, image: Float[Array, "H W *channels"]):
     """(class scores [H, W, C], the image): what the row functions start from."""
     return class_scores(net, params, image), image
 
 
-def pull_back(net, params, image, cotangents: Float[Array, "N H W"]) -> Float[Array, "N H W"]:
-    """cotangent_n . d scores / d image for each n: one forward, N backward passes."""
+def pull_back(
+    net, params, image: Float[Array, "H W *channels"], cotangents: Float[Array, "N H W"]
+) -> Float[Array, "N H W *channels"]:
+    """cotangent_n . d scores / d image for each n, the image's shape each: one forward, N
+    backward passes."""
     _, vjp = jax.vjp(partial(explained_scores, net, params), image)
     return jax.vmap(lambda c: vjp(c)[0])(cotangents)
 
 
+def pull_back_brightness(net, params, image, cotangents: Float[Array, "N H W"]):
+    """pull_back summed over the image's channels, if it has any: rows [N, H, W]."""
+    pulled = pull_back(net, params, image, cotangents)
+    return pulled if image.ndim == 2 else pulled.sum(axis=-1)  # (N, H, W, channels) -> (N, H, W)
+
+
 def rows_on_image(net, params, probs, image, ys: Int[Array, " N"], xs: Int[Array, " N"]):
-    """Rows [N, H, W] of N pixels, d score[y, x] / d image."""
-    cotangents = jnp.zeros((ys.shape[0], *image.shape), image.dtype)
+    """Rows [N, H, W] of N pixels, d score[y, x] / d image (summed over its channels)."""
+    cotangents = jnp.zeros((ys.shape[0], *image.shape[:2]), image.dtype)
     cotangents = cotangents.at[jnp.arange(ys.shape[0]), ys, xs].set(1.0)
-    return pull_back(net, params, image, cotangents)
+    return pull_back_brightness(net, params, image, cotangents)
 
 
 def gradient_row(net, params, probs, image, y, x) -> Float[Array, "H W"]:
@@ -93,12 +113,12 @@ def colour_rows(
 ) -> tuple[Float[Array, "G H W"], Bool[Array, " G"]]:
     """All rows of one colour from a single backward pass, separated by each member's window
     (spacing // 2 each way: beyond the receptive radius)."""
-    height, width = image.shape
+    height, width = image.shape[:2]
     spacing = net.colour_spacing
     ys, xs, valid = colour_members(offset_y, offset_x, height, width, spacing)
     inside = jnp.clip(ys, 0, height - 1), jnp.clip(xs, 0, width - 1)
-    cotangent = jnp.zeros(image.shape, image.dtype).at[inside].add(valid.astype(image.dtype))
-    combined = pull_back(net, params, image, cotangent[None])[0]
+    cotangent = jnp.zeros((height, width), image.dtype).at[inside].add(valid.astype(image.dtype))
+    combined = pull_back_brightness(net, params, image, cotangent[None])[0]
     if ys.shape[0] == 1:
         return combined[None], valid
     half = spacing // 2
@@ -111,7 +131,8 @@ def colour_rows(
 
 
 def pull_back_weights(net, params, probs, image, weights: Float[Array, "H W"]):
-    """d (sum_yx weights[y, x] * score[y, x]) / d image: one backward pass."""
+    """d (sum_yx weights[y, x] * score[y, x]) / d image, the image's shape ([H, W] or
+    [H, W, channels]: per channel): one backward pass."""
     return pull_back(net, params, image, weights[None])[0]
 
 
@@ -121,8 +142,9 @@ def target_value(net, params, image, weights) -> Float[Array, ""]:
 
 
 def weighted_gradient_sum(net, params, inputs, coefficients, weights, pixel, *, dense: bool):
-    """(sum_k coefficients[k] * dT/d image at inputs[k], T at every input): one vmapped
-    forward and backward pass over the K inputs. `pixel` and `dense` are the seed's (its
+    """(sum_k coefficients[k] * dT/d image at inputs[k], the image's shape, per channel
+    where it has channels; T at every input): one vmapped forward and backward pass over the
+    inputs. `pixel` and `dense` are the seed's (its
     single-pixel target takes a windowed row); here every target is the same product."""
     del pixel, dense
     values, grads = jax.vmap(jax.value_and_grad(partial(target_value, net, params)), (0, None))(

@@ -4,6 +4,7 @@ a SmoothGrad of 16 samples 16, so asking again for the same one should cost a fi
 The machinery is store/results.py's: the same root ($CNNINTERP_CACHE_DIR, else the user cache),
 the same model and image identities, atomic writes, stale temporaries swept, and every load
 checked (stored key, shape, dtype, finiteness) with an untrusted entry deleted and recomputed.
+An image of several channels keeps its per-channel maps beside their sum (`channels`).
 The key adds what an attribution depends on beyond the full pass's: the method with the
 parameters that matter (Method.key) and the target (Target.key). A plain gradient row is not
 stored: it is cheaper to compute than to read back.
@@ -54,7 +55,8 @@ class AttributionCache:
             sweep_stale_temporaries(self.folder, STALE_TEMPORARIES)
 
     def load(self, key: str, method: Method, target: Target, shape) -> Attribution | None:
-        """The stored attribution, or None (a miss, or an entry that failed a check)."""
+        """The stored attribution of an image of this shape ([H, W], or [H, W, C]: with its
+        per-channel maps), or None (a miss, or an entry that failed a check)."""
         path = self.folder / f"{key}.npz"
         if not self.enabled or not path.is_file():
             return None
@@ -64,10 +66,16 @@ class AttributionCache:
                     raise ValueError("stored key differs from its file name")
                 summary = json.loads(str(npz["summary"]))
                 values = npz["values"]
-            if values.shape != tuple(shape) or values.dtype != np.float32:
+                channels = npz["channels"] if len(shape) == 3 else None
+            if values.shape != tuple(shape[:2]) or values.dtype != np.float32:
                 raise ValueError(f"values are {values.dtype} {values.shape}")
             if not np.isfinite(values).all():
                 raise ValueError("values are not finite")
+            if channels is not None:
+                if channels.shape != (shape[2], *shape[:2]) or channels.dtype != np.float32:
+                    raise ValueError(f"channels are {channels.dtype} {channels.shape}")
+                if not np.array_equal(channels.sum(axis=0), values):
+                    raise ValueError("values are not the sum of the channels")
             return Attribution(
                 values,
                 method,
@@ -75,6 +83,7 @@ class AttributionCache:
                 float(summary["target_value"]),
                 summary["baseline_value"],
                 summary["completeness_error"],
+                channels,
             )
         except Exception as exc:  # zip, numpy and JSON fail in many ways: all mean corrupt
             log.warning("attribution cache entry %s discarded: %s", path.name, exc)
@@ -98,6 +107,8 @@ class AttributionCache:
             "summary": np.array(json.dumps(summary)),
             "values": np.ascontiguousarray(attribution.values, np.float32),
         }
+        if attribution.channels is not None:
+            arrays["channels"] = np.ascontiguousarray(attribution.channels, np.float32)
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:

@@ -103,8 +103,8 @@ def summary_kind(height: int, width: int) -> str:
 
 def stats_key(explainer, pixels) -> str:
     """64 hex digits naming the JacobianStats of this model, image and computation."""
-    shape = np.shape(pixels)
-    kind = summary_kind(*shape) if len(shape) == 2 else "invalid"
+    shape = np.shape(pixels)  # [H, W], or [H, W, C] for a model of C channels
+    kind = summary_kind(*shape[:2]) if len(shape) in (2, 3) else "invalid"
     identity = {
         "model": model_identity(explainer),
         "image": image_sha256(pixels),
