@@ -248,6 +248,9 @@ class CnnInterpApp(App[None]):
     def action_cycle_colormap(self) -> None:
         self.apply(self.session.cycle_colormap())
 
+    def action_cycle_channel(self) -> None:
+        self.apply(self.session.cycle_channel())
+
     def action_toggle_log_scale(self) -> None:
         self.apply(self.session.toggle_log_scale())
 

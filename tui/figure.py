@@ -141,15 +141,21 @@ def figure(inputs: FigureInputs) -> Figure:
     finite = image[np.isfinite(image)]
     lo, hi = np.percentile(finite, colours.STRETCH_PERCENTILES) if finite.size else (0.0, 1.0)
     ax = axes[0, 0]
-    shown = ax.imshow(
-        image,
-        interpolation=_interpolation(image),
-        cmap=_colormap("gray"),
-        vmin=lo,
-        vmax=hi if hi > lo else lo + 1,
-    )
-    _picture(ax, "image")
-    fig.colorbar(shown, ax=ax, shrink=0.8).set_label("intensity (stretched: 1st-99th percentile)")
+    if image.ndim == 3:  # RGB [H, W, 3]: stretched as the TUI's image panel does, no colour bar
+        stretched = colours.contrast_stretch(np.nan_to_num(image, nan=0.0))
+        ax.imshow(stretched, interpolation=_interpolation(image))
+        _picture(ax, "image (RGB, stretched: 1st-99th percentile)")
+    else:
+        shown = ax.imshow(
+            image,
+            interpolation=_interpolation(image),
+            cmap=_colormap("gray"),
+            vmin=lo,
+            vmax=hi if hi > lo else lo + 1,
+        )
+        _picture(ax, "image")
+        label = "intensity (stretched: 1st-99th percentile)"
+        fig.colorbar(shown, ax=ax, shrink=0.8).set_label(label)
     _mark(ax, y, x)
 
     ax = axes[0, 1]

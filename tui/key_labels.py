@@ -43,6 +43,7 @@ HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("method parameters: steps, samples, sigma, baseline, seed", ("parameters",)),
     ("cycle what is explained: pixel, box, segment, vessel, border", ("target",)),
     ("mark a box corner, then the opposite one (key or click): the box is the target", ("box",)),
+    ("RGB images: the attribution summed over channels, then R, G, B alone", ("channel",)),
     (
         "next false positive / false negative pixel (with labels)",
         ("false-positive", "false-negative"),

@@ -39,6 +39,7 @@ DEFAULT_KEYS: list[tuple[str, str, str, str, bool]] = [
     ("parameters", "A", "method_parameters", "params", True),
     ("target", "r", "cycle_target", "target", True),
     ("box", "b", "mark_box_corner", "box", True),
+    ("channel", "R", "cycle_channel", "channel", False),
     ("false-positive", "x", "next_mistake('fp')", "next FP", True),
     ("false-negative", "X", "next_mistake('fn')", "next FN", True),
 ]
@@ -70,6 +71,7 @@ HELP_TEXT: dict[str, str] = {
     "method": "cycle the attribution method: gradient, gradient × input, SmoothGrad, IG",
     "parameters": "method parameters: steps, samples, sigma, baseline, seed",
     "target": "cycle what is explained: pixel, box, segment, vessel, border",
+    "channel": "RGB images: the attribution's sum over channels, then R, G, B alone",
     "box": "mark a box corner, then the opposite one (key or click): the box is the target",
     "false-positive": "next false positive pixel: predicted vessel, labelled background",
     "false-negative": "next false negative pixel: labelled vessel, predicted background",

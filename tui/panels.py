@@ -125,7 +125,7 @@ class Panels:
         view, regions = self.session.view, self.session.attribution.outlined
         if view is None or view.loaded is None:
             return
-        mask = np.zeros(view.loaded.pixels.shape, bool)
+        mask = np.zeros(view.loaded.pixels.shape[:2], bool)
         for region in regions:
             mask |= colours.outline(region)
         target = (mask, TARGET_OUTLINE_RGB)  # a layer: painted after zooming out (block max)
@@ -207,10 +207,13 @@ class Panels:
         if not session.explanation.is_plain:
             if explained is None:
                 return
-            values = explained.values
-            self.title("gradient-box", explained.title())
-        elif view is None or (values := view.row_for(y, x)) is None:
-            return
+            values, shown = panel_pictures.attribution_channel(explained, session.channel)
+            self.title("gradient-box", f"{explained.title()}{shown}")
+        else:
+            row = None if view is None else view.row_for(y, x)
+            if row is None:
+                return
+            values = row
         scale = panel_pictures.row_scale(values, session.log_scale)
         if gradient:
             picture = panel_pictures.gradient_picture(values, scale, session.cmap)

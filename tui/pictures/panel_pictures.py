@@ -20,13 +20,18 @@ from cnninterp.tui.state.threshold import Threshold
 
 
 def image_picture(loaded: LoadedImage) -> np.ndarray:
-    """The image, contrast-stretched (uint8 [H, W, 3])."""
-    return colours.gray_rgb(colours.contrast_stretch(loaded.pixels))
+    """The image, contrast-stretched (uint8 [H, W, 3]): gray, or in colour for an RGB image
+    (one stretch for all three channels, so hues are kept)."""
+    stretched = colours.contrast_stretch(loaded.pixels)
+    if stretched.ndim == 3:  # RGB [H, W, 3]
+        return np.round(np.nan_to_num(stretched, nan=0.0) * 255).astype(np.uint8)
+    return colours.gray_rgb(stretched)
 
 
 def image_title(loaded: LoadedImage, index: int, count: int) -> str:
     low, high = colours.STRETCH_PERCENTILES
-    return f"{loaded.source.name} ({index + 1}/{count}) · stretch p{low:g}-p{high:g}"
+    kind = " · RGB" if loaded.pixels.ndim == 3 else ""
+    return f"{loaded.source.name} ({index + 1}/{count}){kind} · stretch p{low:g}-p{high:g}"
 
 
 def probability_picture(view: ImageResults, overlays: bool) -> Picture | None:
@@ -58,6 +63,18 @@ def significance_picture(view: ImageResults, threshold: Threshold) -> Picture | 
     rgb = colours.sequential_rgb(counts, 0.0, top, colours.SEQUENTIAL)
     estimate = "≈ " if exact is None and sig.error is not None else ""
     return Picture(rgb, subtitle=f"{estimate}0…{number_text.format_value(top)}")
+
+
+def attribution_channel(attribution, channel: int | None) -> tuple[np.ndarray, str]:
+    """(the map the gradient panels show of an attribution, the words its title adds): its
+    values, or for an image with channels their sum (channel None) or one channel alone."""
+    channels = attribution.channels
+    if channels is None:
+        return attribution.values, ""
+    names = "RGB" if len(channels) == 3 else [f"channel {c}" for c in range(len(channels))]
+    if channel is None or not 0 <= channel < len(channels):
+        return attribution.values, f" · sum over {'+'.join(names)}"
+    return channels[channel], f" · {names[channel]} only"
 
 
 def row_scale(row: np.ndarray, log_scale: bool) -> colours.SignedScale:

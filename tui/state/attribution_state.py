@@ -162,7 +162,7 @@ class AttributionState:
         self._outline_key = key
         regions = []
         weights = self.target_weights
-        shape = view.loaded.pixels.shape
+        shape = view.loaded.pixels.shape[:2]
         # (weights of the image just left can still be here while the next one loads)
         if weights is not None and weights.shape == shape and not self.explanation.is_pixel:
             regions.append(target_support(weights))

@@ -55,7 +55,7 @@ class ImageResults:
     def shape(self) -> tuple[int, int] | None:
         if self.loaded is None:
             return None
-        height, width = self.loaded.pixels.shape
+        height, width = self.loaded.pixels.shape[:2]  # [H, W] or RGB [H, W, 3]
         return height, width
 
     @property

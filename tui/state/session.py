@@ -48,6 +48,9 @@ class Session:
         self.cursor = (0, 0)
         self.threshold = threshold or Threshold()
         self.cmap_index, self.log_scale, self.overlays = 0, True, True
+        self.channel: int | None = None
+        """The input channel whose map the gradient panels show of an attribution of an image
+        with channels (RGB); None: their sum, the attribution of brightness."""
         self.attribution = AttributionState(self)
         """The explanation (method x target) the gradient panels show, and its requests."""
         self.passes: dict[int, JacobianStats] = {}
@@ -154,7 +157,7 @@ class Session:
         if (view := self.current(token)) is None:
             return Effects()
         view.loaded, view.probability = loaded, probability
-        h, w = loaded.pixels.shape
+        h, w = loaded.pixels.shape[:2]
         self.cursor = (min(self.cursor[0], h - 1), min(self.cursor[1], w - 1))
         effects = Effects(paints=[Paint.IMAGE])
         for note in loaded.notes:
@@ -216,6 +219,24 @@ class Session:
     def cycle_colormap(self) -> Effects:
         self.cmap_index = (self.cmap_index + 1) % len(colours.DIVERGING)
         return Effects(remember={"colormap": self.cmap}).then(self.repaint_row())
+
+    def cycle_channel(self) -> Effects:
+        """`R`: an RGB image's attribution shown as its sum over channels, then R, G, B alone."""
+        view = self.view
+        pixels = None if view is None or view.loaded is None else view.loaded.pixels
+        if pixels is None or pixels.ndim == 2:
+            return Effects().note("the image is gray: its attribution has one channel")
+        count = pixels.shape[2]
+        self.channel = 0 if self.channel is None else self.channel + 1
+        if self.channel == count:  # after B: the sum again
+            self.channel = None
+        effects = self.repaint_row()
+        if self.explanation.is_plain:
+            effects.note(
+                "a gradient row is the sum over channels: pick a method or target (a, r) "
+                "for maps per channel"
+            )
+        return effects
 
     def toggle_log_scale(self) -> Effects:
         self.log_scale = not self.log_scale
