@@ -50,7 +50,6 @@ from cnninterp.jaxcore.opening import (
 )
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.passes.memory import check_pass_memory
-from cnninterp.jaxcore.rows.crops import crop_shape
 from cnninterp.jaxcore.store.compilations import enable_compilation_cache
 from cnninterp.jaxcore.store.results import StatsCache
 from cnninterp.jaxcore.summaries.significance import DEFAULT_THRESHOLD_PERCENT, ThresholdMode
@@ -279,14 +278,15 @@ def check_memory(explainer: Explainer, sources: list[ImageSource]) -> None:
             continue  # reported, and counted as failed, when its turn comes
         multiple = explainer.model.size_multiple
         height, width = (-(-side // multiple) * multiple for side in (header.height, header.width))
-        crop = crop_shape(height, width)
+        crop = explainer.kit.crop_shape(height, width)
+        on_crops = explainer.kit.crops and explainer.kit.is_cropped(height, width)  # the pass
         try:
             check_pass_memory(
                 height,
                 width,
                 explainer.model,
                 by_columns=explainer.full_pass == "columns",
-                crop_pixels=crop[0] * crop[1] if explainer.kit.is_cropped(height, width) else None,
+                crop_pixels=crop[0] * crop[1] if on_crops else None,
             )
         except ValueError as exc:
             raise UsageError(

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnninterp.jaxcore.model.graph import Graph, is_reference
 from cnninterp.jaxcore.model.graph_file import GraphModelFile
 from cnninterp.jaxcore.model.interpreter import graph_apply, run_graph
 from cnninterp.jaxcore.model.seam import SegmentationModel
@@ -54,6 +55,7 @@ def graph_model(loaded: GraphModelFile, explained_class: int | None = None) -> S
         row_bytes_per_pixel=ROW_COPIES * activation_bytes,
         forward_bytes_per_pixel=float(activation_bytes),
         class_names=config.class_names,
+        crops_exact=crops_exact(loaded.graph),
         field_reason=config.receptive_reason if config.receptive_radius is None else "",
     )
 
@@ -77,3 +79,28 @@ def activation_bytes_per_pixel(loaded: GraphModelFile, size_multiple: int) -> in
         if hasattr(leaf, "shape") and len(leaf.shape) == 4
     )
     return max(1, math.ceil(total / (side * side)))
+
+
+SHIFT_EQUIVARIANT = {
+    "conv2d", "conv_transpose2d", "batch_norm", "relu", "leaky_relu", "prelu", "hardswish",
+    "hardsigmoid", "hardtanh", "clamp", "sigmoid", "tanh", "silu", "gelu", "identity",
+    "max_pool2d", "avg_pool2d", "upsample_nearest2d", "upsample_bilinear2d", "pad", "add", "sub",
+    "mul", "div", "cat", "sym_size", "int_add", "int_sub", "int_mul", "int_floordiv",
+}  # fmt: skip
+"""Ops whose output, shifted by a multiple of the total stride, is that of the shifted input
+(away from the borders). Anything else (softmax, norms or means over space, reshapes, slices,
+adaptive pooling) keeps rows on the whole image."""
+
+
+def crops_exact(graph: Graph) -> bool:
+    """Whether rows on stride-aligned crops equal rows on the whole image: every op is shift
+    equivariant, and every resize is a fixed scale of its input (not a fixed size, nor
+    align_corners, whose weights depend on the size)."""
+    for node in graph.nodes:
+        if node.op not in SHIFT_EQUIVARIANT:
+            return False
+        if node.op.startswith("upsample"):
+            sizes = node.args.get("output_size") or []
+            if node.args.get("align_corners") or not all(map(is_reference, sizes)):
+                return False
+    return True

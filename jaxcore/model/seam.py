@@ -67,6 +67,10 @@ class SegmentationModel:
     it selects the seed's exact fast paths. None for any other model."""
     class_names: tuple[str, ...] | None = None
     """One name per class, where known: the words the front ends use for the explained one."""
+    crops_exact: bool = True
+    """Whether a row computed on the crop of the image that holds its pixel's field equals
+    the row on the whole image: false where an op depends on the image's size or on absolute
+    positions (bilinear resizing with align_corners, adaptive pooling to a fixed grid)."""
     field_reason: str = ""
     """Why every output sees the whole image, where it does ('instance norm in layer ...: every
     output depends on every pixel'), for the front ends to say."""

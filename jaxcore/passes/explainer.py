@@ -161,8 +161,8 @@ class Explainer:
         self.rows = RowFunctions(
             row=bind(self.kit.gradient_row),
             rows_on_image=bind(self.kit.rows_on_image),
-            rows_on_crops=bind(crops.rows_on_crops),
-            crop_inputs=jax.jit(crops.crop_inputs, static_argnums=(4, 5)),
+            rows_on_crops=bind(self.kit.rows_on_crops),
+            crop_inputs=jax.jit(self.kit.crop_inputs, static_argnums=(4, 5)),
         )
         self.forward = ForwardCache(bind(self.kit.forward))
         self.kept_rows = KeptRows()
@@ -304,8 +304,8 @@ class Explainer:
         if not self.kit.is_cropped(height, width):
             traced = jnp.asarray(ys, jnp.int32), jnp.asarray(xs, jnp.int32)
             return np.asarray(self.rows.rows_on_image(probs, masks, *traced))
-        origins_y, origins_x = crops.crop_origins(ys, xs, height, width)
-        crop_h, crop_w = crops.crop_shape(height, width)
+        origins_y, origins_x = self.kit.crop_origins(ys, xs, height, width)
+        crop_h, crop_w = self.kit.crop_shape(height, width)
         crop_probs, crop_masks = self.rows.crop_inputs(
             probs, masks, origins_y, origins_x, crop_h, crop_w
         )

@@ -18,6 +18,12 @@ image's shape, so an RGB image's attribution has its per-channel maps (explain/a
 Colours work as for the seed where the model's field is local: rows of pixels `spacing` apart
 (more than twice the receptive radius) have disjoint supports, so one backward pass with their
 summed cotangents yields all of them. A whole-image field makes every colour one pixel.
+
+Crops too, where the field is local and the model's ops do not depend on where they are or on
+the image's size (seam.SegmentationModel.crops_exact): a row is then computed on the crop of
+the image that holds its pixel's field, aligned to the size multiple so that every stride's
+phase is the image's. Every value the pixel's score depends on depends only on pixels inside
+the crop (the field is the union of theirs), so the crop's row is the image's row.
 """
 
 from collections.abc import Callable
@@ -27,6 +33,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 from jaxtyping import Array, Bool, Float, Int
 
 from cnninterp.jaxcore.model.seam import Activation, SegmentationModel, activate
@@ -46,14 +54,24 @@ class GenericNet:
     explained_class: int
     input_channels: int
     colour_spacing: int
+    crop_radius: int | None = None
+    """The receptive radius where rows may go on crops; None: never."""
+    size_multiple: int = 1
 
 
 def generic_net(model: SegmentationModel) -> GenericNet:
     """The static part of a model for these functions; the colour spacing from its field."""
     radius = model.receptive_radius
     spacing = WHOLE_IMAGE_SPACING if radius is None else 2 * radius + 2
+    crop_radius = radius if model.crops_exact else None
     return GenericNet(
-        model.apply, model.activation, model.explained_class, model.input_channels, spacing
+        model.apply,
+        model.activation,
+        model.explained_class,
+        model.input_channels,
+        spacing,
+        crop_radius,
+        model.size_multiple,
     )
 
 
@@ -151,3 +169,46 @@ def weighted_gradient_sum(net, params, inputs, coefficients, weights, pixel, *, 
         inputs, weights
     )
     return jnp.tensordot(coefficients, grads, axes=1), values
+
+
+def crop_extent(net: GenericNet, length: int) -> int:
+    """The crop's side along an axis of `length`: every pixel's field, from an origin rounded
+    down to the size multiple (the whole axis where that is no smaller)."""
+    if net.crop_radius is None:
+        return length
+    m = net.size_multiple
+    return min(length, m * -(-(2 * net.crop_radius + m) // m))
+
+
+def crop_origins(net: GenericNet, ys, xs, height: int, width: int):
+    """Where the crops of pixels (ys, xs) start: int32 arrays, multiples of the size multiple,
+    the crop inside the image."""
+    m, radius = net.size_multiple, net.crop_radius or 0
+
+    def along(q, length):
+        start = (np.asarray(q) - radius) // m * m
+        return np.clip(start, 0, length - crop_extent(net, length)).astype(np.int32)
+
+    return along(ys, height), along(xs, width)
+
+
+def crop_inputs(probs, image, origins_y, origins_x, crop_h: int, crop_w: int):
+    """The crops [N, h, w, ...] of the scores and of the image (crop_h, crop_w static)."""
+
+    def one(oy, ox):
+        def cut(a):
+            start = (oy, ox) + (0,) * (a.ndim - 2)
+            return lax.dynamic_slice(a, start, (crop_h, crop_w, *a.shape[2:]))
+
+        return cut(probs), cut(image)
+
+    return jax.vmap(one)(origins_y, origins_x)
+
+
+def rows_on_crops(net, params, crop_probs, crop_images, ys, xs) -> Float[Array, "N h w"]:
+    """Row i of pixel (ys[i], xs[i]) in crop i's coordinates, on crop i alone."""
+
+    def one(probs, image, y, x):
+        return gradient_row(net, params, probs, image, y, x)
+
+    return jax.vmap(one)(crop_probs, crop_images, ys, xs)

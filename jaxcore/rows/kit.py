@@ -7,7 +7,8 @@ binding.bind_model folds in or passes. A `RowKit` names which functions serve a 
     the seed     its masked network's exact fast paths (gradients.py, windows, crops on its
                  per-phase field, forward-mode columns, target_gradients.py)
     any other    reverse mode over its apply function (generic.py), colours where its field
-                 is local; no crops or columns yet
+                 is local, interactive rows on crops where those are exact; no pass on crops
+                 and no columns yet
 
 Chunk functions of the full pass (passes/kernels.py) and the Explainer take these by name, so
 neither branches on the kind of model.
@@ -15,9 +16,10 @@ neither branches on the kind of model.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
+from cnninterp.jaxcore.model import receptive_field
 from cnninterp.jaxcore.model.seam import SegmentationModel
 from cnninterp.jaxcore.model.seed import seed_architecture
 from cnninterp.jaxcore.rows import crops, generic, gradients, target_gradients
@@ -43,16 +45,28 @@ class RowKit:
     """(inputs [K, H, W], coefficients [K], weights, pixel, *, dense) -> (sum, values [K])."""
     target_value: Callable
     """(image, weights) -> T."""
+    rows_on_crops: Callable
+    """(crop probs, crop state, ys, xs in crop coordinates) -> crop rows [N, h, w]."""
+    crop_inputs: Callable
+    """(probs, state, origins_y, origins_x, crop_h, crop_w) -> the N crops' forward results."""
+    crop_extent: Callable[[int], int]
+    """The side of a row's crop along an axis of this length (the length: no crops)."""
+    crop_origins: Callable
+    """(ys, xs, height, width) -> where the pixels' crops start (NumPy int32)."""
     colour_spacing: int
     """Members of a colour lie this far apart."""
     crops: bool
-    """Rows and passes may go on crops of the receptive field (crops.py: the seed's)."""
+    """The full pass may go on crops (crops.py's chunk functions: the seed's)."""
     columns: bool
     """The full pass may go by forward-mode columns (columns.py: the seed's)."""
 
+    def crop_shape(self, height: int, width: int) -> tuple[int, int]:
+        return self.crop_extent(height), self.crop_extent(width)
+
     def is_cropped(self, height: int, width: int) -> bool:
-        """Whether rows of this image size go on crops."""
-        return self.crops and crops.is_cropped(height, width)
+        """Whether rows of this image size go on crops (a crop smaller than the image)."""
+        crop_h, crop_w = self.crop_shape(height, width)
+        return crop_h * crop_w < height * width
 
 
 @lru_cache(maxsize=4)  # one static part per model: the functions bound to it share it
@@ -68,6 +82,10 @@ def row_kit(model: SegmentationModel) -> RowKit:
             pull_back_weights=target_gradients.pull_back_weights,
             weighted_gradient_sum=target_gradients.weighted_gradient_sum,
             target_value=target_gradients.target_value,
+            rows_on_crops=crops.rows_on_crops,
+            crop_inputs=crops.crop_inputs,
+            crop_extent=receptive_field.crop_extent,
+            crop_origins=crops.crop_origins,
             colour_spacing=gradients.COLOUR_SPACING,
             crops=True,
             columns=True,
@@ -82,6 +100,10 @@ def row_kit(model: SegmentationModel) -> RowKit:
         pull_back_weights=generic.pull_back_weights,
         weighted_gradient_sum=generic.weighted_gradient_sum,
         target_value=generic.target_value,
+        rows_on_crops=generic.rows_on_crops,
+        crop_inputs=generic.crop_inputs,
+        crop_extent=partial(generic.crop_extent, net),
+        crop_origins=partial(generic.crop_origins, net),
         colour_spacing=net.colour_spacing,
         crops=False,
         columns=False,

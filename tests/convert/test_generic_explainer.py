@@ -3,6 +3,7 @@ region targets and the attribution methods equal PyTorch autograd on the same mo
 
 import json
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
@@ -111,3 +112,25 @@ def test_the_export_explains_the_class_named_on_its_command_line(tiny, explainer
         np.testing.assert_array_equal(arrays["gradients"][0], explainer.gradient_row(image, 5, 6))
     record = json.loads((tmp_path / "out" / "image.json").read_text())
     assert record["request"]["class"] == 2
+
+
+def test_rows_on_crops_equal_rows_on_the_whole_image(tiny, image):
+    """A local field and shift-equivariant ops: rows of a larger image go on crops, and equal
+    the rows the whole image gives."""
+    cropped = Explainer.from_file(tiny[1], vessel_class=2)
+    large = np.random.default_rng(9).random((96, 128), dtype=np.float32)
+    assert cropped.model.crops_exact and cropped.kit.is_cropped(96, 128)
+    crop_h, crop_w = cropped.kit.crop_shape(96, 128)
+    assert crop_h < 96 and crop_w < 128
+    pixels = [(0, 0), (50, 61), (95, 127), (17, 100)]
+    on_crops = cropped.gradient_rows(large, pixels)
+    whole = cropped.kit.rows_on_image(
+        cropped.kit.static,
+        cropped.model.params,
+        *cropped.linearised(large),
+        jnp.asarray([y for y, _ in pixels]),
+        jnp.asarray([x for _, x in pixels]),
+    )
+    np.testing.assert_allclose(on_crops, np.asarray(whole), atol=1e-6 * np.abs(whole).max())
+    for row, (y, x) in zip(on_crops, pixels, strict=True):  # and against PyTorch
+        assert_close(row, torch_row(tiny[0], large, y, x))
