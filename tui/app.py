@@ -168,6 +168,11 @@ class CnnInterpApp(App[None]):
             self.main.panels.title("probability", m.explainer.model.score_label)
             self.apply(self.session.model_ready(m.explainer, m.images, m.notes))
 
+    def on_class_ready(self, m: messages.ClassReady) -> None:
+        if self.is_running:
+            self.main.panels.title("probability", m.explainer.model.score_label)
+            self.apply(self.session.class_ready(m.explainer))
+
     def on_image_failed(self, m: messages.ImageFailed) -> None:
         if self.is_running:
             self.apply(self.session.image_failed(m.token, m.message))
@@ -250,6 +255,9 @@ class CnnInterpApp(App[None]):
 
     def action_cycle_channel(self) -> None:
         self.apply(self.session.cycle_channel())
+
+    def action_cycle_class(self) -> None:
+        self.apply(self.session.cycle_class())
 
     def action_toggle_log_scale(self) -> None:
         self.apply(self.session.toggle_log_scale())

@@ -19,6 +19,7 @@ from cnninterp.jaxcore.explain.methods import MethodError
 from cnninterp.jaxcore.explain.targets import TargetError
 from cnninterp.jaxcore.images.header import MAX_PIXELS
 from cnninterp.jaxcore.images.loading import ImageError, ImageSource, load_image
+from cnninterp.jaxcore.opening import ModelOpenError, explainer_for
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.passes.order import Focus
 from cnninterp.jaxcore.store.results import StatsCache, cached_jacobian_stats
@@ -54,6 +55,25 @@ def open_everything(post: Post, options: AppOptions) -> None:
         return
     settle_heap()
     post(messages.ModelReady(explainer, images, notes))
+
+
+def open_class(post: Post, explainer: Explainer, explained_class: int, options: AppOptions) -> None:
+    """The same model file opened again explaining another class (`C`): ClassReady."""
+    assert explainer.source is not None
+    name = explainer.model.class_names
+    label = name[explained_class] if name else f"class {explained_class}"
+    post(messages.Status(f"opening the model for {label}"))
+    try:
+        other = explainer_for(
+            explainer.source,
+            vessel_class=explained_class,
+            chunk_size=options.chunk_size,
+            devices=options.devices,
+        )
+    except ModelOpenError as exc:
+        post(messages.WorkFailed(str(exc)))
+        return
+    post(messages.ClassReady(other))
 
 
 def settle_heap() -> None:

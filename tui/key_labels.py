@@ -44,6 +44,7 @@ HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cycle what is explained: pixel, box, segment, vessel, border", ("target",)),
     ("mark a box corner, then the opposite one (key or click): the box is the target", ("box",)),
     ("RGB images: the attribution summed over channels, then R, G, B alone", ("channel",)),
+    ("explain the model's next output class", ("class",)),
     (
         "next false positive / false negative pixel (with labels)",
         ("false-positive", "false-negative"),

@@ -40,6 +40,7 @@ DEFAULT_KEYS: list[tuple[str, str, str, str, bool]] = [
     ("target", "r", "cycle_target", "target", True),
     ("box", "b", "mark_box_corner", "box", True),
     ("channel", "R", "cycle_channel", "channel", False),
+    ("class", "C", "cycle_class", "class", False),
     ("false-positive", "x", "next_mistake('fp')", "next FP", True),
     ("false-negative", "X", "next_mistake('fn')", "next FN", True),
 ]
@@ -72,6 +73,7 @@ HELP_TEXT: dict[str, str] = {
     "parameters": "method parameters: steps, samples, sigma, baseline, seed",
     "target": "cycle what is explained: pixel, box, segment, vessel, border",
     "channel": "RGB images: the attribution's sum over channels, then R, G, B alone",
+    "class": "explain the model's next output class (models of several classes)",
     "box": "mark a box corner, then the opposite one (key or click): the box is the target",
     "false-positive": "next false positive pixel: predicted vessel, labelled background",
     "false-negative": "next false negative pixel: labelled vessel, predicted background",

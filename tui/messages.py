@@ -30,6 +30,13 @@ class ModelReady(Message):
 
 
 @dataclass
+class ClassReady(Message):
+    """The explainer of the same model explaining another class (`C`)."""
+
+    explainer: Explainer
+
+
+@dataclass
 class ImageReady(Message):
     """An image is loaded and its probability map computed."""
 

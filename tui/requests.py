@@ -115,3 +115,10 @@ class SaveRequest:
     """The statistics panel's lines."""
     explained: tuple[np.ndarray, str] | None
     """The gradient panel's attribution and its title, when it is not the row."""
+
+
+@dataclass(frozen=True)
+class ClassRequest:
+    """`C`: the model opened again, explaining another output class."""
+
+    explained_class: int

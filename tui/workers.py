@@ -14,12 +14,14 @@ from pathlib import Path
 from textual.app import App
 
 from cnninterp.jaxcore.explain.attribution import Attributor
+from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.store.results import StatsCache, stats_key
 from cnninterp.tui import jobs, messages, saving
 from cnninterp.tui.latest import LatestOnly
 from cnninterp.tui.options import AppOptions
 from cnninterp.tui.requests import (
     AttributionRequest,
+    ClassRequest,
     CountsRequest,
     ExactCountsRequest,
     ImageRequest,
@@ -41,6 +43,7 @@ class Workers:
         """Latest-only runners: `computed` counts the requests each really computed."""
         self._attributor: Attributor | None = None
         self._warmed: set[tuple[int, int]] = set()
+        self._warmed_for: Explainer | None = None  # sizes compiled for this explainer
         self._pass_locks: dict[int, threading.Lock] = {}
 
     def submit(self, request: object) -> None:
@@ -56,6 +59,11 @@ class Workers:
             self._thread(partial(self._count_exactly, request), "exact", exclusive=True)
         elif isinstance(request, SaveRequest):
             self._thread(partial(self._save, request), "save")
+        elif isinstance(request, ClassRequest):
+            explainer = self.session.explainer
+            assert explainer is not None
+            work = partial(jobs.open_class, self.post, explainer, request.explained_class)
+            self._thread(partial(work, self.options), "open", exclusive=True)
         else:
             raise TypeError(f"no worker for {request!r}")
 
@@ -115,6 +123,8 @@ class Workers:
     def _analyse_image(self, request: ImageRequest) -> None:
         session = self.session
         assert session.explainer is not None
+        if self._warmed_for is not session.explainer:  # another class: compiled anew
+            self._warmed, self._warmed_for = set(), session.explainer
         jobs.analyse_image(
             self.post,
             session.explainer,

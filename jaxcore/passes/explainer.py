@@ -133,6 +133,8 @@ class Explainer:
         self.config = seed_architecture(model) if model.architecture is not None else None
         """The seed's ModelConfig; None for any other model."""
         self.model_sha256 = model_sha256
+        self.source: Path | None = None
+        """The model file it was loaded from (from_file), to open it again for another class."""
         self.engine = StreamingEngine(
             select_devices(devices),
             row_bytes_per_pixel=model.row_bytes_per_pixel,
@@ -211,8 +213,11 @@ class Explainer:
                     f"class {vessel_class} does not exist: the model has "
                     f"{loaded.config.classes} classes"
                 )
-            model = graph_model(loaded, vessel_class)
-            return cls(model, model_sha256=file_sha256(path), **kwargs)
+            explainer = cls(
+                graph_model(loaded, vessel_class), model_sha256=file_sha256(path), **kwargs
+            )
+            explainer.source = Path(path)
+            return explainer
         config, variables, _ = load_model(path)
         if vessel_class is not None:
             if not 0 <= vessel_class < config.classes:
@@ -220,7 +225,9 @@ class Explainer:
                     f"class {vessel_class} does not exist: the model has {config.classes} classes"
                 )
             config = replace(config, vessel_class=vessel_class)
-        return cls(seed_model(config, variables), model_sha256=file_sha256(path), **kwargs)
+        explainer = cls(seed_model(config, variables), model_sha256=file_sha256(path), **kwargs)
+        explainer.source = Path(path)
+        return explainer
 
     def warm_up(self, height: int, width: int, *, full_pass: bool = True) -> None:
         """Compile for this image size: rows, and the full pass's chunks unless told not to

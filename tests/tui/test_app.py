@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from cnninterp.jaxcore.model.model_file import save_model
+from cnninterp.jaxcore.model.network import ModelConfig, random_variables
 from cnninterp.jaxcore.passes.explainer import Explainer
 from cnninterp.jaxcore.summaries.significance import ThresholdMode, significance_counts
 from cnninterp.tui import messages
@@ -330,3 +332,30 @@ async def test_progress_says_how_much_work_is_done_and_how_long_is_left(
         )
         await wait_for(pilot, lambda: "75 %" in status.activity)
         assert status.activity == preview.format("75 %") + ", 2 s left"
+
+
+async def test_c_explains_the_next_class_of_the_same_model(data_dir, tmp_path):
+    """A three-class model: `C` opens it again explaining class 2, then 0; the probability
+    panel's title and every number follow, and the cursor stays."""
+    config = ModelConfig(width=4, classes=3)
+    model = tmp_path / "three.safetensors"
+    save_model(model, config, random_variables(config, seed=2))
+    app = create_app(options(data_dir, model, tmp_path))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: row_shown(app))
+        await pilot.press("right", "down")
+        assert app.session.explainer.model.explained_class == 1
+        await pilot.press("C")
+        await wait_for(pilot, lambda: app.session.explainer.model.explained_class == 2)
+        await wait_for(pilot, lambda: row_shown(app))
+        assert app.session.cursor == (1, 1)
+        assert app.query_one("#probability").border_title == "p(class 2)"
+        pixels = app.session.view.loaded.pixels
+        other = Explainer.from_file(model, vessel_class=2)
+        np.testing.assert_allclose(app.session.view.probability, other.probability(pixels))
+        np.testing.assert_allclose(
+            app.session.view.row, other.gradient_row(pixels, 1, 1), atol=1e-6, rtol=1e-4
+        )
+        await pilot.press("C")
+        await wait_for(pilot, lambda: app.session.explainer.model.explained_class == 0)
+        assert app.query_one("#probability").border_title == "p(class 0)"

@@ -22,6 +22,7 @@ from cnninterp.tui.attribution_statistics import (
 from cnninterp.tui.cursor_statistics import StatsRecord, current_threshold
 from cnninterp.tui.pictures import colours
 from cnninterp.tui.requests import (
+    ClassRequest,
     CountsKey,
     CountsRequest,
     ImageRequest,
@@ -219,6 +220,27 @@ class Session:
     def cycle_colormap(self) -> Effects:
         self.cmap_index = (self.cmap_index + 1) % len(colours.DIVERGING)
         return Effects(remember={"colormap": self.cmap}).then(self.repaint_row())
+
+    def cycle_class(self) -> Effects:
+        """`C`: explain the model's next output class (the model is opened again for it)."""
+        explainer = self.explainer
+        if explainer is None:
+            return Effects()
+        model = explainer.model
+        if model.classes < 2 or explainer.source is None:
+            return Effects().note("this model explains one output class")
+        return Effects(requests=[ClassRequest((model.explained_class + 1) % model.classes)])
+
+    def class_ready(self, explainer: Explainer) -> Effects:
+        """The model explaining another class: every result of the image is recomputed (the
+        cursor stays); passes kept for other images belong to the former class."""
+        self.attribution.cancel()
+        self.explainer = explainer
+        self.passes.clear()
+        index = self.view.index if self.view is not None else 0
+        effects = Effects(device=explainer.device_name)
+        effects.note(f"explaining {explainer.model.score_label}", timeout=5)
+        return effects.then(self.select_image(index))
 
     def cycle_channel(self) -> Effects:
         """`R`: an RGB image's attribution shown as its sum over channels, then R, G, B alone."""
