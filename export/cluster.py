@@ -120,6 +120,7 @@ def explain_remotely(
                 max_pixels=job.max_pixels,
                 multiple=explainer.model.size_multiple,
                 channels=explainer.model.input_channels,
+                label_class=(explainer.model.explained_class, explainer.model.classes),
             )
         loaded = replace(loaded, source=source)  # the driver's paths in the record
         job = replace(job, provenance=job.provenance | {"versions": versions()})

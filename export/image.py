@@ -96,6 +96,7 @@ def export_image(explainer, source: ImageSource, job: Job, cache: StatsCache, on
         max_pixels=job.max_pixels,
         multiple=explainer.model.size_multiple,
         channels=explainer.model.input_channels,
+        label_class=(explainer.model.explained_class, explainer.model.classes),
     )
     result = explain_image(
         explainer, loaded, file_sha256(source.image_path), job, cache, on_progress, started

@@ -112,6 +112,7 @@ def analyse_image(
             max_pixels=max_pixels,
             multiple=explainer.model.size_multiple,
             channels=explainer.model.input_channels,
+            label_class=(explainer.model.explained_class, explainer.model.classes),
         )
     except ImageError as exc:
         post(messages.ImageFailed(token, str(exc)))

@@ -260,7 +260,11 @@ def _fit_note(shape: tuple[int, int], fitted: tuple[int, int], fit: str, m: int)
 
 
 def _load_label(
-    path: Path, shape: tuple[int, int], notes: list[str], max_pixels: int
+    path: Path,
+    shape: tuple[int, int],
+    notes: list[str],
+    max_pixels: int,
+    label_class: tuple[int, int] | None = None,
 ) -> np.ndarray:
     a = _to_gray(path, _read_pixels(path, [], max_pixels), [])
     if a.shape != shape:
@@ -269,6 +273,11 @@ def _load_label(
         )
     if a.dtype == np.bool_:
         return a
+    if label_class is not None:
+        explained, classes = label_class
+        if classes > 2 and a.dtype.kind in "iu" and int(a.max()) < classes:
+            notes.append(f"label read as class indices 0..{classes - 1}: class {explained}")
+            return a == explained
     values = a.astype(np.float64)
     top = float(values.max())
     # 0/1 masks and 0/255 masks are both common; halfway to the top of the dtype also
@@ -286,6 +295,7 @@ def load_image(
     max_pixels: int = MAX_PIXELS,
     multiple: int = SIZE_MULTIPLE,
     channels: int = 1,
+    label_class: tuple[int, int] | None = None,
 ) -> LoadedImage:
     """Read, convert to [0, 1], and pad or crop to multiples of `multiple` (the model's
     size multiple: 16 for the seed); raises ImageError.
@@ -295,7 +305,11 @@ def load_image(
     other count gives gray [H, W], which the model's rows repeat over its channels (noted).
 
     Files over `max_pixels` (default 2**26 = 8192x8192; see image_header.py), multi-page
-    files and images under 16x16 are refused from their header, before decoding."""
+    files and images under 16x16 are refused from their header, before decoding.
+
+    `label_class`: (explained class, classes) of the model. A label of a model with more than
+    two classes whose values are class indices (integers below the class count) marks the
+    explained class's pixels; otherwise a label is a two-valued mask, as for the seed."""
     if fit not in ("pad", "crop"):
         raise ValueError(f"fit must be 'pad' or 'crop', not {fit!r}")
     if max_pixels < 1:
@@ -316,7 +330,9 @@ def load_image(
         )
     label = None
     if source.label_path is not None:
-        label = _fit(_load_label(Path(source.label_path), (h, w), notes, max_pixels), fit, multiple)
+        label_path = Path(source.label_path)
+        mask = _load_label(label_path, (h, w), notes, max_pixels, label_class)
+        label = _fit(mask, fit, multiple)
     pixels = _fit(image, fit, multiple)
     if pixels.shape[:2] != (h, w):
         notes.append(_fit_note((h, w), pixels.shape[:2], fit, multiple))

@@ -179,6 +179,26 @@ def test_label_read_as_bool_and_fitted_like_the_image(tmp_path, top):
     np.testing.assert_array_equal(got.label[:40, :40], mask > 0)
 
 
+def test_a_label_of_class_indices_marks_the_explained_class(tmp_path):
+    classes = np.zeros((32, 32), np.uint8)
+    classes[4:9, :] = 1  # vessel
+    classes[20:24, :] = 2  # artery
+    img = save_png(tmp_path / "images" / "x.png", ramp(32, 32))
+    lab = save_png(tmp_path / "labels" / "x.png", classes)
+    got = load_image(ImageSource("x", img, lab), label_class=(2, 3))
+    np.testing.assert_array_equal(got.label, classes == 2)
+    assert any("class indices 0..2: class 2" in n for n in got.notes)
+    # A two-class model, or values beyond the class count: the two-valued rule, as before.
+    before = load_image(ImageSource("x", img, lab)).label
+    for label_class in ((1, 2), (0, 2)):
+        mask = load_image(ImageSource("x", img, lab), label_class=label_class).label
+        np.testing.assert_array_equal(mask, before)
+    classes[0, 0] = 7  # not an index of three classes
+    lab = save_png(tmp_path / "labels" / "x.png", classes)
+    mask = load_image(ImageSource("x", img, lab), label_class=(2, 3)).label
+    np.testing.assert_array_equal(mask, load_image(ImageSource("x", img, lab)).label)
+
+
 def test_label_of_wrong_size_rejected(tmp_path):
     img = save_png(tmp_path / "x.png", ramp(32, 32))
     lab = save_png(tmp_path / "x_label.png", np.zeros((16, 16), np.uint8))
