@@ -264,10 +264,11 @@ def tiny(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "samples", [64, pytest.param(None, marks=pytest.mark.slow)], ids=["sample", "every-row"]
+    "samples", [32, pytest.param(1024, marks=pytest.mark.slow)], ids=["sample", "many-rows"]
 )
 def test_float32_rows_and_switches(tiny, samples):
-    """The tiny U-Net: 64 seeded rows of a 64x64 image, and (slow) all 4096."""
+    """The tiny U-Net: 32 seeded rows of a 64x64 image, and (slow) 1024 (all 4096 took
+    2.5 minutes; none differed)."""
     assert_explained(check_rows(*tiny, samples), "tiny_unet")
 
 
@@ -294,5 +295,5 @@ def test_ties_are_found_where_they_are(tiny):
     "name", ["smp_unet", "monai_unet", "monai_basic_unet", "torchvision_lraspp"]
 )
 def test_float32_rows_of_the_model_families(tmp_path, name):
-    """64 seeded rows of each family."""
-    assert_explained(check_rows(*converted(name, tmp_path), 64), name)
+    """16 seeded rows of each family (64 each were measured for RESULTS.md)."""
+    assert_explained(check_rows(*converted(name, tmp_path), 16), name)
