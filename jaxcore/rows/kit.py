@@ -59,6 +59,11 @@ class RowKit:
     """The full pass may go on crops (crops.py's chunk functions: the seed's)."""
     columns: bool
     """The full pass may go by forward-mode columns (columns.py: the seed's)."""
+    crop_share: float = 1.0
+    """Rows go on crops where a crop holds at most this share of the image's pixels. The seed's
+    crops reuse the image's forward results (1: any smaller crop pays); a generic crop row runs
+    its own forward pass on its crop, where rows on the whole image share one, so a crop pays
+    only when it is much smaller (GENERIC_CROP_SHARE)."""
 
     def crop_shape(self, height: int, width: int) -> tuple[int, int]:
         return self.crop_extent(height), self.crop_extent(width)
@@ -66,7 +71,13 @@ class RowKit:
     def is_cropped(self, height: int, width: int) -> bool:
         """Whether rows of this image size go on crops (a crop smaller than the image)."""
         crop_h, crop_w = self.crop_shape(height, width)
-        return crop_h * crop_w < height * width
+        return crop_h * crop_w < height * width * self.crop_share
+
+
+GENERIC_CROP_SHARE = 0.25
+"""N rows on crops cost N (forward + backward) passes on the crop, on the whole image one forward
+and N backward passes: with forward and backward alike, crops pay below about half the image;
+a quarter leaves room for the crops' extra compilations and the paste."""
 
 
 @lru_cache(maxsize=4)  # one static part per model: the functions bound to it share it
@@ -107,4 +118,5 @@ def row_kit(model: SegmentationModel) -> RowKit:
         colour_spacing=net.colour_spacing,
         crops=False,
         columns=False,
+        crop_share=GENERIC_CROP_SHARE,
     )
