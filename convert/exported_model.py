@@ -109,7 +109,9 @@ def convert_exported(
         out, exported.pt2 if isinstance(exported.pt2, Path) else Path(exported.name), overwrite
     )
     if activation is not None and activation not in ACTIVATIONS:
-        raise ConversionError(f"--output {activation!r}: expected one of {', '.join(ACTIVATIONS)}")
+        raise ConversionError(
+            f"--activation {activation!r}: expected one of {', '.join(ACTIVATIONS)}"
+        )
 
     say(f"Reading {exported.name} ...")
     if isinstance(exported.pt2, bytes):
@@ -314,7 +316,7 @@ def _notes(head: str | None, config: GraphConfig) -> list[str]:
     if head is not None:
         notes.append(f"the model ends in {head}: kept out of the graph, applied by the explainer")
         if config.activation != head:
-            notes.append(f"--output {config.activation} replaces the model's own {head}")
+            notes.append(f"--activation {config.activation} replaces the model's own {head}")
     return notes
 
 
