@@ -88,7 +88,7 @@ def test_images(channels: int, size: int, count: int = PARITY_IMAGES, seed: int 
     patch), PyTorch and XLA may route the gradient to different, equally valid inputs."""
     rng = np.random.default_rng(seed)
     noise = rng.random((size, size, channels))
-    cells = max(size // 8, 1)
+    cells = -(-size // 8)  # 8 px blocks covering the side (a partial block at the end)
     coarse = rng.random((cells, cells, channels))
     blocks = np.repeat(np.repeat(coarse, 8, axis=0), 8, axis=1)[:size, :size]
     blobs = np.clip(0.9 * blocks + 0.1 * rng.random((size, size, channels)), 0, 1)
