@@ -123,11 +123,14 @@ def open_model(
 def class_names(path: Path) -> tuple[tuple[str, ...] | None, int]:
     """(the classes' names where the model file has them, how many classes) from its header
     alone. Raises ModelFileError."""
-    if model_kind(path) == "graph":
-        config = read_graph_header(path)["config"]
-        names = config.get("class_names")
-        return (tuple(names) if names else None), int(config["classes"])
-    classes = int(read_header(path)["config"]["classes"])
+    try:
+        if model_kind(path) == "graph":
+            config = read_graph_header(path)["config"]
+            names = config.get("class_names")
+            return (tuple(map(str, names)) if names else None), int(config["classes"])
+        classes = int(read_header(path)["config"]["classes"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a header of odd shape
+        raise ModelFileError(f"{path}: the header has no usable class count ({exc!r})") from None
     return (SEED_CLASS_NAMES if classes == 2 else None), classes
 
 
@@ -142,7 +145,7 @@ def resolve_class(path: Path, text: str | None) -> int | None:
         raise ModelOpenError(str(exc)) from None
     known = ", ".join(f"{k} {name}" for k, name in enumerate(names)) if names else ""
     choices = f"classes 0 to {classes - 1}" + (f" ({known})" if known else "")
-    if text.strip().lstrip("-").isdigit():
+    if text.strip().lstrip("-").isdecimal():  # what int() reads (isdigit takes "²")
         index = int(text)
         if not 0 <= index < classes:
             raise ModelOpenError(f"--class {text}: the model has {choices}")

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from safetensors.numpy import save_file
 
 from cnninterp.jaxcore import opening
 from cnninterp.jaxcore.model.model_file import save_model
@@ -132,3 +133,20 @@ def test_the_class_is_picked_by_number_or_by_the_model_files_name(model_file, tm
     ):
         opening.resolve_class(three, "vessel")  # three unnamed classes
     assert opening.resolve_class(three, "2") == 2
+
+
+def test_a_class_option_that_is_no_number_or_a_header_without_classes_is_a_clear_error(
+    model_file, tmp_path
+):
+    with pytest.raises(ModelOpenError, match="no class of that name"):
+        opening.resolve_class(model_file, "²")  # isdigit, but int() refuses it
+    odd = tmp_path / "odd.safetensors"
+    save_file(
+        {},
+        str(odd),
+        metadata={
+            "cnninterp": json.dumps({"format": "cnninterp-graph-model", "format_version": 1})
+        },
+    )
+    with pytest.raises(ModelOpenError, match="no usable class count"):
+        opening.resolve_class(odd, "1")
