@@ -287,7 +287,7 @@ def _sources(node: Node, a: int, n: int, out: int, shapes: dict) -> np.ndarray:
         start, end = _integer(node.args["start"], shapes), _integer(node.args["end"], shapes)
         return index_maps.slice_indices(n, start, end, node.args["step"])[:, None]
     if node.op == "pad":
-        amounts = args["pad"] + [0] * 4
+        amounts = [_integer(p, shapes) for p in args["pad"]] + [0] * 4  # sizes resolved
         before, after = amounts[2 * (1 - a)], amounts[2 * (1 - a) + 1]
         return index_maps.pad_indices(n, before, after, args["mode"])[:, None]
     if node.op == "upsample_bilinear2d":

@@ -94,3 +94,31 @@ def test_whole_image_models_say_why(tmp_path, name, channels, multiple, reason):
 def test_mixing_ops_make_the_field_whole(tmp_path):
     field = field_of(OpZoo(1, 2, mixing=True).eval(), 1, tmp_path, 48, 40)
     assert field.reason == "group norm in layer norm: every output depends on every pixel"
+
+
+class PaddedSkip(torch.nn.Module):
+    """A U-Net's skip as many write it: the upsampled map padded by the size difference (a
+    pad whose amounts are sizes computed in the graph). Average pooling: every tap has a
+    gradient, so the measured support is the whole dependency."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem, self.head = torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        skip = self.stem(x)
+        up = torch.nn.functional.interpolate(
+            torch.nn.functional.avg_pool2d(skip, 2), scale_factor=2
+        )
+        dy, dx = skip.size(2) - up.size(2), skip.size(3) - up.size(3)
+        up = torch.nn.functional.pad(up, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        return self.head(torch.cat([skip, up], 1))
+
+
+def test_a_pad_by_computed_sizes_is_walked(tmp_path):
+    model = PaddedSkip().eval()
+    field = field_of(model, 1, tmp_path, 63, 64)  # odd height: the pad is one row
+    assert field.reason is None
+    # row 62 is the pad's: the hull per axis (columns over every row) is wider there
+    assert_field_is_measured(field, model, 1, 63, 64, [(0, 0), (61, 63), (31, 20), (60, 5)])
+    assert field.rows[0][62] == 61 and field.rows[1][62] == 62  # the skip alone
