@@ -63,7 +63,8 @@ class Workers:
             explainer = self.session.explainer
             assert explainer is not None
             work = partial(jobs.open_class, self.post, explainer, request.explained_class)
-            self._thread(partial(work, self.options), "open", exclusive=True)
+            # its own group: a failure is a notification, not the fatal failure of "open"
+            self._thread(partial(work, self.options), "class", exclusive=True)
         else:
             raise TypeError(f"no worker for {request!r}")
 

@@ -8,13 +8,15 @@ file; the bytes per pixel of its passes are derived here from the graph's values
 evaluation: nothing is computed).
 """
 
+import hashlib
+import json
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnninterp.jaxcore.model.graph import Graph, is_reference
+from cnninterp.jaxcore.model.graph import Graph, is_reference, references
 from cnninterp.jaxcore.model.graph_file import GraphModelFile
 from cnninterp.jaxcore.model.interpreter import graph_apply, run_graph
 from cnninterp.jaxcore.model.seam import SegmentationModel
@@ -55,7 +57,8 @@ def graph_model(loaded: GraphModelFile, explained_class: int | None = None) -> S
         row_bytes_per_pixel=ROW_COPIES * activation_bytes,
         forward_bytes_per_pixel=float(activation_bytes),
         class_names=config.class_names,
-        crops_exact=crops_exact(loaded.graph),
+        crops_exact=crops_exact(loaded.graph, loaded.weights),
+        fingerprint=fingerprint(loaded),
         field_reason=config.receptive_reason if config.receptive_radius is None else "",
     )
 
@@ -92,13 +95,28 @@ SHIFT_EQUIVARIANT = {
 adaptive pooling) keeps rows on the whole image."""
 
 
-def crops_exact(graph: Graph) -> bool:
+def fingerprint(loaded: GraphModelFile) -> str:
+    """sha256 of the graph and the normalisation: what apply computes beyond the weights."""
+    what = {"graph": loaded.graph.to_json(), "normalize": loaded.config.normalize}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+def crops_exact(graph: Graph, weights: dict) -> bool:
     """Whether rows on stride-aligned crops equal rows on the whole image: every op is shift
-    equivariant, and every resize is a fixed scale of its input (not a fixed size, nor
-    align_corners, whose weights depend on the size)."""
+    equivariant, every resize is a fixed scale of its input (not a fixed size, nor
+    align_corners, whose weights depend on the size), and no parameter that varies over space
+    (a positional map, a mask) enters an elementwise op."""
     for node in graph.nodes:
         if node.op not in SHIFT_EQUIVARIANT:
             return False
+        for name in references(node.args):
+            shape = getattr(weights.get(name), "shape", ())
+            if (
+                len(shape) >= 2
+                and any(side > 1 for side in shape[-2:])
+                and node.op in ("add", "sub", "mul", "div")
+            ):
+                return False
         if node.op.startswith("upsample"):
             sizes = node.args.get("output_size") or []
             if node.args.get("align_corners") or not all(map(is_reference, sizes)):

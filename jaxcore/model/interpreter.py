@@ -51,7 +51,7 @@ def run_graph(graph: Graph, params: Mapping[str, Any], image: Array) -> dict[str
     """Every value of the graph for one NHWC image [1, H, W, C] (4-D values NHWC)."""
     used = {name for node in graph.nodes for name in references(node.args)}
     env: dict[str, Any] = {graph.input: image}
-    logical = {n: jnp.asarray(params[n], image.dtype) for n in graph.parameters if n in used}
+    logical = {n: _as_operand(params[n], image.dtype) for n in graph.parameters if n in used}
     for node in graph.nodes:
         values = _Values(env, logical, image.dtype)
         try:
@@ -63,6 +63,14 @@ def run_graph(graph: Graph, params: Mapping[str, Any], image: Array) -> dict[str
     if not isinstance(output, jax.Array) or output.ndim != 4:
         raise GraphError(f"the output {graph.output!r} is not a 4-D tensor")
     return env
+
+
+def _as_operand(param: Any, dtype) -> Array:
+    """A parameter in the image's float dtype; integer and boolean buffers (indices, masks)
+    as they are."""
+    if jnp.issubdtype(param.dtype, jnp.floating):
+        return jnp.asarray(param, dtype)
+    return jnp.asarray(param)
 
 
 class _Values:
@@ -200,7 +208,12 @@ def _relu6(x):
 
 def prelu(args, v: _Values) -> Array:
     x, weight = v.stored(args["self"]), v.stored(args["weight"])
-    slope = weight[0] if weight.size == 1 else _per_channel(weight)
+    if weight.size == 1:
+        slope = weight[0]
+    elif x.ndim == 4:  # NHWC: channels last
+        slope = _per_channel(weight)
+    else:  # PyTorch's layout: channels on dim 1
+        slope = jnp.reshape(weight, (1, -1) + (1,) * (x.ndim - 2))
     return jnp.where(x >= 0, x, slope * x)
 
 

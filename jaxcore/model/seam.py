@@ -67,6 +67,9 @@ class SegmentationModel:
     it selects the seed's exact fast paths. None for any other model."""
     class_names: tuple[str, ...] | None = None
     """One name per class, where known: the words the front ends use for the explained one."""
+    fingerprint: str = ""
+    """What `apply` computes beyond its parameters (a digest of a generic model's graph and
+    normalisation), for cache keys: the same weights in another network are another model."""
     crops_exact: bool = True
     """Whether a row computed on the crop of the image that holds its pixel's field equals
     the row on the whole image: false where an op depends on the image's size or on absolute

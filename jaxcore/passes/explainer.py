@@ -187,6 +187,7 @@ class Explainer:
             "explained_class": model.explained_class,
             "activation": model.activation,
             "input_channels": model.input_channels,
+            "fingerprint": model.fingerprint,
         }
 
     @property

@@ -2,6 +2,7 @@
 region targets and the attribution methods equal PyTorch autograd on the same model."""
 
 import json
+from dataclasses import replace
 
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +15,9 @@ from cnninterp.export.cli import main as export_main
 from cnninterp.jaxcore.explain.attribution import Attributor
 from cnninterp.jaxcore.explain.methods import Method
 from cnninterp.jaxcore.explain.targets import Target, target_weights
+from cnninterp.jaxcore.model.generic import crops_exact, graph_model
+from cnninterp.jaxcore.model.graph import Graph, Node
+from cnninterp.jaxcore.model.graph_file import load_graph_model
 from cnninterp.jaxcore.passes.explainer import Explainer
 from tests import torch_models
 
@@ -134,3 +138,33 @@ def test_rows_on_crops_equal_rows_on_the_whole_image(tiny, image):
     np.testing.assert_allclose(on_crops, np.asarray(whole), atol=1e-6 * np.abs(whole).max())
     for row, (y, x) in zip(on_crops, pixels, strict=True):  # and against PyTorch
         assert_close(row, torch_row(tiny[0], large, y, x))
+
+
+def test_crops_are_exact_only_for_shift_equivariant_graphs():
+    def ref(name):
+        return {"value": name}
+
+    conv = Node("y", "conv2d", {"input": ref("x"), "weight": ref("w")}, "conv")
+    weights = {"w": np.zeros((2, 1, 3, 3)), "pos": np.zeros((1, 2, 8, 8))}
+    weights["bias"] = np.zeros((1, 2, 1, 1))
+
+    def exact(*nodes):
+        return crops_exact(Graph("x", nodes[-1].name, (conv, *nodes), tuple(weights)), weights)
+
+    assert exact(Node("z", "relu", {"self": ref("y")}, "act"))
+    assert exact(Node("z", "add", {"self": ref("y"), "other": ref("bias")}, "bias"))
+    assert not exact(Node("z", "add", {"self": ref("y"), "other": ref("pos")}, "positional"))
+    assert not exact(Node("z", "softmax", {"self": ref("y"), "dim": 2}, "over space"))
+    resize = {"input": ref("y"), "output_size": None, "scale_factors": [2.0, 2.0]}
+    assert exact(Node("z", "upsample_bilinear2d", resize | {"align_corners": False}, "up"))
+    assert not exact(Node("z", "upsample_bilinear2d", resize | {"align_corners": True}, "up"))
+    fixed = resize | {"output_size": [64, 64], "align_corners": False}
+    assert not exact(Node("z", "upsample_bilinear2d", fixed, "up"))
+
+
+def test_the_cache_key_tells_models_with_the_same_weights_apart(tiny):
+    loaded = load_graph_model(tiny[1])
+    other = replace(loaded, config=replace(loaded.config, normalize={"mean": [0.5], "std": [2.0]}))
+    assert graph_model(loaded).fingerprint != graph_model(other).fingerprint
+    assert graph_model(loaded).fingerprint == graph_model(load_graph_model(tiny[1])).fingerprint
+    assert Explainer(graph_model(other)).description != Explainer(graph_model(loaded)).description
