@@ -53,7 +53,8 @@ def check_against_torch(apply, model, channels, size, pixels=PIXELS):
 
 
 # Every family in 1 and 3 channels (LRASPP takes 3 only), 2 and 3 classes, and both sizes
-# among them: the full product would take minutes of float64 compilation per case.
+# among them: the full product would take minutes of float64 compilation per case (LRASPP at
+# 96x128 alone took 2.7 minutes; the converter proves 2 classes of it at 64x64 too).
 CASES = [
     ("monai_unet", 1, 3, (96, 128)),
     pytest.param("monai_unet", 3, 2, (64, 64), marks=pytest.mark.slow),
@@ -61,8 +62,7 @@ CASES = [
     pytest.param("smp_unet", 3, 3, (96, 128), marks=pytest.mark.slow),
     pytest.param("monai_basic_unet", 1, 2, (96, 128), marks=pytest.mark.slow),
     pytest.param("monai_basic_unet", 3, 3, (64, 64), marks=pytest.mark.slow),
-    pytest.param("torchvision_lraspp", 3, 2, (64, 64), marks=pytest.mark.slow),
-    pytest.param("torchvision_lraspp", 3, 3, (96, 128), marks=pytest.mark.slow),
+    pytest.param("torchvision_lraspp", 3, 3, (64, 64), marks=pytest.mark.slow),
 ]
 
 
@@ -81,9 +81,10 @@ def test_the_op_zoo_matches_pytorch(x64, tmp_path, mixing):
     check_against_torch(apply, model, 1, (48, 40), [(0, 0, 0), (1, 20, 33), (0, 47, 39)])
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(torch_models.MODELS))
+@pytest.mark.parametrize("name", ["tiny_unet", pytest.param("monai_unet", marks=pytest.mark.slow)])
 def test_float32_logits_match_pytorch(tmp_path, name):
+    """float32 logits. The families' float32 rows are in tests/convert/test_float32_parity.py,
+    and the converter reports every model's float32 logits beside its float64 parity."""
     channels = 3 if name == "torchvision_lraspp" else 1
     model = torch_models.build(name, channels, 2)
     graph = translate(model_json(model, channels, tmp_path)).graph
