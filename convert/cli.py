@@ -289,17 +289,7 @@ def print_graph_summary(console: Console, report: GraphConversionReport) -> None
     facts.add_row("receptive field", _escape(field))
     facts.add_row("input", f"H and W multiples of {cfg.size_multiple}" + _normalised(cfg))
     facts.add_row("source sha256", report.source_sha256)
-    for note in report.notes:
-        facts.add_row("note", _escape(note))
-    timing = ", ".join(f"{k} {v:.1f} s" for k, v in report.stage_seconds.items())
-    facts.add_row("time", f"{report.seconds:.1f} s ({timing})")
-    console.print(facts)
-    console.print(graph_parity_table(report.parity))
-    if report.forced:
-        console.print(
-            "[bold red]WARNING: parity FAILED and the file was written anyway (--force). "
-            "Gradients computed from it may be wrong.[/]"
-        )
+    _print_facts_and_parity(console, facts, report, graph_parity_table(report.parity))
 
 
 def _normalised(cfg) -> str:
@@ -352,12 +342,18 @@ def print_summary(console: Console, report: ConversionReport) -> None:
     facts.add_row("parameters", f"{report.parameters / 1e6:.2f} M ({report.parameters:,})")
     facts.add_row("input", "grayscale float32 = uint8 / 255, H and W multiples of 16")
     facts.add_row("source sha256", report.source_sha256)
+    _print_facts_and_parity(console, facts, report, parity_table(report.parity))
+
+
+def _print_facts_and_parity(console, facts, report, parity) -> None:
+    """The report's notes and times after its facts, then the parity table, and a warning
+    when a failed parity was forced: the same for both kinds of model."""
     for note in report.notes:
         facts.add_row("note", _escape(note))
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in report.stage_seconds.items())
     facts.add_row("time", f"{report.seconds:.1f} s ({timing})")
     console.print(facts)
-    console.print(parity_table(report.parity))
+    console.print(parity)
     if report.forced:
         console.print(
             "[bold red]WARNING: parity FAILED and the file was written anyway (--force). "

@@ -116,21 +116,7 @@ def _stored(array: np.ndarray) -> np.ndarray:
 
 def read_raw_header(path: Path) -> dict:
     """The `cnninterp` JSON of any cnninterp model file, unchecked; raises ModelFileError."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            if not 0 < size < 100_000_000:
-                raise ValueError("bad header length")
-            raw = json.loads(f.read(size))
-        header = json.loads(raw["__metadata__"]["cnninterp"])
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such model file") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{path}: not a cnninterp model file ({exc}). {REMAKE}") from None
-    if not isinstance(header, dict):
-        raise ModelFileError(f"{path}: not a cnninterp model file. {REMAKE}")
-    return header
+    return model_file.read_raw_header(path, REMAKE)
 
 
 def model_kind(path: Path) -> Literal["seed", "graph"]:

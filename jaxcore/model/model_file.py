@@ -72,8 +72,11 @@ def save_model(path: Path, config: ModelConfig, variables: dict, info: dict | No
     write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
-def read_header(path: Path) -> dict:
-    """The JSON header of a model file, validated; raises ModelFileError."""
+def read_raw_header(
+    path: Path, remake: str = "Make one with `cnninterp-convert model.pth`."
+) -> dict:
+    """The `cnninterp` JSON of any cnninterp model file (the seed's or a generic one),
+    unchecked; raises ModelFileError, whose message ends with `remake`."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -85,11 +88,17 @@ def read_header(path: Path) -> dict:
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such model file") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(
-            f"{path}: not a cnninterp model file ({exc}). "
-            "Make one with `cnninterp-convert model.pth`."
-        ) from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a cnninterp model file ({exc}). {remake}") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path}: not a cnninterp model file. {remake}")
+    return header
+
+
+def read_header(path: Path) -> dict:
+    """The JSON header of a model file, validated; raises ModelFileError."""
+    path = Path(path)
+    header = read_raw_header(path)
+    if header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a cnninterp model file")
     version = header.get("format_version", 0)
     if type(version) is not int:
