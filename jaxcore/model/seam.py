@@ -7,21 +7,16 @@ receptive field (or the whole image) and the size multiple it needs, and the byt
 its passes take. It is a frozen record, not a base class: a model is described, not
 subclassed.
 
-The seed architecture's Flax port is its first implementation (seed.seed_model). The seed's
-exact fast paths (the masked network's rows, windowed decoder and encoder, matmul convs on the
-CPU, crops on its receptive field, columns) are written for that architecture alone, so the
-seed's record carries its `architecture` (the ModelConfig) and that is what selects them
-(seed.seed_architecture); a model without one (the next: any PyTorch segmentation model,
-interpreted from an exported graph) has none of them yet.
+Two models fill it in: the seed architecture's Flax port (seed.seed_model), whose record carries
+its `architecture` (the ModelConfig) and with it the seed's exact fast paths (the masked
+network's rows, windows, crops on its per-phase field, columns); and any exported PyTorch model
+(generic.graph_model), whose `apply` is our interpreter of its graph. rows/kit.py reads the
+record to choose the row functions that serve it (the seed's, or reverse mode over `apply`).
 
 Where a model comes in: the Explainer (passes/explainer.py: images checked against
-size_multiple, the explained class, chunk sizes from row_bytes_per_pixel), binding.bind_model
-and kernels.PassKernels.bound (the only way to the row and pass functions), the Attributor
-(explain/attribution.py) and the host memory estimate (passes/memory.py). Below bind_model the
-row, crop and column functions still take the seed's (config, variables), and crops use the
-seed's per-phase receptive field (model/receptive_field.py), tighter than one radius: so no code
-reads `apply`, `input_channels` or `receptive_radius` yet. They are the interface the next
-model (an interpreted exported graph) fills in and the generic row path will read.
+size_multiple and input_channels, the explained class, chunk sizes from row_bytes_per_pixel),
+binding.bind_model and the row kit, kernels.PassKernels.bound, the Attributor
+(explain/attribution.py) and the host memory estimate (passes/memory.py).
 """
 
 from collections.abc import Callable
