@@ -134,12 +134,8 @@ def model_notes(model) -> list[str]:
 
 def convert_with_torch(checkpoint: Path, out: Path) -> dict[str, Any]:
     """The core's Converter (jaxcore.opening) for every front end: it imports the converter,
-    and with it torch, only when a checkpoint must be converted. A `.pt2` goes the generic
-    way (convert.exported_model), anything else is the seed's checkpoint."""
-    if checkpoint.suffix.lower() == ".pt2":
-        from cnninterp.convert.exported_model import convert_exported_into
-
-        return convert_exported_into(checkpoint, out)
+    and with it torch, only when a checkpoint must be converted (a `.pt2` or the seed's
+    `.pth`: convert.into_cache tells them apart)."""
     from cnninterp.convert.into_cache import convert_into
 
     return convert_into(checkpoint, out)

@@ -14,7 +14,7 @@ forced; every other problem is a ConversionError raised before anything is writt
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jax
@@ -208,21 +208,6 @@ def convert_exported(
         notes=tuple(notes),
         stage_seconds=stages,
     )
-
-
-def convert_exported_into(pt2: Path, out: Path) -> dict:
-    """jaxcore.opening's Converter for a .pt2: convert (parity-checked) to `out`, replacing
-    it; the report as JSON-ready data. ConversionFailed carries every refusal's message."""
-    from cnninterp.jaxcore.opening import ConversionFailed
-
-    try:
-        report = convert_exported(pt2, out, overwrite=True)
-    except ConversionError as exc:
-        raise ConversionFailed(str(exc)) from None
-    record = asdict(report)
-    record["parity_passed"] = report.parity.passed
-    record["max_relative"] = report.parity.max_rel
-    return record
 
 
 def _from_file(path: Path) -> Exported:
